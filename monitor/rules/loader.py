@@ -1,0 +1,264 @@
+"""Strict loading of rule files: every error at once, each as ``file:line:col``.
+
+Structure is checked by the pydantic models of :mod:`monitor.rules.model`, one rule at a
+time so that a message can name the rule it belongs to
+(``rules/x.yaml:12:7: rule "amount_psi": unknown statistic 'pis'; valid: ks, psi, ...``).
+Meaning is checked here: statistic names against the statistics table, their fit to the
+feature kind, metric names, receivers, templates and duplicate names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monitor.rules import catalog
+from monitor.rules.model import Group, Rule, parse_duration
+from monitor.rules.templates import template_problems
+from monitor.yamlfile import (
+    FileProblems,
+    Problem,
+    YamlDocument,
+    field_names_at,
+    parse_yaml_file,
+    problems_from_validation,
+)
+
+log = logging.getLogger(__name__)
+
+
+class _GroupShell(BaseModel):
+    """A group with its rules left unvalidated, so each rule is checked on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Any = None
+    interval: Any = None
+    rules: list[Any] = Field(min_length=1)
+
+
+class _FileShell(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    groups: list[_GroupShell] = Field(min_length=1)
+
+
+@dataclass
+class RuleSet:
+    """Rules loaded from one or more files, ready for the engine."""
+
+    groups: list[Group] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def rules(self) -> list[tuple[Group, Rule]]:
+        return [(g, r) for g in self.groups for r in g.rules]
+
+
+def load_rule_files(paths: Iterable[str | Path], receivers: Sequence[str] | None = None) -> RuleSet:
+    """Load and check rule files, raising :class:`FileProblems` with every error found.
+
+    Parameters
+    ----------
+    paths : iterable of path
+        Rule files (YAML). Directories are expanded to their ``*.yaml`` / ``*.yml`` files.
+    receivers : sequence of str, optional
+        Receiver names known to the alerting config; when given, ``actions.notify`` is
+        checked against them.
+
+    Returns
+    -------
+    RuleSet
+    """
+    problems: list[Problem] = []
+    result = RuleSet()
+    group_names: dict[str, str] = {}
+    for path in _expand(paths):
+        try:
+            groups = load_rule_file(path, receivers)
+        except FileProblems as exc:
+            problems += exc.problems
+            continue
+        for group in groups:
+            if group.name in group_names:
+                problems.append(
+                    Problem(
+                        str(path),
+                        1,
+                        1,
+                        f'group "{group.name}": duplicate group name '
+                        f"(also in {group_names[group.name]})",
+                    )
+                )
+            group_names[group.name] = str(path)
+        result.groups += groups
+        result.files.append(str(path))
+    if problems:
+        raise FileProblems(problems)
+    return result
+
+
+def _expand(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+        else:
+            out.append(p)
+    return out
+
+
+def load_rule_file(path: str | Path, receivers: Sequence[str] | None = None) -> list[Group]:
+    """Load one rule file; see :func:`load_rule_files`."""
+    doc = parse_yaml_file(path)
+    return load_document(doc, receivers)
+
+
+def load_document(doc: YamlDocument, receivers: Sequence[str] | None = None) -> list[Group]:
+    """Validate a parsed rule file; raise :class:`FileProblems` listing all problems."""
+    from monitor.yamlfile import to_plain
+
+    try:
+        shell = _FileShell.model_validate(to_plain(doc.root) if doc.root is not None else {})
+    except ValidationError as exc:
+        raise FileProblems(problems_from_validation(exc, doc, _FileShell)) from None
+
+    problems: list[Problem] = []
+    groups: list[Group] = []
+    for gi, gshell in enumerate(shell.groups):
+        gname = gshell.name if isinstance(gshell.name, str) else f"#{gi + 1}"
+        rules: list[Rule] = []
+        seen: set[str] = set()
+        for ri, raw in enumerate(gshell.rules):
+            loc = ("groups", gi, "rules", ri)
+            rname = raw.get("name") if isinstance(raw, dict) else None
+            label = f'rule "{rname}"' if isinstance(rname, str) else f"rule #{ri + 1}"
+
+            def report(sub: Sequence[str | int], message: str, loc=loc, label=label) -> None:
+                line, col = doc.position([*loc, *sub])
+                problems.append(Problem(doc.file, line, col, f"{label}: {message}"))
+
+            try:
+                rule = Rule.model_validate(raw)
+            except ValidationError as exc:
+                for p in problems_from_validation(exc, doc, Rule, loc):
+                    problems.append(Problem(p.file, p.line, p.col, f"{label}: {_tidy(p.message)}"))
+                continue
+            if rule.name in seen:
+                report(["name"], f"duplicate rule name in group {gname!r}")
+            seen.add(rule.name)
+            for sub, message in check_rule(rule, receivers):
+                report(sub, message)
+            rules.append(rule)
+        # Group-level fields are validated without the rules (already done above).
+        gdata = {"name": gshell.name, "rules": rules}
+        if gshell.interval is not None:
+            gdata["interval"] = gshell.interval
+        gdata = {k: v for k, v in gdata.items() if v is not None}
+        try:
+            groups.append(Group.model_validate(gdata))
+        except ValidationError as exc:
+            for p in problems_from_validation(exc, doc, Group, ("groups", gi)):
+                if not p.message.startswith("rules"):  # rule errors are already reported
+                    message = _tidy(p.message)
+                    problems.append(Problem(p.file, p.line, p.col, f'group "{gname}": {message}'))
+    if problems:
+        problems.sort(key=lambda p: (p.line, p.col))
+        raise FileProblems(problems)
+    return groups
+
+
+def check_rule(
+    rule: Rule, receivers: Sequence[str] | None = None
+) -> list[tuple[list[str | int], str]]:
+    """Meaning checks of one structurally valid rule: ``[(location, message), ...]``."""
+    out: list[tuple[list[str | int], str]] = []
+    kind = rule.kind
+    stat = rule.statistic
+    if kind in ("drift", "drift_share"):
+        table = catalog.drift_statistics()
+        if stat is not None:
+            info = table.get(stat)
+            if info is None:
+                out.append((["statistic"], _unknown("statistic", stat, table)))
+            elif rule.feature_kind != "any" and rule.feature_kind not in info.kinds:
+                out.append(
+                    (
+                        ["statistic"],
+                        f"statistic {stat!r} does not apply to "
+                        f"{rule.feature_kind} features; it applies to "
+                        f"{', '.join(sorted(info.kinds))}",
+                    )
+                )
+    elif kind == "prediction":
+        table = catalog.prediction_statistics()
+        if stat is not None and stat not in table:
+            out.append((["statistic"], _unknown("statistic", stat, table)))
+    elif kind == "performance":
+        if stat is None:
+            out.append(
+                (
+                    ["statistic"],
+                    "a performance rule needs a 'statistic' (the metric); "
+                    f"valid: {', '.join(catalog.METRICS)}",
+                )
+            )
+        elif stat not in catalog.METRICS:
+            out.append((["statistic"], _unknown("metric", stat, catalog.METRICS)))
+        if rule.threshold is None:
+            out.append((["threshold"], "a performance rule needs a 'threshold'"))
+    elif stat is not None:
+        out.append(
+            (
+                ["statistic"],
+                f"kind {kind!r} takes no 'statistic' (its value is {catalog.KIND_VALUE[kind]})",
+            )
+        )
+    if kind == "unseen_categories" and rule.feature_kind == "numeric":
+        out.append((["feature_kind"], "unseen_categories applies to categorical features"))
+    if kind == "range" and rule.feature_kind == "categorical":
+        out.append((["feature_kind"], "range applies to numeric features"))
+    if (rule.min is not None or rule.max is not None) and kind != "range":
+        out.append(
+            (
+                ["min" if rule.min is not None else "max"],
+                "'min' and 'max' apply only to kind 'range'",
+            )
+        )
+    if rule.feature_threshold is not None and kind != "drift_share":
+        out.append((["feature_threshold"], "'feature_threshold' applies only to drift_share"))
+    if isinstance(rule.features, list) and kind not in catalog.FEATURE_KINDS:
+        out.append((["features"], f"kind {kind!r} is not per feature; remove 'features'"))
+    for key, text in rule.annotations.items():
+        for message in template_problems(text):
+            out.append((["annotations", key], f"annotation {key!r}: {message}"))
+    if receivers is not None:
+        for i, name in enumerate(rule.actions.notify):
+            if name not in receivers:
+                valid = ", ".join(receivers) or "(none configured)"
+                out.append((["actions", "notify", i], f"unknown receiver {name!r}; valid: {valid}"))
+    return out
+
+
+def _tidy(message: str) -> str:
+    # Inside a rule, "top level" means the rule itself: the prefix already names it.
+    if message.startswith("(top level): "):
+        message = message[len("(top level): ") :]
+    return message.replace(" in top level;", ";")
+
+
+def _unknown(what: str, name: str, valid: Iterable[str]) -> str:
+    return f'unknown {what} "{name}"; valid: {", ".join(sorted(valid))}'
+
+
+__all__ = [
+    "RuleSet",
+    "load_rule_files",
+    "load_rule_file",
+    "load_document",
+    "check_rule",
+    "field_names_at",
+    "parse_duration",
+]

@@ -1,0 +1,214 @@
+"""The shape of a rule file: groups of rules, validated once at load.
+
+Rule files are plain data in the Prometheus style::
+
+    groups:
+      - name: fraud-drift
+        interval: 5m
+        rules:
+          - name: feature_psi
+            kind: drift
+            model: fraud*
+            features: all
+            statistic: psi
+            threshold: 0.2
+            reference: {dataset: training}
+            window: 1h
+            for: 30m
+
+This module only fixes the *structure* (keys, types, durations). Checks that need the
+statistics table (is ``statistic`` a known name, does it apply to the feature kind) are
+done by :mod:`monitor.rules.loader`, which reports them with positions as well.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+KINDS = (
+    "drift",
+    "drift_share",
+    "missing",
+    "range",
+    "unseen_categories",
+    "schema",
+    "volume",
+    "prediction",
+    "performance",
+)
+Kind = Literal[
+    "drift",
+    "drift_share",
+    "missing",
+    "range",
+    "unseen_categories",
+    "schema",
+    "volume",
+    "prediction",
+    "performance",
+]
+# Kinds that produce one result per feature; the others produce one per model.
+PER_FEATURE_KINDS = frozenset({"drift", "missing", "range", "unseen_categories"})
+# Kinds compared against a reference (a dataset or a past window).
+NEEDS_REFERENCE = frozenset(
+    {"drift", "drift_share", "range", "unseen_categories", "schema", "volume", "prediction"}
+)
+
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_NAME = r"^[A-Za-z_][A-Za-z0-9_.:-]*$"
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse a Prometheus-style duration (``90s``, ``5m``, ``1h30m``, ``7d``, ``1w``).
+
+    Parameters
+    ----------
+    value : str, int, float or timedelta
+        A duration string; a bare number means seconds.
+
+    Returns
+    -------
+    timedelta
+
+    Examples
+    --------
+    >>> parse_duration("1h30m")
+    datetime.timedelta(seconds=5400)
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("not a duration; use e.g. 30s, 5m, 1h, 7d")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("duration must not be negative")
+        return timedelta(seconds=float(value))
+    if not isinstance(value, str):
+        raise ValueError("not a duration; use e.g. 30s, 5m, 1h, 7d")
+    match = _DURATION.match(value.strip())
+    if not value.strip() or match is None:
+        raise ValueError(f"invalid duration {value!r}; use e.g. 30s, 5m, 1h30m, 7d, 1w")
+    w, d, h, m, s = (int(g) if g else 0 for g in match.groups())
+    return timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s)
+
+
+def format_duration(delta: timedelta) -> str:
+    """Inverse of :func:`parse_duration` (``timedelta(hours=1)`` → ``"1h"``)."""
+    total = int(delta.total_seconds())
+    if total == 0:
+        return "0s"
+    out = ""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size:
+            out += f"{total // size}{unit}"
+            total %= size
+    return out
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ReferenceSpec(_Strict):
+    """What the current window is compared with.
+
+    Either ``dataset`` (a named reference loaded with ``driftline reference add``) or
+    ``offset`` (a past window of the same length, e.g. ``7d`` = the same hours a week ago).
+    """
+
+    dataset: str | None = None
+    offset: Duration | None = None
+    window: Duration | None = Field(
+        None, description="length of the past window; defaults to the rule's window"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReferenceSpec:
+        if (self.dataset is None) == (self.offset is None):
+            raise ValueError("set exactly one of 'dataset' (a named reference) or 'offset'")
+        if self.dataset is not None and self.window is not None:
+            raise ValueError("'window' applies only to an 'offset' reference")
+        if self.offset is not None and self.offset <= timedelta(0):
+            raise ValueError("'offset' must be positive")
+        return self
+
+
+class Actions(_Strict):
+    """What to do when the alert fires: which receivers to notify, whether to retrain."""
+
+    notify: list[str] = Field(default_factory=list)
+    retrain: bool = False
+
+
+class Rule(_Strict):
+    """One rule: what to compute, on which model(s) and features, and when to alert."""
+
+    name: str = Field(pattern=_NAME)
+    kind: Kind
+    model: str = Field("*", min_length=1, description="model name or glob")
+    features: Literal["all"] | list[str] = "all"
+    feature_kind: Literal["any", "numeric", "categorical"] = "any"
+    statistic: str | None = None
+    threshold: float | None = None
+    direction: Literal["above", "below"] | None = None
+    # drift_share: a feature counts as drifted when its statistic crosses this
+    feature_threshold: float | None = None
+    reference: ReferenceSpec | None = None
+    window: Duration = timedelta(hours=1)
+    min_samples: int = Field(100, ge=1)
+    for_: Duration = Field(timedelta(0), alias="for")
+    keep_firing_for: Duration = timedelta(0)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    actions: Actions = Field(default_factory=Actions)
+    # range: explicit bounds (otherwise the reference's observed range)
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        if self.window <= timedelta(0):
+            raise ValueError("'window' must be positive")
+        if self.kind in NEEDS_REFERENCE and self.reference is None:
+            if not (self.kind == "range" and self.min is not None and self.max is not None):
+                raise ValueError(f"kind {self.kind!r} needs a 'reference'")
+        if self.kind == "volume" and self.reference is not None and self.reference.dataset:
+            raise ValueError("a volume rule compares with a past window: use 'offset'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is greater than 'max'")
+        if self.kind == "drift_share" and self.threshold is not None:
+            if not 0.0 <= self.threshold <= 1.0:
+                raise ValueError("a drift_share threshold is a fraction between 0 and 1")
+        for key in self.labels:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                raise ValueError(f"invalid label name {key!r}")
+        return self
+
+
+class Group(_Strict):
+    """A group of rules evaluated together every ``interval``."""
+
+    name: str = Field(pattern=_NAME)
+    interval: Duration = timedelta(minutes=1)
+    rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _positive_interval(self) -> Group:
+        if self.interval <= timedelta(0):
+            raise ValueError("'interval' must be positive")
+        return self
+
+
+class RuleFile(_Strict):
+    """A whole rule file."""
+
+    groups: list[Group] = Field(min_length=1)
