@@ -1,0 +1,298 @@
+"""The Kafka consumer as the daemon sees it: poll, pause, commit what was stored.
+
+Offsets are committed explicitly (``enable_auto_commit=False``) and only for what the
+caller says is stored, which is what makes delivery at-least-once with deduplication in
+the store. While the store is down the daemon pauses every partition and keeps calling
+:meth:`KafkaSource.poll`: with kafka-python 3.0 heartbeats are sent by the client's IO
+thread, but a member that does not call ``poll()`` within ``max_poll_interval_ms`` leaves
+the group on its own, so polling while paused is what keeps the membership.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from monitor.source.settings import SourceSettings
+
+log = logging.getLogger(__name__)
+
+PartitionKey = tuple[str, int]  # (topic, partition)
+PartitionsCallback = Callable[[set[PartitionKey]], None]
+
+
+class SourceError(Exception):
+    """Kafka refused an operation; the message says which and why (no secrets)."""
+
+
+def next_offsets(records: Iterable[Any]) -> dict[PartitionKey, int]:
+    """The offset to commit per partition after ``records``: the highest offset + 1.
+
+    Parameters
+    ----------
+    records : iterable
+        Anything with ``topic``, ``partition`` and ``offset`` (consumer records, or the
+        :class:`~monitor.records.Origin` of stored events, labels and dead letters).
+
+    Examples
+    --------
+    >>> from monitor.records import Origin
+    >>> next_offsets([Origin("ev", 0, 4), Origin("ev", 0, 9), Origin("ev", 1, 2)])
+    {('ev', 0): 10, ('ev', 1): 3}
+    """
+    out: dict[PartitionKey, int] = {}
+    for r in records:
+        key = (r.topic, r.partition)
+        if r.offset + 1 > out.get(key, -1):
+            out[key] = r.offset + 1
+    return out
+
+
+class _Listener(ConsumerRebalanceListener):
+    """Forwards rebalances to the owner; runs on kafka-python's IO thread."""
+
+    def __init__(self, owner: KafkaSource):
+        self._owner = owner
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._owner._revoked({(tp.topic, tp.partition) for tp in revoked}, lost=False)
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._owner._assigned({(tp.topic, tp.partition) for tp in assigned})
+
+    def on_partitions_lost(self, lost: Iterable[TopicPartition]) -> None:
+        self._owner._revoked({(tp.topic, tp.partition) for tp in lost}, lost=True)
+
+
+class KafkaSource:
+    """A kafka-python consumer in a group, subscribed to the event and label topics.
+
+    Parameters
+    ----------
+    settings : SourceSettings
+        Brokers, group, topics and poll limits.
+    on_revoked : callable, optional
+        Called with the ``{(topic, partition)}`` this member lost (rebalance, eviction or
+        close). The daemon drops in-flight records of those partitions: their next owner
+        re-reads them from the committed offset. Called on kafka-python's IO thread,
+        during :meth:`poll` or :meth:`close`; it must be quick and must not call back
+        into this object.
+    on_assigned : callable, optional
+        Called with the partitions assigned by a rebalance (same thread rules).
+    consumer_factory : callable, optional
+        Builds the consumer from keyword arguments; tests may pass a fake.
+    """
+
+    def __init__(
+        self,
+        settings: SourceSettings,
+        on_revoked: PartitionsCallback | None = None,
+        on_assigned: PartitionsCallback | None = None,
+        consumer_factory: Callable[..., Any] = KafkaConsumer,
+    ):
+        self.settings = settings
+        self._on_revoked = on_revoked
+        self._on_assigned = on_assigned
+        self._paused = False
+        topics = settings.topics()
+        if not topics:
+            raise SourceError("no topics configured (source.events / source.labels)")
+        try:
+            self._consumer = consumer_factory(**consumer_options(settings))
+            self._consumer.subscribe(topics=topics, listener=_Listener(self))
+        except KafkaError as exc:
+            raise SourceError(f"cannot start Kafka consumer: {exc}") from exc
+        log.info("subscribed to %s as group %s", ", ".join(topics), settings.kafka.group_id)
+
+    # -- polling ----------------------------------------------------------------------
+
+    def poll(self, timeout_ms: int | None = None, max_records: int | None = None) -> list[Any]:
+        """Fetch records (kafka-python ``ConsumerRecord``) from assigned partitions.
+
+        Call it at least every ``max_poll_interval_ms``, paused or not: that keeps this
+        member in the group. While paused it returns ``[]``.
+        """
+        k = self.settings.kafka
+        timeout = k.poll_timeout_ms if timeout_ms is None else timeout_ms
+        try:
+            polled = self._consumer.poll(
+                timeout_ms=timeout, max_records=max_records or k.max_poll_records
+            )
+        except KafkaError as exc:
+            raise SourceError(f"poll failed: {exc}") from exc
+        if self._paused:
+            # Partitions assigned by a rebalance during this poll start unpaused; pause
+            # them before the next fetch so nothing arrives while the store is down.
+            self._pause_assigned()
+        if not polled:
+            return []
+        if len(polled) == 1:
+            return list(next(iter(polled.values())))
+        return [r for batch in polled.values() for r in batch]
+
+    def pause_all(self) -> None:
+        """Stop fetching from every assigned partition (and from any assigned later)."""
+        self._paused = True
+        self._pause_assigned()
+        log.warning("paused consumption of %d partitions", len(self.assignment()))
+
+    def resume_all(self) -> None:
+        """Fetch again from every partition, from the position reached before pausing."""
+        self._paused = False
+        paused = self._consumer.paused()
+        if paused:
+            self._consumer.resume(*paused)
+        log.info("resumed consumption of %d partitions", len(paused))
+
+    @property
+    def paused(self) -> bool:
+        """True between :meth:`pause_all` and :meth:`resume_all`."""
+        return self._paused
+
+    def _pause_assigned(self) -> None:
+        todo = set(self._consumer.assignment()) - set(self._consumer.paused())
+        if todo:
+            self._consumer.pause(*todo)
+
+    # -- offsets ----------------------------------------------------------------------
+
+    def commit(self, offsets: Mapping[PartitionKey, int]) -> dict[PartitionKey, int]:
+        """Commit, per partition, the next offset to read (last stored offset + 1).
+
+        Partitions no longer assigned to this member are skipped (their new owner will
+        re-read from the last committed offset; the store drops the duplicates).
+
+        Returns
+        -------
+        dict
+            What was committed.
+
+        Raises
+        ------
+        SourceError
+            The commit was refused (e.g. a rebalance is in progress); retry after the
+            next poll - nothing is lost, the records are stored.
+        """
+        owned = self.assignment()
+        todo = {key: off for key, off in offsets.items() if key in owned}
+        for topic, partition in sorted(set(offsets) - set(todo)):
+            log.info("not committing %s[%d]: partition no longer assigned", topic, partition)
+        if not todo:
+            return {}
+        try:
+            self._consumer.commit(
+                {
+                    TopicPartition(t, p): OffsetAndMetadata(off, "", -1)
+                    for (t, p), off in todo.items()
+                }
+            )
+        except (CommitFailedError, KafkaError) as exc:
+            raise SourceError(f"commit failed: {exc}") from exc
+        for (topic, partition), off in sorted(todo.items()):
+            log.debug("committed %s[%d] offset %d", topic, partition, off)
+        return todo
+
+    def committed(self, topic: str, partition: int) -> int | None:
+        """The group's committed offset for one partition (None when none)."""
+        return self._consumer.committed(TopicPartition(topic, partition))
+
+    def assignment(self) -> set[PartitionKey]:
+        """The partitions currently assigned to this member."""
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def lag(self) -> dict[PartitionKey, int]:
+        """Messages not yet read, per assigned partition (end offset - position).
+
+        Asks the brokers for end offsets; meant for metrics, not for every poll.
+        """
+        assigned = list(self._consumer.assignment())
+        if not assigned:
+            return {}
+        try:
+            ends = self._consumer.end_offsets(assigned)
+            out = {}
+            for tp in assigned:
+                position = self._consumer.position(tp)
+                out[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
+        except KafkaError as exc:
+            raise SourceError(f"lag query failed: {exc}") from exc
+        return out
+
+    def close(self) -> None:
+        """Leave the group (revoking partitions) and close connections; idempotent."""
+        consumer, self._consumer = self._consumer, _Closed()
+        if isinstance(consumer, _Closed):
+            return
+        try:
+            consumer.close(autocommit=False)
+        except KafkaError as exc:
+            log.warning("error while closing the Kafka consumer: %s", exc)
+        log.info("Kafka consumer closed")
+
+    def __enter__(self) -> KafkaSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- rebalance callbacks (IO thread) -------------------------------------------------
+
+    def _revoked(self, partitions: set[PartitionKey], *, lost: bool) -> None:
+        how = "lost" if lost else "revoked"
+        for topic, partition in sorted(partitions):
+            log.info("partition %s[%d] %s", topic, partition, how)
+        if self._on_revoked is not None and partitions:
+            self._on_revoked(partitions)
+
+    def _assigned(self, partitions: set[PartitionKey]) -> None:
+        for topic, partition in sorted(partitions):
+            log.info("partition %s[%d] assigned", topic, partition)
+        if self._on_assigned is not None and partitions:
+            self._on_assigned(partitions)
+
+
+class _Closed:
+    """Stands in for the consumer after close, so late calls fail clearly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise SourceError("the Kafka source is closed")
+
+
+def consumer_options(settings: SourceSettings) -> dict[str, Any]:
+    """kafka-python ``KafkaConsumer`` keyword arguments for these settings.
+
+    The SASL password is read here, from its environment variable or file, and passed
+    straight to the client; it is never logged.
+    """
+    k = settings.kafka
+    options: dict[str, Any] = {
+        "bootstrap_servers": list(k.bootstrap_servers),
+        "group_id": k.group_id,
+        "client_id": k.client_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": k.auto_offset_reset,
+        "max_poll_records": k.max_poll_records,
+        "max_poll_interval_ms": k.max_poll_interval_ms,
+        "session_timeout_ms": k.session_timeout_ms,
+        "heartbeat_interval_ms": k.heartbeat_interval_ms,
+        "request_timeout_ms": k.request_timeout_ms,
+        "fetch_max_bytes": k.fetch_max_bytes,
+        "max_partition_fetch_bytes": k.max_partition_fetch_bytes,
+        "security_protocol": k.security_protocol,
+        # Topics are created by their producers; a typo must not create an empty one.
+        "allow_auto_create_topics": False,
+    }
+    if k.ssl_cafile is not None:
+        options["ssl_cafile"] = str(k.ssl_cafile)
+    if k.sasl_mechanism is not None:
+        options["sasl_mechanism"] = k.sasl_mechanism
+        options["sasl_plain_username"] = k.sasl_username
+        password = k.sasl_password()
+        options["sasl_plain_password"] = password.get_secret_value() if password else None
+    return options

@@ -1,0 +1,455 @@
+"""Kafka message bytes -> :class:`Event`, :class:`Label` or :class:`DeadLetter`.
+
+This is the hot path of ingest: one call per message, so it avoids per-message pydantic
+validation and string parsing (mappings are compiled once, JSON is parsed by orjson) and
+uses exceptions only for messages that are rejected. Message content is untrusted: sizes
+and counts are bounded, types are checked strictly, nothing is evaluated. A message that
+cannot be decoded never raises; it becomes a :class:`DeadLetter` whose ``reason`` starts
+with a stable code (``missing_field: ...``) that counters can use as a label.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+import orjson
+
+from monitor.records import Batch, DeadLetter, Event, FeatureValue, Label, Origin
+from monitor.source.mapping import (
+    MISSING,
+    CompiledEventMapping,
+    CompiledLabelMapping,
+    Getter,
+    compile_event_mapping,
+    compile_label_mapping,
+)
+from monitor.source.settings import DecodeLimits, SourceSettings
+
+log = logging.getLogger(__name__)
+
+UTC = timezone.utc
+# ClickHouse's DateTime ends in 2106; anything outside is a producer bug, not data.
+_MIN_EPOCH_S = 0.0
+_MAX_EPOCH_S = 4_291_747_200.0  # 2106-01-01T00:00:00Z
+_MILLIS_ABOVE = 100_000_000_000  # an epoch number this large can only be milliseconds
+
+REASON_CODES = (
+    "empty",
+    "oversize",
+    "malformed_json",
+    "not_object",
+    "unknown_topic",
+    "missing_field",
+    "wrong_type",
+    "bad_timestamp",
+    "bad_feature",
+    "too_many_features",
+    "name_too_long",
+    "value_too_long",
+)
+
+
+class _Reject(Exception):
+    """Internal: the message is rejected with ``reason`` (never escapes this module)."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(f"{code}: {detail}")
+        self.reason = f"{code}: {detail}"
+
+
+class KafkaRecord(Protocol):
+    """What the decoder needs from a consumed record (kafka-python's ConsumerRecord)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int  # milliseconds since the epoch, -1 when unknown
+    value: bytes | None
+
+
+def reason_code(reason: str) -> str:
+    """The stable code at the start of a dead letter's reason (for metric labels)."""
+    return reason.split(":", 1)[0]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _wrong(path: str, expected: str, got: Any) -> _Reject:
+    return _Reject("wrong_type", f"at {path!r}: expected {expected}, got {_json_type(got)}")
+
+
+def _epoch(value: float, unit: str, path: str) -> datetime:
+    seconds = value / 1000.0 if unit == "ms" else float(value)
+    if not (_MIN_EPOCH_S <= seconds < _MAX_EPOCH_S):
+        raise _Reject("bad_timestamp", f"at {path!r}: {value!r} is outside 1970..2105")
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def parse_timestamp(value: Any, fmt: str, path: str) -> datetime:
+    """Turn a message timestamp into a timezone-aware UTC datetime.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value: an ISO-8601 string or an epoch number.
+    fmt : str
+        ``auto`` (strings as ISO-8601; numbers as seconds, or milliseconds when too large
+        to be seconds), ``iso8601``, ``epoch_seconds`` or ``epoch_millis``.
+    path : str
+        The field's dot path, named in the error.
+
+    Raises
+    ------
+    _Reject
+        With code ``bad_timestamp`` or ``wrong_type``; handled by the decoder.
+    """
+    kind = type(value)
+    if kind is str and fmt in ("auto", "iso8601"):
+        text = value
+        if text.endswith(("Z", "z")):  # fromisoformat accepts "Z" only from Python 3.11
+            text = text[:-1] + "+00:00"
+        try:
+            ts = datetime.fromisoformat(text)
+        except ValueError:
+            raise _Reject(
+                "bad_timestamp", f"at {path!r}: {value[:64]!r} is not an ISO-8601 time"
+            ) from None
+        # A time without an offset is taken as UTC: the only reading that is stable
+        # across hosts, and what JVM services emit with Instant.toString() anyway.
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        if not (1970 <= ts.year < 2106):
+            raise _Reject("bad_timestamp", f"at {path!r}: {value[:64]!r} is outside 1970..2105")
+        return ts
+    if (kind is int or kind is float) and fmt != "iso8601":
+        if kind is float and not math.isfinite(value):
+            raise _Reject("bad_timestamp", f"at {path!r}: not a finite number")
+        if fmt == "epoch_millis" or (fmt == "auto" and abs(value) >= _MILLIS_ABOVE):
+            return _epoch(value, "ms", path)
+        return _epoch(value, "s", path)
+    expected = {
+        "auto": "ISO-8601 string or epoch number",
+        "iso8601": "ISO-8601 string",
+        "epoch_seconds": "number (epoch seconds)",
+        "epoch_millis": "number (epoch milliseconds)",
+    }[fmt]
+    raise _wrong(path, expected, value)
+
+
+class Decoder:
+    """Decodes the messages of every configured topic.
+
+    Parameters
+    ----------
+    settings : SourceSettings
+        Topics with their mappings, and the limits on message content.
+
+    Examples
+    --------
+    >>> from monitor.source.settings import SourceSettings
+    >>> d = Decoder(SourceSettings.model_validate({"events": [{"topic": "ev"}]}))
+    >>> msg = (b'{"event_id": "e1", "model": "fraud", "ts": 1700000000,'
+    ...        b' "features": {"amount": 12.5, "country": "DE"}, "prediction": 0.9}')
+    >>> d.decode("ev", 0, 7, msg).features
+    {'amount': 12.5, 'country': 'DE'}
+    >>> reason_code(d.decode("ev", 0, 8, b"{oops").reason)
+    'malformed_json'
+    """
+
+    def __init__(self, settings: SourceSettings):
+        self.limits: DecodeLimits = settings.limits
+        self._events: dict[str, CompiledEventMapping] = {
+            t.topic: compile_event_mapping(t.mapping) for t in settings.events
+        }
+        self._labels: dict[str, CompiledLabelMapping] = {
+            t.topic: compile_label_mapping(t.mapping) for t in settings.labels
+        }
+
+    def decode(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        timestamp_ms: int | None = None,
+    ) -> Event | Label | DeadLetter:
+        """Decode one message; never raises on bad content.
+
+        Parameters
+        ----------
+        topic, partition, offset
+            The message's Kafka coordinates (kept in the record's origin).
+        value : bytes or None
+            The message value as read from Kafka.
+        timestamp_ms : int, optional
+            The Kafka record timestamp; used when a mapping has ``ts: null`` and as the
+            time of a dead letter, so replays produce identical rows.
+
+        Returns
+        -------
+        Event, Label or DeadLetter
+        """
+        origin = Origin(topic, partition, offset)
+        try:
+            if not value:
+                raise _Reject("empty", "message has no value")
+            if len(value) > self.limits.max_message_bytes:
+                raise _Reject(
+                    "oversize",
+                    f"{len(value)} bytes > max_message_bytes {self.limits.max_message_bytes}",
+                )
+            try:
+                obj = orjson.loads(value)
+            except orjson.JSONDecodeError as exc:
+                raise _Reject("malformed_json", str(exc)[:200]) from None
+            if type(obj) is not dict:
+                raise _Reject("not_object", f"message is a JSON {_json_type(obj)}, not an object")
+            event_mapping = self._events.get(topic)
+            if event_mapping is not None:
+                return self._event(obj, event_mapping, origin, timestamp_ms)
+            label_mapping = self._labels.get(topic)
+            if label_mapping is not None:
+                return self._label(obj, label_mapping, origin, timestamp_ms)
+            raise _Reject("unknown_topic", f"no mapping for topic {topic!r}")
+        except _Reject as rejected:
+            cut = self.limits.dead_letter_payload_bytes
+            return DeadLetter(
+                origin=origin,
+                reason=rejected.reason,
+                payload=bytes(value[:cut]) if value else b"",
+                ts=_kafka_time(timestamp_ms),
+            )
+
+    def decode_records(self, records: Iterable[KafkaRecord]) -> Batch:
+        """Decode polled records into one :class:`Batch` (events, labels, dead letters)."""
+        batch = Batch()
+        events, labels, dead = batch.events, batch.labels, batch.dead_letters
+        decode = self.decode
+        for r in records:
+            out = decode(r.topic, r.partition, r.offset, r.value, r.timestamp)
+            kind = type(out)
+            if kind is Event:
+                events.append(out)
+            elif kind is Label:
+                labels.append(out)
+            else:
+                dead.append(out)
+        if dead:
+            log.debug("%d of %d messages went to dead letters", len(dead), len(batch))
+        return batch
+
+    # -- events ---------------------------------------------------------------------
+
+    def _event(
+        self, obj: dict, m: CompiledEventMapping, origin: Origin, timestamp_ms: int | None
+    ) -> Event:
+        limits = self.limits
+        event_id = self._ident(obj, m.event_id, limits.max_string_length)
+        model = m.model_name or self._name(obj, m.model)  # type: ignore[arg-type]
+        version = ""
+        if m.model_version is not None:
+            path, get = m.model_version
+            raw = get(obj)
+            if raw is not MISSING and raw is not None:
+                version = self._text(raw, path, limits.max_name_length, allow_number=True)
+        if m.ts is None:
+            ts = _kafka_time(timestamp_ms)
+        else:
+            path, get = m.ts
+            ts = parse_timestamp(_required(obj, path, get), m.ts_format, path)
+        if m.feature_fields is None:
+            path, get = m.features  # type: ignore[misc]
+            raw = _required(obj, path, get)
+            if type(raw) is not dict:
+                raise _wrong(path, "object", raw)
+            features = self._features(raw)
+        else:
+            features = {}
+            for name, path, get in m.feature_fields:
+                raw = get(obj)
+                # A field that is absent is a missing value, as a null would be: feature
+                # lists name optional inputs, and missing rates are a drift signal too.
+                features[name] = None if raw is MISSING else _feature_value(name, raw, limits)
+        return Event(
+            event_id=event_id,
+            model=model,
+            model_version=version,
+            ts=ts,
+            features=features,
+            prediction=_number_or_none(obj, m.prediction),
+            latency_ms=_number_or_none(obj, m.latency_ms),
+            origin=origin,
+        )
+
+    def _features(self, raw: dict) -> dict[str, FeatureValue]:
+        limits = self.limits
+        if len(raw) > limits.max_features:
+            raise _Reject(
+                "too_many_features", f"{len(raw)} features > max_features {limits.max_features}"
+            )
+        max_name = limits.max_name_length
+        out: dict[str, FeatureValue] = {}
+        for name, value in raw.items():
+            if not name or len(name) > max_name:
+                raise _Reject(
+                    "name_too_long" if name else "bad_feature",
+                    f"feature name of {len(name)} characters (allowed 1..{max_name})",
+                )
+            kind = type(value)
+            if kind is float:
+                # orjson reads 1e999 as inf; an infinite input is a producer bug.
+                if value - value != 0.0:
+                    raise _Reject("bad_feature", f"feature {name!r}: not a finite number")
+                out[name] = value
+            elif kind is str:
+                if len(value) > limits.max_string_length:
+                    raise _Reject(
+                        "value_too_long",
+                        f"feature {name!r}: {len(value)} characters > "
+                        f"max_string_length {limits.max_string_length}",
+                    )
+                out[name] = value
+            else:
+                out[name] = _feature_value(name, value, limits)
+        return out
+
+    # -- labels ---------------------------------------------------------------------
+
+    def _label(
+        self, obj: dict, m: CompiledLabelMapping, origin: Origin, timestamp_ms: int | None
+    ) -> Label:
+        event_id = self._ident(obj, m.event_id, self.limits.max_string_length)
+        model = m.model_name or self._name(obj, m.model)  # type: ignore[arg-type]
+        path, get = m.label
+        raw = _required(obj, path, get)
+        kind = type(raw)
+        if kind is bool:
+            text, number = ("true" if raw else "false"), (1.0 if raw else 0.0)
+        elif kind is int or kind is float:
+            number = _finite(float(raw), path)
+            text = str(raw)
+        elif kind is str:
+            if len(raw) > self.limits.max_string_length:
+                raise _Reject("value_too_long", f"at {path!r}: {len(raw)} characters")
+            text, number = raw, None
+        else:
+            raise _wrong(path, "string, number or boolean", raw)
+        if m.ts is None:
+            ts = _kafka_time(timestamp_ms)
+        else:
+            ts_path, ts_get = m.ts
+            ts = parse_timestamp(_required(obj, ts_path, ts_get), m.ts_format, ts_path)
+        return Label(
+            event_id=event_id, model=model, label=text, label_value=number, ts=ts, origin=origin
+        )
+
+    # -- shared field readers ---------------------------------------------------------
+
+    def _ident(self, obj: dict, field: tuple[str, Getter], max_len: int) -> str:
+        path, get = field
+        raw = _required(obj, path, get)
+        # JVM services often use numeric (long) ids; they are ids all the same.
+        if type(raw) is int:
+            return str(raw)
+        return self._text(raw, path, max_len, allow_number=False)
+
+    def _name(self, obj: dict, field: tuple[str, Getter]) -> str:
+        path, get = field
+        return self._text(
+            _required(obj, path, get), path, self.limits.max_name_length, allow_number=False
+        )
+
+    @staticmethod
+    def _text(raw: Any, path: str, max_len: int, *, allow_number: bool) -> str:
+        kind = type(raw)
+        if kind is str:
+            if not raw:
+                raise _Reject("missing_field", f"{path!r} is an empty string")
+            if len(raw) > max_len:
+                raise _Reject("value_too_long", f"at {path!r}: {len(raw)} characters > {max_len}")
+            return raw
+        if allow_number and (kind is int or kind is float):
+            return str(raw)
+        raise _wrong(path, "string or number" if allow_number else "string", raw)
+
+
+def _required(obj: dict, path: str, get: Getter) -> Any:
+    value = get(obj)
+    if value is MISSING:
+        raise _Reject("missing_field", f"missing required field {path!r}")
+    return value
+
+
+def _finite(value: float, path: str) -> float:
+    if value - value != 0.0:
+        raise _Reject("wrong_type", f"at {path!r}: not a finite number")
+    return value
+
+
+def _number_or_none(obj: dict, field: tuple[str, Getter] | None) -> float | None:
+    if field is None:
+        return None
+    path, get = field
+    raw = get(obj)
+    kind = type(raw)
+    if kind is float or kind is int:
+        return _finite(float(raw), path)
+    if raw is MISSING or raw is None:
+        return None
+    if kind is bool:
+        return 1.0 if raw else 0.0
+    raise _wrong(path, "number", raw)
+
+
+def _feature_value(name: str, value: Any, limits: DecodeLimits) -> FeatureValue:
+    kind = type(value)
+    if value is None:
+        return None
+    if kind is float or kind is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _Reject("bad_feature", f"feature {name!r}: number out of range") from None
+        if number - number != 0.0:
+            raise _Reject("bad_feature", f"feature {name!r}: not a finite number")
+        return number
+    if kind is bool:
+        # Flags are numeric features (rate of true), which every statistic understands.
+        return 1.0 if value else 0.0
+    if kind is str:
+        if len(value) > limits.max_string_length:
+            raise _Reject(
+                "value_too_long",
+                f"feature {name!r}: {len(value)} characters > "
+                f"max_string_length {limits.max_string_length}",
+            )
+        return value
+    raise _Reject(
+        "bad_feature",
+        f"feature {name!r}: unsupported type {_json_type(value)} "
+        "(expected number, string, boolean or null)",
+    )
+
+
+def _kafka_time(timestamp_ms: int | None) -> datetime:
+    if timestamp_ms is not None and timestamp_ms >= 0:
+        return datetime.fromtimestamp(timestamp_ms / 1000.0, tz=UTC)
+    # No broker timestamp (very old message format): the time of decoding is all we have.
+    return datetime.now(tz=UTC)
