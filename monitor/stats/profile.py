@@ -1,0 +1,198 @@
+"""Reference profiles: what is computed once per reference dataset and cached.
+
+A :class:`NumericProfile` keeps each feature's reference values sorted (NaN padding at
+the end of a row), so an evaluation sorts only the current window and binary-searches it
+into the reference. Moments, extremes, the number of distinct values and the running
+integral of the reference ECDF are derived from the sorted values on construction; only
+the sorted values travel through serialization.
+
+Missing values: NaN and +/-infinity are excluded from every drift statistic (as
+Evidently drops them). Quality statistics, not these, count them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import struct
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from monitor.stats.backend import array_namespace, get_namespace, to_numpy
+
+logger = logging.getLogger(__name__)
+
+_FORMAT_VERSION = 1
+_MAGIC = b"DLNP"
+
+
+def finite_sorted_rows(x: Any, xp: ModuleType | None = None) -> tuple[Any, Any]:
+    """Sort a ``(n_rows, n_features)`` block into ``(n_features, n_rows)`` rows.
+
+    Non-finite values become NaN and sort to the end of each row.
+
+    Returns
+    -------
+    sorted_rows : array, shape (n_features, n_rows), float64
+    n_valid : array of int64, shape (n_features,)
+        Number of finite values per feature.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, n = finite_sorted_rows(np.array([[3.0, np.nan], [1.0, 2.0], [np.inf, 0.0]]))
+    >>> s.tolist(), n.tolist()
+    ([[1.0, 3.0, nan], [0.0, 2.0, nan]], [2, 2])
+    """
+    xp = xp or array_namespace(x)
+    a = xp.asarray(x, dtype=xp.float64)
+    if a.ndim == 1:
+        a = xp.reshape(a, (a.shape[0], 1))
+    rows = xp.permute_dims(a, (1, 0))
+    finite = xp.isfinite(rows)
+    rows = xp.where(finite, rows, xp.asarray(xp.nan, dtype=xp.float64))
+    n_valid = xp.sum(xp.astype(finite, xp.int64), axis=1)
+    # NaN sorts last in NumPy/CuPy, so valid values are a prefix of every row.
+    return xp.sort(rows, axis=1), n_valid
+
+
+@dataclass
+class NumericProfile:
+    """Sorted reference values of a block of numeric features.
+
+    Build it with :meth:`from_array`; keep it with :meth:`to_dict` / :meth:`to_bytes`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = NumericProfile.from_array(np.array([[1.0, 5.0], [2.0, np.nan], [3.0, 5.0]]),
+    ...                               names=["a", "b"])
+    >>> p.n_valid.tolist(), p.mean.tolist(), p.n_unique.tolist()
+    ([3, 2], [2.0, 5.0], [3, 1])
+    >>> NumericProfile.from_bytes(p.to_bytes()).n_valid.tolist()
+    [3, 2]
+    """
+
+    sorted: Any  # (n_features, n_rows) float64, NaN padding at the end of each row
+    names: list[str] = field(default_factory=list)
+    # derived on construction
+    n_valid: Any = field(init=False)
+    mean: Any = field(init=False)
+    std: Any = field(init=False)
+    minimum: Any = field(init=False)
+    maximum: Any = field(init=False)
+    n_unique: Any = field(init=False)
+    cdf_integral: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        xp = array_namespace(self.sorted)
+        s = self.sorted
+        n_feat, n_rows = s.shape
+        if not self.names:
+            self.names = [f"f{i}" for i in range(n_feat)]
+        if len(self.names) != n_feat:
+            raise ValueError(f"{len(self.names)} names for {n_feat} features")
+        valid = xp.logical_not(xp.isnan(s))
+        self.n_valid = xp.sum(xp.astype(valid, xp.int64), axis=1)
+        zero = xp.asarray(0.0, dtype=xp.float64)
+        n = xp.astype(self.n_valid, xp.float64)
+        n_safe = xp.where(n > 0, n, 1.0)
+        self.mean = xp.where(n > 0, xp.sum(xp.where(valid, s, zero), axis=1) / n_safe, xp.nan)
+        dev = xp.where(valid, s - self.mean[:, None], zero)
+        # population std (ddof=0), as np.std in Evidently's Wasserstein normalisation
+        self.std = xp.sqrt(xp.sum(dev * dev, axis=1) / n_safe)
+        self.std = xp.where(n > 0, self.std, xp.nan)
+        idx = xp.arange(n_rows, dtype=xp.int64)
+        last = xp.clip(self.n_valid - 1, 0, max(n_rows - 1, 0))
+        if n_rows:
+            self.minimum = xp.where(n > 0, s[:, 0], xp.nan)
+            self.maximum = xp.where(
+                n > 0, xp.take_along_axis(s, last[:, None], axis=1)[:, 0], xp.nan
+            )
+        else:
+            self.minimum = xp.full((n_feat,), xp.nan)
+            self.maximum = xp.full((n_feat,), xp.nan)
+        if n_rows > 1:
+            step = s[:, 1:] != s[:, :-1]
+            step = xp.logical_and(step, idx[None, 1:] < self.n_valid[:, None])
+            self.n_unique = xp.sum(xp.astype(step, xp.int64), axis=1) + xp.astype(
+                self.n_valid > 0, xp.int64
+            )
+            # A[i] = integral of the reference ECDF from r_0 to r_i (Wasserstein hot path)
+            i1 = xp.astype(idx[None, 1:], xp.float64)
+            seg = xp.where(idx[None, 1:] < self.n_valid[:, None], (s[:, 1:] - s[:, :-1]), zero)
+            seg = seg * (i1 / n_safe[:, None])
+            self.cdf_integral = xp.concat(
+                [xp.zeros((n_feat, 1), dtype=xp.float64), xp.cumulative_sum(seg, axis=1)], axis=1
+            )
+        else:
+            self.n_unique = xp.astype(self.n_valid > 0, xp.int64)
+            self.cdf_integral = xp.zeros((n_feat, n_rows), dtype=xp.float64)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.sorted.shape[0])
+
+    @classmethod
+    def from_array(
+        cls, reference: Any, names: list[str] | None = None, xp: ModuleType | None = None
+    ) -> NumericProfile:
+        """Profile a reference block ``(n_rows, n_features)`` (NaN = missing).
+
+        ``xp`` moves the data to another namespace first (e.g. CuPy); by default the
+        profile lives in the input's namespace.
+        """
+        if xp is not None:
+            reference = xp.asarray(reference)
+        rows, _ = finite_sorted_rows(reference)
+        return cls(rows, list(names or []))
+
+    # ---- serialization -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (values as base64 of little-endian float64)."""
+        host = np.ascontiguousarray(to_numpy(self.sorted), dtype="<f8")
+        return {
+            "kind": "numeric",
+            "version": _FORMAT_VERSION,
+            "names": list(self.names),
+            "shape": list(host.shape),
+            "sorted_f8_b64": base64.b64encode(host.tobytes()).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], backend: str = "numpy") -> NumericProfile:
+        """Inverse of :meth:`to_dict`; ``backend`` as in ``compute.backend``."""
+        if d.get("kind") != "numeric" or d.get("version") != _FORMAT_VERSION:
+            raise ValueError(f"not a numeric profile v{_FORMAT_VERSION}: {d.get('kind')!r}")
+        raw = base64.b64decode(d["sorted_f8_b64"])
+        host = np.frombuffer(raw, dtype="<f8").reshape(tuple(d["shape"]))
+        xp = get_namespace(backend)
+        return cls(xp.asarray(host.astype(np.float64)), list(d["names"]))
+
+    def to_bytes(self) -> bytes:
+        """Compact binary form: magic, header length, JSON header, raw float64."""
+        host = np.ascontiguousarray(to_numpy(self.sorted), dtype="<f8")
+        header = json.dumps(
+            {
+                "kind": "numeric",
+                "version": _FORMAT_VERSION,
+                "names": self.names,
+                "shape": list(host.shape),
+            }
+        ).encode()
+        return _MAGIC + struct.pack("<I", len(header)) + header + host.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, backend: str = "numpy") -> NumericProfile:
+        """Inverse of :meth:`to_bytes`."""
+        if data[:4] != _MAGIC:
+            raise ValueError("not a Driftline numeric profile")
+        (hlen,) = struct.unpack("<I", data[4:8])
+        header = json.loads(data[8 : 8 + hlen])
+        host = np.frombuffer(data[8 + hlen :], dtype="<f8").reshape(tuple(header["shape"]))
+        xp = get_namespace(backend)
+        return cls(xp.asarray(host.astype(np.float64)), list(header["names"]))
