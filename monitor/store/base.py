@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import numpy as np
+
 from monitor.records import Batch
 
 
@@ -40,6 +42,17 @@ class Store(Protocol):
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows into one of the store's own tables (names are constants, never input)."""
+
+    def query_columns(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run a SELECT and return its columns by name: float columns as float64 arrays
+        (NaN for NULL), integer columns as integer arrays, anything else as object arrays of
+        the values ``query`` returns (str, None, tz-aware UTC datetime, list)."""
+
+    def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Columnar insert (the fast path): ``{column: values}``, all of equal length.
+        DateTime columns accept tz-aware datetimes or integer Unix seconds."""
 
     def ping(self) -> bool:
         """True when the store answers a trivial query."""

@@ -1,0 +1,223 @@
+"""Turn a :class:`~monitor.records.Batch` into columnar data, one dict per table.
+
+Both back ends insert columns (native protocol blocks, Arrow streams), never SQL text.
+Timestamps become integer Unix seconds: both clickhouse-driver and ClickHouse's Arrow
+input accept them for ``DateTime`` columns and the conversion is cheap on the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from monitor.records import Batch, FeatureValue
+from monitor.store import schema
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+MAX_PAYLOAD_CHARS = 64 * 1024  # the decoder truncates already; this bounds a stray caller
+
+Columns = dict[str, list[Any]]
+
+
+@dataclass
+class TableData:
+    """Columns for one table, in insertion order."""
+
+    table: str
+    columns: Columns
+
+    def __len__(self) -> int:
+        first = next(iter(self.columns.values()), [])
+        return len(first)
+
+
+@dataclass
+class BatchColumns:
+    """Everything one batch writes, plus the (model, feature) kinds it saw."""
+
+    tables: list[TableData] = field(default_factory=list)
+    kinds: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def epoch_seconds(ts: datetime) -> int:
+    """Unix seconds of ``ts``; a naive datetime is taken as UTC (never local time)."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)
+    return int(ts.timestamp())
+
+
+def feature_kind(value: FeatureValue) -> str | None:
+    """``numeric`` for numbers, ``categorical`` for strings and booleans, None for missing."""
+    if value is None:
+        return None
+    # bool is a subclass of int: test it first so True/False stay categories.
+    if isinstance(value, (bool, str)):
+        return CATEGORICAL
+    if isinstance(value, (int, float)):
+        return None if isinstance(value, float) and math.isnan(value) else NUMERIC
+    return CATEGORICAL
+
+
+def _split_value(value: FeatureValue) -> tuple[float | None, str | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return None, "true" if value else "false"
+    if isinstance(value, (int, float)):
+        number = float(value)
+        return (None, None) if math.isnan(number) else (number, None)
+    return None, str(value)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def batch_columns(batch: Batch, now: datetime | None = None) -> BatchColumns:
+    """Build the columnar inserts for ``batch``.
+
+    Parameters
+    ----------
+    batch : Batch
+        Decoded events, labels and dead letters of one poll.
+    now : datetime, optional
+        ``ingested_at`` of the events; defaults to the current time.
+
+    Returns
+    -------
+    BatchColumns
+        Non-empty tables only, and the kind of every (model, feature) seen with a value.
+    """
+    ingested = epoch_seconds(now or datetime.now(timezone.utc))
+    out = BatchColumns()
+    kinds = out.kinds
+
+    if batch.events:
+        ev: Columns = {c: [] for c in _EVENT_COLUMNS}
+        fv: Columns = {c: [] for c in _FEATURE_COLUMNS}
+        for e in batch.events:
+            ts = epoch_seconds(e.ts)
+            o = e.origin
+            ev["model"].append(e.model)
+            ev["model_version"].append(e.model_version)
+            ev["event_id"].append(e.event_id)
+            ev["ts"].append(ts)
+            ev["prediction"].append(_finite_or_none(e.prediction))
+            ev["latency_ms"].append(_finite_or_none(e.latency_ms))
+            ev["sampled"].append(1 if e.sampled else 0)
+            ev["topic"].append(o.topic)
+            ev["partition"].append(o.partition)
+            ev["offset"].append(o.offset)
+            ev["ingested_at"].append(ingested)
+            if not e.sampled:
+                continue
+            n = len(e.features)
+            for name, value in e.features.items():
+                number, category = _split_value(value)
+                fv["feature"].append(name)
+                fv["value"].append(number)
+                fv["category"].append(category)
+                kind = feature_kind(value)
+                if kind is not None:
+                    kinds.setdefault((e.model, name), kind)
+            # Per-event columns repeat once per feature; extend beats n appends.
+            fv["model"].extend([e.model] * n)
+            fv["ts"].extend([ts] * n)
+            fv["event_id"].extend([e.event_id] * n)
+            fv["topic"].extend([o.topic] * n)
+            fv["partition"].extend([o.partition] * n)
+            fv["offset"].extend([o.offset] * n)
+        out.tables.append(TableData(schema.EVENTS, ev))
+        if fv["feature"]:
+            out.tables.append(TableData(schema.FEATURE_VALUES, fv))
+
+    if batch.labels:
+        lb: Columns = {c: [] for c in _LABEL_COLUMNS}
+        for lab in batch.labels:
+            lb["model"].append(lab.model)
+            lb["event_id"].append(lab.event_id)
+            lb["label"].append(lab.label)
+            lb["label_value"].append(_finite_or_none(lab.label_value))
+            lb["ts"].append(epoch_seconds(lab.ts))
+            lb["topic"].append(lab.origin.topic)
+            lb["partition"].append(lab.origin.partition)
+            lb["offset"].append(lab.origin.offset)
+        out.tables.append(TableData(schema.LABELS, lb))
+
+    if batch.dead_letters:
+        dl: Columns = {c: [] for c in _DEAD_LETTER_COLUMNS}
+        for d in batch.dead_letters:
+            dl["ts"].append(epoch_seconds(d.ts))
+            dl["topic"].append(d.origin.topic)
+            dl["partition"].append(d.origin.partition)
+            dl["offset"].append(d.origin.offset)
+            dl["reason"].append(d.reason)
+            # Payloads may be any bytes; keep them readable and lossless-ish as text.
+            text = bytes(d.payload).decode("utf-8", errors="backslashreplace")
+            dl["payload"].append(text[:MAX_PAYLOAD_CHARS])
+        out.tables.append(TableData(schema.DEAD_LETTERS, dl))
+    return out
+
+
+def model_feature_rows(
+    kinds: dict[tuple[str, str], str], now: datetime | None = None
+) -> TableData | None:
+    """Columns for ``model_features`` from newly seen (model, feature) kinds."""
+    if not kinds:
+        return None
+    first_seen = epoch_seconds(now or datetime.now(timezone.utc))
+    cols: Columns = {"model": [], "feature": [], "kind": [], "first_seen": []}
+    for (model, feature), kind in sorted(kinds.items()):
+        cols["model"].append(model)
+        cols["feature"].append(feature)
+        cols["kind"].append(kind)
+        cols["first_seen"].append(first_seen)
+    return TableData(schema.MODEL_FEATURES, cols)
+
+
+def rows_to_columns(columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Columns:
+    """Transpose ``rows`` into a dict of columns named ``columns``."""
+    names = list(columns)
+    cols: Columns = {name: [] for name in names}
+    for row in rows:
+        values = list(row)
+        if len(values) != len(names):
+            raise ValueError(f"row has {len(values)} values, expected {len(names)}")
+        for name, value in zip(names, values, strict=True):
+            cols[name].append(value)
+    return cols
+
+
+_EVENT_COLUMNS = (
+    "model",
+    "model_version",
+    "event_id",
+    "ts",
+    "prediction",
+    "latency_ms",
+    "sampled",
+    "topic",
+    "partition",
+    "offset",
+    "ingested_at",
+)
+_FEATURE_COLUMNS = (
+    "model",
+    "feature",
+    "ts",
+    "event_id",
+    "value",
+    "category",
+    "topic",
+    "partition",
+    "offset",
+)
+_LABEL_COLUMNS = ("model", "event_id", "label", "label_value", "ts", "topic", "partition", "offset")
+_DEAD_LETTER_COLUMNS = ("ts", "topic", "partition", "offset", "reason", "payload")

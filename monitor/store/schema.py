@@ -1,0 +1,271 @@
+"""Tables of the store, as an append-only list of numbered migrations.
+
+Layout, and why
+---------------
+* ``events`` keeps one row per model call, sampled or not, so volume rules see the true
+  traffic and prediction/latency rules see every prediction. Feature values are not here.
+* ``feature_values`` is a *long* table, one row per (event, feature), ordered by
+  ``(model, feature, ts, ...)``. A rule's window for one feature is then one contiguous
+  range of the primary key: ClickHouse reads only those granules, and can compute counts,
+  quantiles and histograms next to the data (``quantilesExact``, ``histogram``) instead of
+  shipping rows. New features need no ALTER (schema-flexible per model), and a sharded
+  cluster splits the same key range across nodes, so evaluation scales with ClickHouse.
+  Only sampled events get feature rows: that is what sampling buys.
+* ``labels`` arrive later; joined to events by ``event_id``.
+* ``dead_letters`` keep what could not be decoded, with its reason and Kafka coordinates.
+* ``model_features`` records each feature's kind when first seen (feature discovery).
+
+Every Kafka-sourced table is a ``ReplacingMergeTree`` whose sorting key ends with the
+Kafka origin ``(topic, partition, offset)``; all other key columns come from the message
+itself, so a re-delivered message has the same key and collapses. Reads use ``FINAL`` (or
+``GROUP BY`` on the origin), so a replay after a crash changes no result even before the
+background merge happens. Tables are partitioned by day (``toDate(ts)``) so retention drops
+whole partitions (``monitor/store/retention.py``) instead of running mutations.
+
+Portability: the SQL runs on ClickHouse 18.16 and chDB 26.x, so no DateTime64, Map, TTL,
+LowCardinality or ``non_replicated_deduplication_window``. Time columns are
+``DateTime('UTC')`` so a value means the same instant whatever the server's time zone.
+
+Adding tables (other parts)
+---------------------------
+Append a :class:`Migration` with the next free ``version`` to :data:`MIGRATIONS` (never
+edit or renumber an existing entry; a shipped migration is history). Use
+``CREATE TABLE IF NOT EXISTS`` so that a migration interrupted half-way can be re-run.
+``migrate()`` applies, in order, every version not yet recorded in ``schema_migrations``
+and records it; it is run on every start and does nothing when the schema is current.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.store.base import Store
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_TABLE = "schema_migrations"
+EVENTS = "events"
+FEATURE_VALUES = "feature_values"
+LABELS = "labels"
+DEAD_LETTERS = "dead_letters"
+MODEL_FEATURES = "model_features"
+
+# Tables whose day partitions are dropped by retention.
+PARTITIONED_TABLES = (EVENTS, FEATURE_VALUES, LABELS, DEAD_LETTERS)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change: statements run in order, then ``version`` is recorded."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_BOOKKEEPING = f"""
+CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
+    version UInt32,
+    name String,
+    applied_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree ORDER BY version
+"""
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1,
+        "ingest tables: events, feature_values, labels, dead_letters, model_features",
+        (
+            f"""
+            CREATE TABLE IF NOT EXISTS {EVENTS} (
+                model String,
+                model_version String,
+                event_id String,
+                ts DateTime('UTC'),
+                prediction Nullable(Float64),
+                latency_ms Nullable(Float64),
+                sampled UInt8,
+                topic String,
+                `partition` UInt32,
+                `offset` UInt64,
+                ingested_at DateTime('UTC')
+            ) ENGINE = ReplacingMergeTree
+            PARTITION BY toDate(ts)
+            ORDER BY (model, ts, topic, `partition`, `offset`)
+            """,
+            f"""
+            CREATE TABLE IF NOT EXISTS {FEATURE_VALUES} (
+                model String,
+                feature String,
+                ts DateTime('UTC'),
+                event_id String,
+                value Nullable(Float64),
+                category Nullable(String),
+                topic String,
+                `partition` UInt32,
+                `offset` UInt64
+            ) ENGINE = ReplacingMergeTree
+            PARTITION BY toDate(ts)
+            ORDER BY (model, feature, ts, topic, `partition`, `offset`)
+            """,
+            f"""
+            CREATE TABLE IF NOT EXISTS {LABELS} (
+                model String,
+                event_id String,
+                label String,
+                label_value Nullable(Float64),
+                ts DateTime('UTC'),
+                topic String,
+                `partition` UInt32,
+                `offset` UInt64
+            ) ENGINE = ReplacingMergeTree
+            PARTITION BY toDate(ts)
+            ORDER BY (model, event_id, topic, `partition`, `offset`)
+            """,
+            f"""
+            CREATE TABLE IF NOT EXISTS {DEAD_LETTERS} (
+                ts DateTime('UTC'),
+                topic String,
+                `partition` UInt32,
+                `offset` UInt64,
+                reason String,
+                payload String
+            ) ENGINE = ReplacingMergeTree
+            PARTITION BY toDate(ts)
+            ORDER BY (topic, `partition`, `offset`)
+            """,
+            f"""
+            CREATE TABLE IF NOT EXISTS {MODEL_FEATURES} (
+                model String,
+                feature String,
+                kind String,
+                first_seen DateTime('UTC')
+            ) ENGINE = ReplacingMergeTree
+            ORDER BY (model, feature)
+            """,
+        ),
+    ),
+    # Alerting (monitor/alerting/): outbox, delivery attempts, notification log, silences,
+    # retraining cooldowns. Append-only rows; times are unix seconds (Float64) because
+    # back-off steps are sub-second. State is read with FINAL / argMax.
+    Migration(
+        2,
+        "alerting: alert_outbox, alert_delivery_attempts, alert_notification_log, "
+        "alert_silences, retrain_cooldowns",
+        (
+            """
+            CREATE TABLE IF NOT EXISTS alert_outbox (
+                id String,
+                receiver String,
+                kind String,
+                group_key String,
+                payload String,
+                created_at Float64
+            ) ENGINE = ReplacingMergeTree
+            ORDER BY id
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS alert_delivery_attempts (
+                notification_id String,
+                attempt UInt32,
+                at Float64,
+                outcome String,
+                detail String,
+                status_code Int32,
+                next_attempt_at Float64
+            ) ENGINE = ReplacingMergeTree
+            ORDER BY (notification_id, attempt)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS alert_notification_log (
+                group_key String,
+                receiver String,
+                firing String,
+                sent_at Float64
+            ) ENGINE = ReplacingMergeTree
+            ORDER BY (group_key, sent_at)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS alert_silences (
+                id String,
+                matchers String,
+                starts_at Float64,
+                ends_at Float64,
+                created_by String,
+                comment String,
+                updated_at Float64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY id
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS retrain_cooldowns (
+                model String,
+                trigger_id String,
+                triggered_at Float64
+            ) ENGINE = ReplacingMergeTree
+            ORDER BY (model, trigger_id)
+            """,
+        ),
+    ),
+]
+
+
+def _check_migrations(migrations: list[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must be 1..n in order, got {versions}")
+
+
+def applied_versions(store: Store) -> set[int]:
+    """Versions recorded in the bookkeeping table (creating it when missing)."""
+    store.execute(_BOOKKEEPING)
+    return {int(row[0]) for row in store.query(f"SELECT DISTINCT version FROM {MIGRATIONS_TABLE}")}
+
+
+def apply_migrations(store: Store, migrations: list[Migration] | None = None) -> list[int]:
+    """Apply every migration not yet recorded, in order; return the versions applied.
+
+    Idempotent: on a current schema it runs one query and changes nothing. A migration
+    that fails half-way is not recorded, so the next start runs it again (hence
+    ``IF NOT EXISTS`` in the statements).
+
+    Parameters
+    ----------
+    store : Store
+        Any back end; only ``execute``, ``query`` and ``insert`` are used.
+    migrations : list of Migration, optional
+        Defaults to :data:`MIGRATIONS`.
+
+    Returns
+    -------
+    list of int
+        The versions applied by this call (empty when the schema was current).
+    """
+    migrations = MIGRATIONS if migrations is None else migrations
+    _check_migrations(migrations)
+    done = applied_versions(store)
+    applied: list[int] = []
+    for migration in migrations:
+        if migration.version in done:
+            continue
+        log.info("applying store migration %d: %s", migration.version, migration.name)
+        for statement in migration.statements:
+            store.execute(statement)
+        store.insert(
+            MIGRATIONS_TABLE,
+            ("version", "name", "applied_at"),
+            [
+                (
+                    migration.version,
+                    migration.name,
+                    datetime.now(timezone.utc).replace(microsecond=0),
+                )
+            ],
+        )
+        applied.append(migration.version)
+    return applied
