@@ -282,7 +282,7 @@ class Decoder:
             features = self._features(raw)
         else:
             features = {}
-            for name, path, get in m.feature_fields:
+            for name, _path, get in m.feature_fields:
                 raw = get(obj)
                 # A field that is absent is a missing value, as a null would be: feature
                 # lists name optional inputs, and missing rates are a drift signal too.

@@ -1,0 +1,184 @@
+"""Decoding untrusted messages: every bad message becomes a dead letter with its reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.records import DeadLetter, Event, Label
+from monitor.source.decode import REASON_CODES, Decoder, parse_timestamp, reason_code
+from monitor.source.settings import SourceSettings
+
+UTC = timezone.utc
+GOOD = {
+    "event_id": "e-1",
+    "model": "fraud",
+    "model_version": "3.2",
+    "ts": "2026-11-21T10:00:00Z",
+    "features": {"amount": 12.5, "country": "DE"},
+    "prediction": 0.93,
+    "latency_ms": 12,
+}
+LIMITS = {
+    "max_message_bytes": 600,
+    "max_features": 3,
+    "max_name_length": 8,
+    "max_string_length": 10,
+    "dead_letter_payload_bytes": 32,
+}
+
+
+@pytest.fixture(scope="module")
+def dec() -> Decoder:
+    return Decoder(
+        SourceSettings.model_validate(
+            {
+                "events": [
+                    {"topic": "ev"},
+                    {"topic": "ms", "mapping": {"ts_format": "epoch_millis"}},
+                ],
+                "labels": [{"topic": "lab"}],
+                "limits": LIMITS,
+            }
+        )
+    )
+
+
+def with_(**changes: object) -> bytes:
+    msg = dict(GOOD)
+    for key, value in changes.items():
+        if value is ...:
+            msg.pop(key)
+        else:
+            msg[key] = value
+    return orjson.dumps(msg)
+
+
+BAD = [
+    # (topic, payload, reason code, text the reason must contain)
+    ("ev", b"", "empty", "no value"),
+    ("ev", None, "empty", "no value"),
+    ("ev", b"{" + b" " * 700 + b"}", "oversize", "> max_message_bytes 600"),
+    ("ev", b'{"event_id": "e", ', "malformed_json", ""),
+    ("ev", b"\xff\xfe{}", "malformed_json", ""),
+    ("ev", b"[1, 2]", "not_object", "JSON array"),
+    ("ev", b'"text"', "not_object", "JSON string"),
+    ("nope", with_(), "unknown_topic", "'nope'"),
+    ("ev", with_(event_id=...), "missing_field", "'event_id'"),
+    ("ev", with_(model=...), "missing_field", "'model'"),
+    ("ev", with_(ts=...), "missing_field", "'ts'"),
+    ("ev", with_(features=...), "missing_field", "'features'"),
+    ("ev", with_(event_id=""), "missing_field", "empty string"),
+    ("ev", with_(event_id=1.5), "wrong_type", "at 'event_id': expected string, got number"),
+    ("ev", with_(model=["a"]), "wrong_type", "at 'model': expected string, got array"),
+    ("ev", with_(model_version={"x": 1}), "wrong_type", "expected string or number, got object"),
+    ("ev", with_(features=[1, 2]), "wrong_type", "at 'features': expected object, got array"),
+    ("ev", with_(prediction="high"), "wrong_type", "at 'prediction': expected number, got string"),
+    ("ev", with_(latency_ms=[1]), "wrong_type", "at 'latency_ms': expected number, got array"),
+    ("ev", with_(ts=True), "wrong_type", "at 'ts': expected ISO-8601 string or epoch number"),
+    ("ev", with_(ts="yesterday"), "bad_timestamp", "not an ISO-8601 time"),
+    ("ev", with_(ts=-5), "bad_timestamp", "outside 1970..2105"),
+    ("ev", with_(ts="2300-01-01T00:00:00Z"), "bad_timestamp", "outside 1970..2105"),
+    ("ms", with_(ts="2026-01-01T00:00:00Z"), "wrong_type", "expected number (epoch milliseconds)"),
+    ("ev", with_(features={"a": {"b": 1}}), "bad_feature", "feature 'a': unsupported type object"),
+    ("ev", with_(features={"a": [1]}), "bad_feature", "feature 'a': unsupported type array"),
+    ("ev", with_(features={"a": 1}).replace(b":1}", b":1e999}"), "malformed_json", "infinity"),
+    (
+        "ev",
+        with_(features={"a": 1, "b": 2, "c": 3, "d": 4}),
+        "too_many_features",
+        "4 features > max_features 3",
+    ),
+    ("ev", with_(features={"very_long_name": 1}), "name_too_long", "14 characters"),
+    ("ev", with_(features={"": 1}), "bad_feature", "0 characters"),
+    ("ev", with_(features={"a": "x" * 11}), "value_too_long", "feature 'a'"),
+    ("ev", with_(model="m" * 9), "value_too_long", "at 'model'"),
+    ("lab", b'{"event_id": "e", "model": "m"}', "missing_field", "'label'"),
+    (
+        "lab",
+        b'{"event_id": "e", "model": "m", "label": null}',
+        "wrong_type",
+        "expected string, number or boolean, got null",
+    ),
+    ("lab", b'{"event_id": "e", "model": "m", "label": {"a": 1}}', "wrong_type", "got object"),
+]
+
+
+@pytest.mark.parametrize(("topic", "payload", "code", "text"), BAD)
+def test_bad_message_becomes_dead_letter_with_reason(
+    dec: Decoder, topic: str, payload: bytes | None, code: str, text: str
+) -> None:
+    out = dec.decode(topic, 1, 99, payload, timestamp_ms=1_700_000_000_000)
+    assert isinstance(out, DeadLetter), out
+    assert reason_code(out.reason) == code, out.reason
+    assert text in out.reason
+    assert code in REASON_CODES
+    assert (out.origin.topic, out.origin.partition, out.origin.offset) == (topic, 1, 99)
+    # the dead letter keeps a bounded prefix of the payload, and the Kafka time
+    assert out.payload == (payload or b"")[: LIMITS["dead_letter_payload_bytes"]]
+    assert out.ts == datetime.fromtimestamp(1_700_000_000, tz=UTC)
+
+
+def test_good_message_still_decodes_under_the_same_limits(dec: Decoder) -> None:
+    assert isinstance(dec.decode("ev", 0, 0, with_()), Event)
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "expected"),
+    [
+        ("2026-11-21T10:00:00Z", "auto", datetime(2026, 11, 21, 10, tzinfo=UTC)),
+        ("2026-11-21T12:00:00+02:00", "iso8601", datetime(2026, 11, 21, 10, tzinfo=UTC)),
+        ("2026-11-21T10:00:00", "auto", datetime(2026, 11, 21, 10, tzinfo=UTC)),
+        (1763719200, "auto", datetime(2025, 11, 21, 10, tzinfo=UTC)),
+        (1763719200000, "auto", datetime(2025, 11, 21, 10, tzinfo=UTC)),
+        (1763719200.5, "epoch_seconds", datetime(2025, 11, 21, 10, 0, 0, 500000, tzinfo=UTC)),
+        (1763719200, "epoch_millis", datetime.fromtimestamp(1763719.2, tz=UTC)),
+    ],
+)
+def test_timestamp_formats(value: object, fmt: str, expected: datetime) -> None:
+    assert parse_timestamp(value, fmt, "ts") == expected
+
+
+def test_labels_numbers_keep_their_text(dec: Decoder) -> None:
+    out = dec.decode("lab", 0, 1, b'{"event_id": 12, "model": "m", "label": 0.25}', 0)
+    assert isinstance(out, Label) and (out.event_id, out.label, out.label_value) == (
+        "12",
+        "0.25",
+        0.25,
+    )
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.dictionaries(st.sampled_from(sorted(GOOD)), json_values, max_size=7).map(
+            lambda v: json.dumps(v).encode()
+        ),
+    ),
+    topic=st.sampled_from(["ev", "ms", "lab", "other"]),
+)
+def test_decoder_never_raises(dec: Decoder, body: bytes, topic: str) -> None:
+    out = dec.decode(topic, 0, 0, body, 0)
+    assert isinstance(out, (Event, Label, DeadLetter))
+    if isinstance(out, DeadLetter):
+        assert reason_code(out.reason) in REASON_CODES
+        assert len(out.payload) <= LIMITS["dead_letter_payload_bytes"]
+    if isinstance(out, Event):
+        assert out.ts.tzinfo is not None
+        assert len(out.features) <= LIMITS["max_features"]
