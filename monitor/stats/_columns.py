@@ -1,0 +1,72 @@
+"""Block helpers shared by the numeric statistics (private).
+
+The array API's ``searchsorted`` is one-dimensional, so :func:`searchsorted_rows` is the
+single place that walks the features: one C-level binary search per feature row, each
+over a whole column. Everything else in the statistics works on whole blocks.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from monitor.stats.profile import NumericProfile, finite_sorted_rows
+from monitor.stats.result import DriftResult
+
+
+def searchsorted_rows(xp: ModuleType, a: Any, v: Any, side: str) -> Any:
+    """Row-wise ``searchsorted``: ``out[j] = searchsorted(a[j], v[j], side)``.
+
+    ``a`` rows are sorted with NaN padding last; NaN compares greater than every number
+    in the search, so finite queries never land inside the padding.
+    """
+    n = a.shape[0]
+    if n == 0:
+        return xp.zeros(v.shape, dtype=xp.int64)
+    out = [xp.searchsorted(a[j, :], v[j, :], side=side) for j in range(n)]
+    return xp.astype(xp.stack(out, axis=0), xp.int64)
+
+
+def prepare(profile: NumericProfile, current: Any) -> tuple[ModuleType, Any, Any]:
+    """Sort the current block into rows and check it matches the profile.
+
+    Returns
+    -------
+    xp, cur_sorted (n_features, n_rows), m_valid (n_features,)
+    """
+    xp = _namespace(profile.sorted, current)
+    cur, m = finite_sorted_rows(xp.asarray(current), xp)
+    if cur.shape[0] != profile.n_features:
+        raise ValueError(
+            f"current block has {cur.shape[0]} features, profile has {profile.n_features}"
+        )
+    return xp, cur, m
+
+
+def _namespace(*arrays: Any) -> ModuleType:
+    from monitor.stats.backend import array_namespace
+
+    try:
+        return array_namespace(*arrays)
+    except TypeError:
+        # lists or a NumPy block against a profile on another namespace: follow the profile
+        return array_namespace(arrays[0])
+
+
+def finish(
+    xp: ModuleType,
+    values: Any,
+    p_values: Any | None,
+    n_ref: Any,
+    n_cur: Any,
+    insufficient: Any,
+    statistic: Any | None = None,
+) -> DriftResult:
+    """Put NaN where a feature had too few values and wrap the result."""
+    nan = xp.asarray(xp.nan, dtype=xp.float64)
+    values = xp.where(insufficient, nan, values)
+    if p_values is not None:
+        p_values = xp.where(insufficient, nan, p_values)
+    if statistic is not None:
+        statistic = xp.where(insufficient, nan, statistic)
+    return DriftResult(values, p_values, n_ref, n_cur, insufficient, statistic)
