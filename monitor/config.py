@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitor.alerting.settings import AlertingSettings
 from monitor.source.settings import SourceSettings
 from monitor.stats.settings import ComputeSettings
 from monitor.store.settings import StoreSettings
@@ -35,7 +36,7 @@ class Config(BaseModel):
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     # --- sections added by their owners, one field each (keep the order) -------------
     # rules: RulesSettings = Field(default_factory=RulesSettings)          # monitor/rules
-    # alerting: AlertingSettings = Field(default_factory=AlertingSettings) # monitor/alerting
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # monitor/alerting
     # api: ApiSettings = Field(default_factory=ApiSettings)                # monitor/api
     # ---------------------------------------------------------------------------------
 
