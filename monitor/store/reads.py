@@ -1,0 +1,218 @@
+"""Read helpers for the rule engine and the HTTP API.
+
+Every read is deduplicated (``FINAL`` on ReplacingMergeTree tables, or ``GROUP BY`` on
+the Kafka origin), so a batch written twice after a crash changes no result. Windows are
+half-open ``[start, end)`` in UTC; bounds are bound as Unix seconds so that they mean the
+same instant on any server time zone. Names (models, features) are always parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import numpy as np
+
+from monitor.records import DeadLetter, Origin
+from monitor.store import schema
+from monitor.store.base import Store
+from monitor.store.columns import epoch_seconds
+
+log = logging.getLogger(__name__)
+
+_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
+
+
+def _window(model: str, start: datetime, end: datetime) -> dict[str, object]:
+    return {"model": model, "start": epoch_seconds(start), "end": epoch_seconds(end)}
+
+
+def _group(names: np.ndarray, values: np.ndarray, wanted: list[str], empty: np.ndarray) -> dict:
+    """Split ``values`` by ``names`` into one array per wanted name (sort once, no loop
+    over rows in Python)."""
+    out = {name: empty.copy() for name in wanted}
+    if len(names) == 0:
+        return out
+    keys, inverse = np.unique(names.astype(str), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
+    for i, key in enumerate(keys):
+        out[str(key)] = values[order[bounds[i] : bounds[i + 1]]]
+    return out
+
+
+def models(store: Store) -> list[str]:
+    """Every model that has events, sorted."""
+    return [
+        str(r[0]) for r in store.query(f"SELECT DISTINCT model FROM {schema.EVENTS} ORDER BY model")
+    ]
+
+
+def features(store: Store, model: str) -> list[tuple[str, str]]:
+    """``(feature, kind)`` of every feature seen for ``model``, sorted by name.
+
+    ``kind`` is ``"numeric"`` or ``"categorical"``, as first seen.
+    """
+    rows = store.query(
+        f"SELECT feature, argMin(kind, first_seen) FROM {schema.MODEL_FEATURES} "
+        "WHERE model = {model:String} GROUP BY feature ORDER BY feature",
+        {"model": model},
+    )
+    return [(str(f), str(k)) for f, k in rows]
+
+
+def _feature_rows(
+    store: Store, model: str, names: list[str], start: datetime, end: datetime, column: str
+) -> dict[str, np.ndarray]:
+    params = {**_window(model, start, end), "features": list(names)}
+    # IN (subquery) lets the primary key (model, feature, ts) prune granules.
+    return store.query_columns(
+        f"SELECT feature, {column} AS v FROM {schema.FEATURE_VALUES} FINAL "
+        "WHERE model = {model:String} "
+        "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
+        f"AND {_WINDOW}",
+        params,
+    )
+
+
+def numeric_window(
+    store: Store, model: str, features: list[str], start: datetime, end: datetime
+) -> dict[str, np.ndarray]:
+    """Values of numeric features of sampled events with ``start <= ts < end``.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        One float64 array per requested feature (empty when it has no rows); NaN marks
+        a missing value (or a non-numeric one).
+    """
+    if not features:
+        return {}
+    cols = _feature_rows(store, model, list(features), start, end, "value")
+    values = np.asarray(cols["v"], dtype=np.float64)
+    return _group(cols["feature"], values, list(features), np.empty(0, dtype=np.float64))
+
+
+def categorical_window(
+    store: Store, model: str, features: list[str], start: datetime, end: datetime
+) -> dict[str, np.ndarray]:
+    """Categories of categorical features of sampled events with ``start <= ts < end``.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        One object array of str per requested feature; None marks a missing value.
+    """
+    if not features:
+        return {}
+    cols = _feature_rows(store, model, list(features), start, end, "category")
+    return _group(cols["feature"], cols["v"], list(features), np.empty(0, dtype=object))
+
+
+def event_counts(
+    store: Store, model: str, start: datetime, end: datetime
+) -> list[tuple[datetime, int]]:
+    """Events per minute (sampled or not) as ``(minute, count)``, minutes without events
+    left out, sorted by minute."""
+    rows = store.query(
+        "SELECT toUInt32(toStartOfMinute(ts)) AS minute, count() AS n "
+        f"FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} AND {_WINDOW} "
+        "GROUP BY minute ORDER BY minute",
+        _window(model, start, end),
+    )
+    return [(datetime.fromtimestamp(int(m), tz=timezone.utc), int(n)) for m, n in rows]
+
+
+def predictions(store: Store, model: str, start: datetime, end: datetime) -> np.ndarray:
+    """Predictions of all events in the window as float64, NaN where there was none."""
+    cols = store.query_columns(
+        f"SELECT prediction FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} AND {_WINDOW}",
+        _window(model, start, end),
+    )
+    return np.asarray(cols["prediction"], dtype=np.float64)
+
+
+def labelled(
+    store: Store, model: str, start: datetime, end: datetime, *, as_text: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and labels of the events in the window that have a label.
+
+    The event window selects the rows; labels may have arrived at any time. When one
+    event got several labels the latest (by label time, then Kafka origin) wins.
+
+    Parameters
+    ----------
+    as_text : bool
+        Return labels as received (object array of str) instead of their numeric form.
+
+    Returns
+    -------
+    (predictions, labels) : tuple of numpy.ndarray
+        Aligned arrays; predictions float64 (NaN when missing), labels float64 (NaN when
+        the label is not a number) or object when ``as_text``.
+    """
+    cols = store.query_columns(
+        "SELECT prediction, label, label_value FROM ("
+        f"  SELECT event_id, prediction FROM {schema.EVENTS} FINAL"
+        f"  WHERE model = {{model:String}} AND {_WINDOW}"
+        ") AS e ANY INNER JOIN ("
+        f"  SELECT event_id, label, label_value FROM {schema.LABELS} FINAL"
+        "  WHERE model = {model:String}"
+        "  ORDER BY event_id, ts DESC, topic DESC, `partition` DESC, `offset` DESC"
+        "  LIMIT 1 BY event_id"
+        ") AS l USING event_id",
+        _window(model, start, end),
+    )
+    preds = np.asarray(cols["prediction"], dtype=np.float64)
+    if as_text:
+        return preds, cols["label"]
+    return preds, np.asarray(cols["label_value"], dtype=np.float64)
+
+
+def dead_letters(store: Store, limit: int = 100) -> list[DeadLetter]:
+    """The most recent dead letters, newest first, one per Kafka origin."""
+    limit = int(limit)
+    if not 0 < limit <= 100_000:
+        raise ValueError("limit must be between 1 and 100000")
+    # LIMIT takes a literal on ClickHouse 18.16: a validated int is the only thing spliced.
+    rows = store.query(
+        "SELECT topic, `partition`, `offset`, toUInt32(max(ts)) AS t, any(reason), any(payload) "
+        f"FROM {schema.DEAD_LETTERS} GROUP BY topic, `partition`, `offset` "
+        f"ORDER BY t DESC, topic, `partition`, `offset` LIMIT {limit}"
+    )
+    return [
+        DeadLetter(
+            origin=Origin(str(topic), int(part), int(off)),
+            reason=str(reason),
+            payload=str(payload).encode("utf-8"),
+            ts=datetime.fromtimestamp(int(t), tz=timezone.utc),
+        )
+        for topic, part, off, t, reason, payload in rows
+    ]
+
+
+def dead_letter_count(store: Store) -> int:
+    """Number of distinct dead letters (by Kafka origin)."""
+    rows = store.query(
+        "SELECT count() FROM (SELECT topic, `partition`, `offset` "
+        f"FROM {schema.DEAD_LETTERS} GROUP BY topic, `partition`, `offset`)"
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+def _origins(store: Store, table: str) -> set[tuple[str, int, int]]:
+    rows = store.query(f"SELECT DISTINCT topic, `partition`, `offset` FROM {table}")
+    return {(str(t), int(p), int(o)) for t, p, o in rows}
+
+
+def stored_event_origins(store: Store) -> set[tuple[str, int, int]]:
+    """Kafka origins ``(topic, partition, offset)`` of every stored event."""
+    return _origins(store, schema.EVENTS)
+
+
+def stored_origins(store: Store) -> set[tuple[str, int, int]]:
+    """Kafka origins of everything stored from Kafka: events, labels and dead letters."""
+    out: set[tuple[str, int, int]] = set()
+    for table in (schema.EVENTS, schema.LABELS, schema.DEAD_LETTERS):
+        out |= _origins(store, table)
+    return out
