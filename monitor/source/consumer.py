@@ -202,6 +202,10 @@ class KafkaSource:
         """The group's committed offset for one partition (None when none)."""
         return self._consumer.committed(TopicPartition(topic, partition))
 
+    def member_id(self) -> str:
+        """This member's id in the consumer group ("" before joining)."""
+        return self._consumer.group_metadata().member_id or ""
+
     def assignment(self) -> set[PartitionKey]:
         """The partitions currently assigned to this member."""
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
