@@ -1,0 +1,86 @@
+"""Batch → columnar data: kinds, NULLs, sampled-only features, epoch seconds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from monitor.records import Batch, DeadLetter, Event, Label, Origin
+from monitor.store import schema
+from monitor.store.columns import (
+    CATEGORICAL,
+    NUMERIC,
+    batch_columns,
+    epoch_seconds,
+    feature_kind,
+    model_feature_rows,
+    rows_to_columns,
+)
+
+T = datetime(2026, 5, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def _event(i: int, sampled: bool, features: dict) -> Event:
+    return Event(f"e{i}", "m", "v1", T, features, 0.5, None, Origin("t", 2, i), sampled)
+
+
+def test_feature_kind() -> None:
+    assert feature_kind(1) == NUMERIC
+    assert feature_kind(1.5) == NUMERIC
+    assert feature_kind(True) == CATEGORICAL  # bool is an int subclass, still a category
+    assert feature_kind("DE") == CATEGORICAL
+    assert feature_kind(None) is None
+    assert feature_kind(float("nan")) is None
+
+
+def test_batch_columns_tables_and_values() -> None:
+    batch = Batch(
+        events=[
+            _event(1, True, {"x": 2, "c": "DE", "b": False, "n": None, "nan": float("nan")}),
+            _event(2, False, {"x": 3}),
+        ],
+        labels=[Label("e1", "m", "1", 1.0, T, Origin("l", 0, 7))],
+        dead_letters=[DeadLetter(Origin("t", 0, 9), "bad", b"\xffok", T)],
+    )
+    data = batch_columns(batch, now=T)
+    tables = {t.table: t for t in data.tables}
+    assert set(tables) == {schema.EVENTS, schema.FEATURE_VALUES, schema.LABELS, schema.DEAD_LETTERS}
+
+    ev = tables[schema.EVENTS].columns
+    assert ev["sampled"] == [1, 0]  # every event, sampled or not
+    assert ev["ts"] == [epoch_seconds(T)] * 2
+    assert ev["offset"] == [1, 2]
+    assert ev["latency_ms"] == [None, None]
+
+    fv = tables[schema.FEATURE_VALUES].columns
+    assert len(tables[schema.FEATURE_VALUES]) == 5  # only the sampled event's features
+    rows = dict(zip(fv["feature"], zip(fv["value"], fv["category"], strict=True), strict=True))
+    assert rows == {
+        "x": (2.0, None),
+        "c": (None, "DE"),
+        "b": (None, "false"),
+        "n": (None, None),
+        "nan": (None, None),
+    }
+    assert set(fv["event_id"]) == {"e1"} and set(fv["offset"]) == {1}
+    assert data.kinds == {("m", "x"): NUMERIC, ("m", "c"): CATEGORICAL, ("m", "b"): CATEGORICAL}
+    assert tables[schema.DEAD_LETTERS].columns["payload"] == ["\\xffok"]
+
+
+def test_empty_batch_writes_nothing() -> None:
+    assert batch_columns(Batch()).tables == []
+    assert model_feature_rows({}) is None
+
+
+def test_naive_timestamps_are_utc() -> None:
+    naive = datetime(2026, 5, 1, 10, 0)
+    assert epoch_seconds(naive) == epoch_seconds(T)
+
+
+def test_rows_to_columns_rejects_ragged_rows() -> None:
+    assert rows_to_columns(["a", "b"], [(1, 2), (3, 4)]) == {"a": [1, 3], "b": [2, 4]}
+    try:
+        rows_to_columns(["a", "b"], [(1,)])
+    except ValueError as exc:
+        assert "expected 2" in str(exc)
+    else:
+        raise AssertionError("ragged row accepted")
