@@ -52,15 +52,16 @@ as_root() {
 # Process helpers
 # ---------------------------------------------------------------------------------------
 
-# A pid file only counts when its process is still ours: the command line must name our
-# services dir, so a recycled pid of an unrelated process is never signalled.
+# A pid file only counts when its process is still ours: the command line must name this
+# service's folder in our services dir, so a recycled pid (or a process of another
+# instance whose SERVICES_DIR merely starts with ours) is never signalled.
 pid_of() {
   local name="$1" pid
   [[ -f "$RUN_DIR/$name.pid" ]] || return 1
   pid="$(cat "$RUN_DIR/$name.pid")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$SERVICES_DIR" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$SERVICES_DIR/$name/" || return 1
   echo "$pid"
 }
 
