@@ -23,7 +23,7 @@ GROUPS: list[tuple[str, str, str]] = [
     # ("rules", "rules", "Check, test and suggest rule files."),
     # ("reference", "reference", "Load and list reference datasets."),
     # ("silence", "silence", "Create, list and expire silences."),
-    # ("run", "run", "Run the daemon."),            # a command, not a group: see below
+    ("run", "run", "Run the daemon."),
     # ("demo", "demo", "Everything on one machine."),
     # ("dashboard", "dashboard", "Start the Streamlit dashboard."),
 ]

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.alerting.settings import AlertingSettings
+from monitor.ingest import IngestSettings
 from monitor.source.settings import SourceSettings
 from monitor.stats.settings import ComputeSettings
 from monitor.store.settings import StoreSettings
@@ -34,6 +35,7 @@ class Config(BaseModel):
     source: SourceSettings = Field(default_factory=SourceSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     # --- sections added by their owners, one field each (keep the order) -------------
     # rules: RulesSettings = Field(default_factory=RulesSettings)          # monitor/rules
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # monitor/alerting

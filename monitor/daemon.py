@@ -1,0 +1,206 @@
+"""The daemon's lifecycle: open resources, run the ingest loop, stop cleanly.
+
+One short loop (poll → process → commit) in the calling thread; periodic jobs (rule
+evaluation, notification delivery, retention) run in worker threads; every resource is
+held by one ExitStack, so any failure at start or stop releases what was opened. Signals
+are not handled here (see :mod:`monitor.commands.signals`): the daemon is stopped by
+:meth:`Daemon.stop`, which makes it embeddable in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from monitor import metrics
+from monitor.config import Config
+from monitor.ingest import Ingestor, Stopped
+from monitor.source.consumer import KafkaSource, SourceError
+from monitor.source.decode import Decoder
+from monitor.source.sampling import Sampler
+from monitor.store.base import Store
+from monitor.store.factory import open_store
+from monitor.store.retention import drop_expired_partitions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """A periodic task run in its own worker thread."""
+
+    name: str
+    interval_s: float
+    run: Callable[[datetime], object]
+
+
+class Daemon:
+    """Driftline's long-running process.
+
+    Parameters
+    ----------
+    config : Config
+        The validated configuration.
+    store : Store, optional
+        An already open store (tests); by default the configured one is opened.
+    source_factory : callable, optional
+        Builds the Kafka source (tests may pass a fake).
+
+    Examples
+    --------
+    In a test, run until a number of records was ingested or a timeout passed::
+
+        daemon = Daemon(load_config("driftline.yaml"))
+        daemon.run(count=10_000, timeout=60)
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        source_factory: Callable[..., KafkaSource] = KafkaSource,
+    ):
+        self.config = config
+        self._given_store = store
+        self._source_factory = source_factory
+        self._stopping = threading.Event()
+        self._reload_requested = threading.Event()
+        self._failure: BaseException | None = None
+        self.ingested = 0
+        self.store: Store | None = None
+
+    # -- control (any thread) -----------------------------------------------------------
+
+    def stop(self, fail: BaseException | None = None) -> None:
+        """Ask the daemon to drain, commit and return from :meth:`run`."""
+        if fail is not None and self._failure is None:
+            self._failure = fail
+        self._stopping.set()
+
+    def request_reload(self) -> None:
+        """Ask for the rule files to be loaded again (SIGHUP, API); safe in a signal handler."""
+        self._reload_requested.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def run(self, count: int | None = None, timeout: float | None = None) -> None:
+        """Run until stopped, or until ``count`` records were ingested or ``timeout`` passed.
+
+        Raises the exception a worker stopped the daemon with, if any.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with ExitStack() as stack:
+            store = self._given_store or stack.enter_context(
+                _closing(open_store(self.config.store))
+            )
+            store.migrate()
+            self.store = store
+            ingestor: Ingestor | None = None
+
+            def revoked(partitions: set[tuple[str, int]]) -> None:
+                if ingestor is not None:
+                    ingestor.forget_partitions(partitions)
+
+            source = stack.enter_context(
+                _closing(self._source_factory(self.config.source, on_revoked=revoked))
+            )
+            ingestor = Ingestor(
+                source,
+                Decoder(self.config.source),
+                Sampler(self.config.source.sampling),
+                store,
+                self.config.ingest,
+                self._stopping,
+            )
+            for job in self._jobs(store):
+                stack.enter_context(_worker(job, self._stopping, self.stop))
+            log.info("daemon running")
+            last_lag = 0.0
+            while not self._stopping.is_set():
+                try:
+                    self.ingested += ingestor.step()
+                except Stopped as exc:
+                    log.info("%s", exc)
+                    break
+                except SourceError as exc:
+                    log.error("Kafka: %s; retrying", exc)
+                    self._stopping.wait(1.0)
+                if time.monotonic() - last_lag > 10:
+                    last_lag = time.monotonic()
+                    _update_lag(source)
+                if count is not None and self.ingested >= count:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+            self._stopping.set()  # workers stop before the store closes
+            log.info("daemon stopping: %d records ingested", self.ingested)
+        if self._failure is not None:
+            raise self._failure
+
+    def _jobs(self, store: Store) -> list[Job]:
+        retention_days = self.config.store.retention_days
+
+        def retention(now: datetime) -> object:
+            return drop_expired_partitions(store, retention_days, now)
+
+        return [Job("retention", 3600.0, retention)]
+
+
+class _closing:
+    """Context manager that closes any object with ``close()`` (stores, sources)."""
+
+    def __init__(self, thing):
+        self.thing = thing
+
+    def __enter__(self):
+        return self.thing
+
+    def __exit__(self, *exc: object) -> None:
+        self.thing.close()
+
+
+class _worker:
+    """Runs a job every interval in a daemon thread until ``stopping`` is set."""
+
+    def __init__(self, job: Job, stopping: threading.Event, fail: Callable[[BaseException], None]):
+        self.job = job
+        self.stopping = stopping
+        self.fail = fail
+        self.thread = threading.Thread(target=self._loop, name=f"driftline-{job.name}", daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.job.run(datetime.now(timezone.utc))
+            except Exception:  # a job failing once must not kill the daemon
+                log.exception(
+                    "job %s failed; will run again in %.0fs", self.job.name, self.job.interval_s
+                )
+            self.stopping.wait(max(0.0, self.job.interval_s - (time.monotonic() - started)))
+
+    def __enter__(self) -> _worker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+
+def _update_lag(source: KafkaSource) -> None:
+    try:
+        for (topic, partition), lag in source.lag().items():
+            metrics.LAG.labels(topic, str(partition)).set(lag)
+    except SourceError as exc:
+        log.debug("lag not updated: %s", exc)

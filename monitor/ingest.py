@@ -1,0 +1,234 @@
+"""The ingest loop's one step: poll → decode → sample → store → commit.
+
+Delivery guarantee: offsets are committed only after the records they cover are stored,
+so a crash at any instant re-delivers at most the uncommitted tail, which the store
+collapses (its tables are keyed on the Kafka origin). While the store is unavailable the
+consumer is paused, one batch at most is held in memory, and polling continues so the
+group membership is kept; the write is retried with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from monitor import metrics
+from monitor.records import Batch
+from monitor.source.consumer import KafkaSource, PartitionKey, SourceError, next_offsets
+from monitor.source.decode import Decoder, reason_code
+from monitor.source.sampling import Sampler
+from monitor.store.base import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class IngestSettings(BaseModel):
+    """How records are batched into store writes, and how writes are retried."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # ClickHouse prefers few large inserts to many small ones (each insert is a part).
+    batch_max_records: int = Field(
+        20000, ge=1, description="Write once this many records are held."
+    )
+    batch_max_wait_ms: int = Field(
+        1000, ge=0, description="...or once the oldest waited this long."
+    )
+    retry_initial_s: float = Field(0.5, gt=0, description="First backoff after a failed write.")
+    retry_max_s: float = Field(30.0, gt=0, description="Longest backoff between write attempts.")
+    shutdown_timeout_s: float = Field(
+        15.0, gt=0, description="After SIGTERM/SIGINT, the longest wait before exiting anyway."
+    )
+
+
+class Stopped(Exception):
+    """A stop was requested while a batch was waiting for the store (it is not committed)."""
+
+
+class Ingestor:
+    """Moves records from the source to the store, committing only what was stored.
+
+    Parameters
+    ----------
+    source, decoder, sampler, store
+        The parts it connects.
+    settings : IngestSettings
+    stopping : threading.Event
+        Set when the daemon should stop; interrupts the store retry loop.
+    """
+
+    def __init__(
+        self,
+        source: KafkaSource,
+        decoder: Decoder,
+        sampler: Sampler,
+        store: Store,
+        settings: IngestSettings,
+        stopping: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.source = source
+        self.decoder = decoder
+        self.sampler = sampler
+        self.store = store
+        self.settings = settings
+        self._stopping = stopping
+        self._clock = clock
+        # Offsets stored but not yet committed (a commit can fail during a rebalance;
+        # the next successful commit covers them, since commits are absolute).
+        self._uncommitted: dict[PartitionKey, int] = {}
+        self._lock = threading.Lock()
+
+    def forget_partitions(self, partitions: set[PartitionKey]) -> None:
+        """Drop pending commits of revoked partitions; their next owner re-reads them."""
+        with self._lock:
+            for key in partitions:
+                self._uncommitted.pop(key, None)
+
+    def step(self) -> int:
+        """Collect one batch (up to the size or wait limit), store it, commit it.
+
+        Returns
+        -------
+        int
+            How many Kafka records the batch held (0 when nothing arrived).
+
+        Raises
+        ------
+        Stopped
+            A stop was requested while the store was unavailable; nothing of the
+            batch was committed, so it will be consumed again after the restart.
+        """
+        records = self._collect()
+        if not records:
+            self._commit_pending()
+            return 0
+        batch = self.decoder.decode_records(records)
+        self.sampler.apply(batch.events)
+        self._count(records, batch)
+        self._store(batch)
+        with self._lock:
+            for key, offset in next_offsets(records).items():
+                self._uncommitted[key] = max(offset, self._uncommitted.get(key, 0))
+        self._commit_pending()
+        return len(records)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _collect(self) -> list[Any]:
+        s = self.settings
+        deadline = self._clock() + s.batch_max_wait_ms / 1000
+        records: list[Any] = []
+        while len(records) < s.batch_max_records and not self._stopping.is_set():
+            left_ms = int((deadline - self._clock()) * 1000)
+            if left_ms <= 0 and records:
+                break
+            polled = self.source.poll(
+                timeout_ms=max(left_ms, 0), max_records=s.batch_max_records - len(records)
+            )
+            records.extend(polled)
+            if left_ms <= 0:
+                break
+        return records
+
+    def _store(self, batch: Batch) -> None:
+        s = self.settings
+
+        def before_sleep(state: RetryCallState) -> None:
+            metrics.STORE_RETRIES.inc()
+            if not self.source.paused:
+                log.warning(
+                    "store unavailable (%s): pausing consumption", state.outcome.exception()
+                )
+                self.source.pause_all()
+                metrics.PAUSED.set(1)
+
+        def stop_when_stopping(state: RetryCallState) -> bool:
+            return self._stopping.is_set()
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(StoreUnavailable),
+            wait=wait_exponential_jitter(initial=s.retry_initial_s, max=s.retry_max_s),
+            stop=stop_when_stopping,
+            sleep=self._sleep_polling,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt, metrics.STORE_WRITE_SECONDS.time():
+                    self.store.write_batch(batch)
+        except StoreUnavailable as exc:
+            raise Stopped(f"stopped while the store was unavailable: {exc}") from exc
+        if self.source.paused:
+            log.info("store available again: resuming consumption")
+            self.source.resume_all()
+            metrics.PAUSED.set(0)
+        metrics.STORED.labels("event").inc(len(batch.events))
+        metrics.STORED.labels("label").inc(len(batch.labels))
+        metrics.STORED.labels("dead_letter").inc(len(batch.dead_letters))
+
+    def _sleep_polling(self, seconds: float) -> None:
+        # Sleeping by polling the paused consumer keeps this member in its group; a stop
+        # request cuts the wait short.
+        deadline = self._clock() + seconds
+        while not self._stopping.is_set():
+            left = deadline - self._clock()
+            if left <= 0:
+                return
+            try:
+                extra = self.source.poll(timeout_ms=int(min(left, 1.0) * 1000))
+            except SourceError as exc:
+                log.warning("poll while paused failed: %s", exc)
+                time.sleep(min(left, 1.0))
+                continue
+            if extra:  # paused partitions return nothing; anything else is a bug
+                log.error("got %d records while paused; they will be re-read", len(extra))
+
+    def _commit_pending(self) -> None:
+        with self._lock:
+            pending = dict(self._uncommitted)
+        if not pending:
+            return
+        try:
+            done = self.source.commit(pending)
+        except SourceError as exc:
+            log.warning("%s; will commit again after the next poll", exc)
+            return
+        with self._lock:
+            for key, offset in pending.items():
+                if self._uncommitted.get(key) == offset:
+                    del self._uncommitted[key]
+        if done:
+            metrics.COMMITTED.inc()
+            for (topic, partition), offset in done.items():
+                log.debug(
+                    "stored and committed %s[%d] up to offset %d", topic, partition, offset - 1
+                )
+
+    @staticmethod
+    def _count(records: list[Any], batch: Batch) -> None:
+        per_topic: dict[str, int] = {}
+        for r in records:
+            per_topic[r.topic] = per_topic.get(r.topic, 0) + 1
+        for topic, n in per_topic.items():
+            metrics.CONSUMED.labels(topic).inc(n)
+        per_model: dict[str, list[int]] = {}
+        for e in batch.events:
+            counts = per_model.setdefault(e.model, [0, 0])
+            counts[0] += 1
+            counts[1] += e.sampled
+        for model, (n, sampled) in per_model.items():
+            metrics.EVENTS.labels(model).inc(n)
+            metrics.SAMPLED.labels(model).inc(sampled)
+        for label in batch.labels:
+            metrics.LABELS.labels(label.model).inc()
+        for dead in batch.dead_letters:
+            metrics.DEAD_LETTERED.labels(dead.origin.topic, reason_code(dead.reason)).inc()
+            log.warning("dead letter %s: %s", dead.origin, dead.reason)
