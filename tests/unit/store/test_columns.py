@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import numpy as np
+
 from monitor.records import Batch, DeadLetter, Event, Label, Origin
 from monitor.store import schema
 from monitor.store.columns import (
@@ -37,6 +39,7 @@ def test_batch_columns_tables_and_values() -> None:
         events=[
             _event(1, True, {"x": 2, "c": "DE", "b": False, "n": None, "nan": float("nan")}),
             _event(2, False, {"x": 3}),
+            _event(3, True, {"np": np.float64(1.5), "npi": np.int64(4), "npb": np.bool_(True)}),
         ],
         labels=[Label("e1", "m", "1", 1.0, T, Origin("l", 0, 7))],
         dead_letters=[DeadLetter(Origin("t", 0, 9), "bad", b"\xffok", T)],
@@ -46,13 +49,13 @@ def test_batch_columns_tables_and_values() -> None:
     assert set(tables) == {schema.EVENTS, schema.FEATURE_VALUES, schema.LABELS, schema.DEAD_LETTERS}
 
     ev = tables[schema.EVENTS].columns
-    assert ev["sampled"] == [1, 0]  # every event, sampled or not
-    assert ev["ts"] == [epoch_seconds(T)] * 2
-    assert ev["offset"] == [1, 2]
-    assert ev["latency_ms"] == [None, None]
+    assert ev["sampled"] == [1, 0, 1]  # every event, sampled or not
+    assert ev["ts"] == [epoch_seconds(T)] * 3
+    assert ev["offset"] == [1, 2, 3]
+    assert ev["latency_ms"] == [None] * 3
 
     fv = tables[schema.FEATURE_VALUES].columns
-    assert len(tables[schema.FEATURE_VALUES]) == 5  # only the sampled event's features
+    assert len(tables[schema.FEATURE_VALUES]) == 8  # only the sampled events' features
     rows = dict(zip(fv["feature"], zip(fv["value"], fv["category"], strict=True), strict=True))
     assert rows == {
         "x": (2.0, None),
@@ -60,9 +63,19 @@ def test_batch_columns_tables_and_values() -> None:
         "b": (None, "false"),
         "n": (None, None),
         "nan": (None, None),
+        "np": (1.5, None),
+        "npi": (4.0, None),
+        "npb": (None, "true"),
     }
-    assert set(fv["event_id"]) == {"e1"} and set(fv["offset"]) == {1}
-    assert data.kinds == {("m", "x"): NUMERIC, ("m", "c"): CATEGORICAL, ("m", "b"): CATEGORICAL}
+    assert fv["event_id"] == ["e1"] * 5 + ["e3"] * 3 and fv["offset"] == [1] * 5 + [3] * 3
+    assert data.kinds == {
+        ("m", "x"): NUMERIC,
+        ("m", "c"): CATEGORICAL,
+        ("m", "b"): CATEGORICAL,
+        ("m", "np"): NUMERIC,
+        ("m", "npi"): NUMERIC,
+        ("m", "npb"): CATEGORICAL,
+    }
     assert tables[schema.DEAD_LETTERS].columns["payload"] == ["\\xffok"]
 
 
