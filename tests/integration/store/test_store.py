@@ -249,3 +249,15 @@ def test_unreachable_server_raises_store_unavailable() -> None:
         assert store.ping() is False
     finally:
         store.close()
+
+
+def test_shared_store_from_several_threads(store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(k: int) -> int:
+        store.write_batch(Batch(events=make_events("m", 20, first_offset=k * 1000)))
+        return len(reads.event_counts(store, "m", T0, T0 + timedelta(hours=1)))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(n >= 1 for n in pool.map(work, range(8)))
+    assert len(reads.stored_event_origins(store)) == 8 * 20
