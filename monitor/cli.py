@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 # (group name, module under monitor.commands, one-line help). One line per group.
 GROUPS: list[tuple[str, str, str]] = [
     ("config", "config", "Check and show driftline.yaml."),
-    # ("rules", "rules", "Check, test and suggest rule files."),
-    # ("reference", "reference", "Load and list reference datasets."),
+    ("rules", "rules", "Check, test and suggest rule files."),
+    ("reference", "reference", "Load and list reference datasets."),
     # ("silence", "silence", "Create, list and expire silences."),
     ("run", "run", "Run the daemon."),
     # ("demo", "demo", "Everything on one machine."),

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.alerting.settings import AlertingSettings
 from monitor.ingest import IngestSettings
+from monitor.rules.settings import RulesSettings
 from monitor.source.settings import SourceSettings
 from monitor.stats.settings import ComputeSettings
 from monitor.store.settings import StoreSettings
@@ -37,7 +38,7 @@ class Config(BaseModel):
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     # --- sections added by their owners, one field each (keep the order) -------------
-    # rules: RulesSettings = Field(default_factory=RulesSettings)          # monitor/rules
+    rules: RulesSettings = Field(default_factory=RulesSettings)  # monitor/rules
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # monitor/alerting
     # api: ApiSettings = Field(default_factory=ApiSettings)                # monitor/api
     # ---------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ Semantics (as Prometheus, with one addition):
 
 * condition true: ``inactive`` → ``pending`` (or straight to ``firing`` when ``for`` is 0);
   ``pending`` → ``firing`` once it has been true for ``for``.
-* condition false: ``pending`` → ``inactive``; ``firing`` stays firing while the last true
-  evaluation is less than ``keep_firing_for`` ago, then → ``resolved`` (emitted once);
+* condition false: ``pending`` → ``inactive``; ``firing`` stays firing until
+  ``keep_firing_for`` has passed since the first evaluation that did not confirm it, then → ``resolved`` (emitted once);
   ``resolved`` → ``inactive`` at the next evaluation.
 * too few samples is *not* a condition: it never starts or advances an alarm. A pending
   alert drops to ``insufficient_data`` (its ``for`` clock restarts); a firing alert is
@@ -52,6 +52,9 @@ class AlertState:
     resolved_at: datetime | None = None
     last_eval: datetime | None = None
     value: float | None = None
+    # first evaluation that no longer confirmed a firing alert (Prometheus counts
+    # keep_firing_for from there, not from the last true evaluation)
+    keep_firing_since: datetime | None = None
 
     @property
     def alarming(self) -> bool:
@@ -114,11 +117,12 @@ def step(
             resolved_at=None,
             last_eval=at,
             value=value,
+            keep_firing_since=None,
         )
     quiet = INSUFFICIENT if outcome is Outcome.INSUFFICIENT else INACTIVE
     if prev.state == FIRING:
-        last_true = prev.last_true or at
-        if keep_firing_for > timedelta(0) and at - last_true < keep_firing_for:
-            return replace(prev, last_eval=at, value=value if value is not None else prev.value)
+        since = prev.keep_firing_since or at
+        if keep_firing_for > timedelta(0) and at - since < keep_firing_for:
+            return replace(prev, last_eval=at, keep_firing_since=since, value=prev.value)
         return replace(prev, state=RESOLVED, resolved_at=at, last_eval=at, value=value)
     return AlertState(state=quiet, last_eval=at, value=value)

@@ -1,0 +1,84 @@
+"""``driftline rules``: check, test and suggest rule files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+ConfigPath = typer.Option(
+    Path("driftline.yaml"), "-c", "--config", envvar="DRIFTLINE_CONFIG", help="Config file."
+)
+
+
+@app.command("check")
+def check(files: list[Path] = typer.Argument(..., help="Rule files or directories.")) -> None:
+    """Validate rule files; print every problem as file:line:col: rule "name": message.
+
+    Exit status: 0 when every file is valid, 1 otherwise.
+    """
+    from monitor.rules.loader import load_rule_files
+    from monitor.yamlfile import FileProblems
+
+    try:
+        ruleset = load_rule_files(files)
+    except FileProblems as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo(f"{len(exc.problems)} error(s)", err=True)
+        raise typer.Exit(code=1) from None
+    for f in ruleset.files:
+        typer.echo(f"{f}: OK")
+    typer.echo(f"{len(ruleset.rules())} rule(s) in {len(ruleset.groups)} group(s)")
+
+
+@app.command("test")
+def test(files: list[Path] = typer.Argument(..., help="Rule unit-test files.")) -> None:
+    """Run rule unit tests (fixture events per window, expected alerts at given times).
+
+    Exit status: 0 when every test passes, 1 on a mismatch or an invalid test file.
+    """
+    from monitor.rules.unittest import run_test_files
+
+    ok = run_test_files(files, echo=typer.echo)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+@app.command("suggest")
+def suggest(
+    model: str = typer.Option(..., "--model", "-m"),
+    reference: str = typer.Option(..., "--reference", "-r", help="A stored reference name."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write (default stdout)."
+    ),
+    config: Path = ConfigPath,
+) -> None:
+    """Write a starting rule file from a stored reference dataset."""
+    from monitor.commands.reference import open_configured_store
+    from monitor.rules.references import load_reference
+    from monitor.rules.suggest import suggest_rules
+
+    _, store = open_configured_store(config)
+    try:
+        profile = load_reference(store, model, reference)
+    finally:
+        store.close()
+    if profile is None:
+        typer.echo(
+            f"no reference {reference!r} for model {model!r}; add one with "
+            "'driftline reference add'",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    text = suggest_rules(model, reference, profile)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)

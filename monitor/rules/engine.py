@@ -1,0 +1,321 @@
+"""The rule engine: evaluate each group every ``interval``, record results, emit alerts.
+
+Usage (the daemon wires the clock, the loop and SIGHUP)::
+
+    engine = RuleEngine(store, load_rule_files(["rules"]))
+    alerts = engine.evaluate_due(now)     # or engine.run_once() with the engine's clock
+    engine.reload(lambda: load_rule_files(["rules"]))   # keeps the old rules on failure
+
+Evaluation instants are aligned to interval boundaries (a 5m group is evaluated for the
+windows ending at :00, :05, ...), whatever the wall-clock time of the call, so the same
+stored data always gives the same results; results are keyed on (group, rule, model,
+feature, window_end) and replaced when a window is evaluated again. Alert states are
+persisted after each evaluation and loaded at start, so a restart resumes ``for:`` clocks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from monitor.records import Alert
+from monitor.rules import checks, persist
+from monitor.rules.evaluate import Result, WindowData, evaluate_drift
+from monitor.rules.loader import RuleSet
+from monitor.rules.model import Group, Rule, format_duration
+from monitor.rules.references import ReferenceProfile, load_reference
+from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState, Outcome, step
+from monitor.rules.templates import render
+from monitor.rules.windows import profile_window, read_window
+from monitor.store import reads
+from monitor.store.base import Store
+
+log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def align(at: datetime, interval: timedelta) -> datetime:
+    """The last interval boundary at or before ``at`` (boundaries counted from the epoch)."""
+    step_s = int(interval.total_seconds())
+    seconds = int((at - EPOCH).total_seconds())
+    return EPOCH + timedelta(seconds=seconds - seconds % step_s)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class RuleEngine:
+    """Evaluates a :class:`RuleSet` against a store; see the module docstring.
+
+    Parameters
+    ----------
+    store : Store
+        Migrated store (tables of the rules part must exist).
+    rules : RuleSet
+        Loaded, checked rules.
+    clock : callable, optional
+        Returns the current UTC time; tests pass a controllable one.
+    max_catch_up : int
+        Boundaries evaluated per group per call when calls were missed.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        rules: RuleSet,
+        clock: Callable[[], datetime] = utc_now,
+        max_catch_up: int = 3,
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.max_catch_up = max_catch_up
+        self.last_reload_error: str | None = None
+        self._done: dict[str, datetime] = {}  # group name -> last evaluated boundary
+        self._states: dict[persist.StateKey, AlertState] = persist.load_states(store)
+        for (group, *_), s in self._states.items():
+            if s.last_eval and (group not in self._done or s.last_eval > self._done[group]):
+                self._done[group] = s.last_eval
+
+    # ---- rules ---------------------------------------------------------------------
+    def reload(self, load: Callable[[], RuleSet]) -> bool:
+        """Swap in the rules ``load`` returns; on any error keep the running rules.
+
+        Returns True on success. The reason of a failure is logged and kept in
+        :attr:`last_reload_error` (the API shows it).
+        """
+        try:
+            new = load()
+        except Exception as exc:  # FileProblems, OSError: anything keeps the old rules
+            self.last_reload_error = str(exc)
+            log.error(
+                "rule reload failed, keeping %d running rules:\n%s", len(self.rules.rules()), exc
+            )
+            return False
+        self.rules = new
+        self.last_reload_error = None
+        log.info("rules reloaded: %d rules in %d groups", len(new.rules()), len(new.groups))
+        return True
+
+    # ---- evaluation ----------------------------------------------------------------
+    def run_once(self) -> list[Alert]:
+        """Evaluate every group that is due at the engine clock's time."""
+        return self.evaluate_due(self.clock())
+
+    def evaluate_due(self, now: datetime) -> list[Alert]:
+        """Evaluate each group at every boundary due since its last evaluation.
+
+        Returns the active alerts (pending and firing) at the last evaluated boundary and
+        every alert resolved by these evaluations.
+        """
+        alerts: list[Alert] = []
+        for group in self.rules.groups:
+            latest = align(now, group.interval)
+            last = self._done.get(group.name)
+            due = []
+            at = latest
+            while (last is None or at > last) and len(due) < self.max_catch_up:
+                due.append(at)
+                if last is None:
+                    break
+                at -= group.interval
+            if last is not None and at > last and len(due) == self.max_catch_up:
+                log.warning("group %s: skipping missed evaluations up to %s", group.name, at)
+            due.sort()
+            for i, at in enumerate(due):
+                found = self.evaluate_group(group, at)
+                # Earlier boundaries of a catch-up only matter for what they resolved.
+                last_one = i == len(due) - 1
+                alerts += [a for a in found if last_one or a.state == RESOLVED]
+        return alerts
+
+    def evaluate_group(self, group: Group, at: datetime) -> list[Alert]:
+        """Evaluate one group at one boundary (idempotent; see the module docstring)."""
+        cache: dict[tuple, WindowData] = {}
+        refs: dict[tuple, ReferenceProfile | None] = {}
+        models = reads.models(self.store)
+        alerts: list[Alert] = []
+        rows: list[tuple] = []
+        changed: list[tuple[persist.StateKey, AlertState]] = []
+        evaluated_at = self.clock()
+        for rule in group.rules:
+            for model in (m for m in models if fnmatch.fnmatchcase(m, rule.model)):
+                try:
+                    results, ref_name = self._evaluate(rule, model, at, cache, refs)
+                except Exception:
+                    log.exception(
+                        "rule %s/%s on model %s failed at %s", group.name, rule.name, model, at
+                    )
+                    continue
+                start = at - rule.window
+                for r in results:
+                    rows.append(
+                        (
+                            group.name,
+                            rule.name,
+                            model,
+                            r.feature,
+                            start,
+                            at,
+                            rule.kind,
+                            r.statistic,
+                            r.value,
+                            r.p_value,
+                            r.threshold,
+                            r.n_reference,
+                            r.n_current,
+                            r.outcome.value,
+                            ref_name,
+                            evaluated_at,
+                        )
+                    )
+                    key = (group.name, rule.name, model, r.feature)
+                    prev = self._states.get(key, AlertState())
+                    value = None if math.isnan(r.value) else r.value
+                    new = step(prev, r.outcome, at, rule.for_, rule.keep_firing_for, value)
+                    if new != prev:
+                        changed.append((key, new))
+                        self._states[key] = new
+                    if new.state in (PENDING, FIRING) or (new.state == RESOLVED and new != prev):
+                        alerts.append(self._alert(group, rule, model, r, new, at, ref_name))
+        persist.write_results(self.store, rows)
+        persist.write_states(self.store, changed)
+        self._done[group.name] = max(at, self._done.get(group.name, at))
+        return alerts
+
+    def states(self) -> dict[persist.StateKey, AlertState]:
+        """Current alert states by (group, rule, model, feature)."""
+        return dict(self._states)
+
+    # ---- internals -----------------------------------------------------------------
+    def _window(
+        self, cache: dict, model: str, start: datetime, end: datetime, rule: Rule
+    ) -> WindowData:
+        outputs = rule.kind == "prediction"
+        labels = rule.kind == "performance"
+        key = (model, start, end, outputs, labels)
+        if key not in cache:
+            cache[key] = read_window(self.store, model, start, end, outputs=outputs, labels=labels)
+        return cache[key]
+
+    def _reference(
+        self, rule: Rule, model: str, at: datetime, cache: dict, refs: dict
+    ) -> tuple[ReferenceProfile | None, WindowData | None, str]:
+        spec = rule.reference
+        if spec is None:
+            return None, None, ""
+        if spec.dataset is not None:
+            key = (model, spec.dataset)
+            if key not in refs:
+                refs[key] = load_reference(self.store, model, spec.dataset)
+            return refs[key], None, spec.dataset
+        assert spec.offset is not None
+        end = at - spec.offset
+        start = end - (spec.window or rule.window)
+        data = self._window(cache, model, start, end, rule)
+        name = f"offset {format_duration(spec.offset)}"
+        return profile_window(data), data, name
+
+    def _evaluate(
+        self, rule: Rule, model: str, at: datetime, cache: dict, refs: dict
+    ) -> tuple[list[Result], str]:
+        cur = self._window(cache, model, at - rule.window, at, rule)
+        ref, ref_data, ref_name = self._reference(rule, model, at, cache, refs)
+        kind = rule.kind
+        if rule.reference is not None and ref is None:
+            log.warning("rule %s: reference %r of model %s not found", rule.name, ref_name, model)
+            return [
+                Result(
+                    "",
+                    math.nan,
+                    math.nan,
+                    0,
+                    cur.n_sampled,
+                    Outcome.INSUFFICIENT,
+                    rule.statistic or "",
+                    rule.threshold or math.nan,
+                )
+            ], ref_name
+        if kind in ("drift", "drift_share"):
+            return evaluate_drift(rule, ref, cur), ref_name
+        if kind == "missing":
+            return checks.evaluate_missing(rule, ref, cur), ref_name
+        if kind == "range":
+            return checks.evaluate_range(rule, ref, cur), ref_name
+        if kind == "unseen_categories":
+            return checks.evaluate_unseen(rule, ref, cur), ref_name
+        if kind == "schema":
+            return checks.evaluate_schema(rule, ref, cur), ref_name
+        if kind == "volume":
+            return checks.evaluate_volume(rule, ref_data or WindowData(), cur), ref_name
+        if kind == "prediction":
+            return checks.evaluate_prediction(rule, ref, cur), ref_name
+        return checks.evaluate_performance(rule, cur), ref_name
+
+    def _alert(
+        self,
+        group: Group,
+        rule: Rule,
+        model: str,
+        r: Result,
+        s: AlertState,
+        at: datetime,
+        ref_name: str,
+    ) -> Alert:
+        labels = {
+            "alertname": rule.name,
+            "model": model,
+            "severity": rule.labels.get("severity", "warning"),
+        }
+        if r.feature:
+            labels["feature"] = r.feature
+        labels.update(rule.labels)
+        start = at - rule.window
+        value = None if math.isnan(r.value) else r.value
+        variables = {
+            "rule": rule.name,
+            "model": model,
+            "feature": r.feature,
+            "kind": rule.kind,
+            "statistic": r.statistic,
+            "value": value if value is not None else float("nan"),
+            "p_value": r.p_value,
+            "threshold": r.threshold,
+            "direction": rule.direction or "",
+            "window": format_duration(rule.window),
+            "window_start": start.isoformat(),
+            "window_end": at.isoformat(),
+            "reference": ref_name,
+            "n_reference": r.n_reference,
+            "n_current": r.n_current,
+            "labels": labels,
+        }
+        evidence = {
+            "group": group.name,
+            "rule": rule.name,
+            "kind": rule.kind,
+            "statistic": r.statistic,
+            "value": value,
+            "p_value": None if math.isnan(r.p_value) else r.p_value,
+            "threshold": r.threshold,
+            "n_reference": r.n_reference,
+            "n_current": r.n_current,
+            "window_start": start.isoformat(),
+            "window_end": at.isoformat(),
+            "reference": ref_name,
+        }
+        return Alert(
+            labels=labels,
+            annotations={k: render(v, variables) for k, v in rule.annotations.items()},
+            state=s.state,
+            starts_at=s.active_since or at,
+            ends_at=s.resolved_at if s.state == RESOLVED else None,
+            value=value,
+            evidence=evidence,
+            receivers=list(rule.actions.notify),
+            retrain=rule.actions.retrain,
+        )

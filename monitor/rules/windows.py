@@ -1,0 +1,137 @@
+"""Reading one model's window from the store into a :class:`WindowData`.
+
+Feature values come through :mod:`monitor.store.reads`. Two aggregates the read helpers
+do not offer yet are queried here, deduplicated the same way (``FINAL``) and with names as
+parameters: the number of *sampled* events (the denominator of missing rates) and, per
+feature, how many values were numbers and how many were categories (what the window's
+schema is).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import numpy as np
+
+from monitor.rules.evaluate import WindowData
+from monitor.rules.references import ReferenceProfile, thin_sorted
+from monitor.stats.categorical import CategoricalProfile
+from monitor.stats.profile import NumericProfile
+from monitor.store import reads, schema
+from monitor.store.base import Store
+from monitor.store.columns import epoch_seconds
+
+log = logging.getLogger(__name__)
+
+_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
+
+
+def _params(model: str, start: datetime, end: datetime) -> dict[str, object]:
+    return {"model": model, "start": epoch_seconds(start), "end": epoch_seconds(end)}
+
+
+def window_kinds(store: Store, model: str, start: datetime, end: datetime) -> dict[str, str]:
+    """Kind of every feature with a value in the window (the kind most of its values have)."""
+    rows = store.query(
+        "SELECT feature, countIf(isNotNull(value)) AS nums, countIf(isNotNull(category)) AS cats "
+        f"FROM {schema.FEATURE_VALUES} FINAL WHERE model = {{model:String}} AND {_WINDOW} "
+        "GROUP BY feature",
+        _params(model, start, end),
+    )
+    out = {}
+    for feature, nums, cats in rows:
+        if int(nums) or int(cats):
+            out[str(feature)] = "numeric" if int(nums) >= int(cats) else "categorical"
+    return out
+
+
+def event_totals(store: Store, model: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """``(all events, sampled events)`` in the window."""
+    rows = store.query(
+        f"SELECT count(), countIf(sampled = 1) FROM {schema.EVENTS} FINAL "
+        f"WHERE model = {{model:String}} AND {_WINDOW}",
+        _params(model, start, end),
+    )
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+
+def read_window(
+    store: Store,
+    model: str,
+    start: datetime,
+    end: datetime,
+    *,
+    features: bool = True,
+    outputs: bool = False,
+    labels: bool = False,
+) -> WindowData:
+    """Read what the rules need of ``[start, end)`` for ``model``.
+
+    Parameters
+    ----------
+    features, outputs, labels : bool
+        Read feature values, predictions, labelled events (each costs a query).
+    """
+    n_events, n_sampled = event_totals(store, model, start, end)
+    data = WindowData(n_events=n_events, n_sampled=n_sampled)
+    if features and n_sampled:
+        data.kinds = window_kinds(store, model, start, end)
+        num = [f for f, k in data.kinds.items() if k == "numeric"]
+        cat = [f for f, k in data.kinds.items() if k == "categorical"]
+        data.numeric = reads.numeric_window(store, model, num, start, end)
+        data.categorical = reads.categorical_window(store, model, cat, start, end)
+    if outputs and n_events:
+        data.predictions = reads.predictions(store, model, start, end)
+    if labels and n_events:
+        data.labelled = reads.labelled(store, model, start, end)
+    return data
+
+
+def profile_window(data: WindowData, sample_size: int = 50_000) -> ReferenceProfile:
+    """Profile a past window so it can serve as a reference (``reference: {offset: 7d}``)."""
+    num = sorted(f for f, k in data.kinds.items() if k == "numeric")
+    cat = sorted(f for f, k in data.kinds.items() if k == "categorical")
+    numeric = None
+    if num:
+        cols = [
+            thin_sorted(np.sort(v[np.isfinite(v)]), sample_size)
+            for v in (data.numeric.get(f, np.empty(0)) for f in num)
+        ]
+        width = max(len(c) for c in cols)
+        block = np.full((len(num), width), np.nan)
+        for i, c in enumerate(cols):
+            block[i, : len(c)] = c
+        numeric = NumericProfile(block, num)
+    categorical = None
+    if cat:
+        categorical = CategoricalProfile.from_columns(
+            {f: list(data.categorical.get(f, [])) for f in cat}
+        )
+    prediction = None
+    preds = data.predictions[np.isfinite(data.predictions)] if len(data.predictions) else None
+    if preds is not None and len(preds):
+        prediction = NumericProfile(np.sort(preds)[None, :], ["prediction"])
+    n = data.n_sampled
+    missing = {}
+    for f in data.kinds:
+        vals = data.numeric.get(f) if f in data.numeric else data.categorical.get(f)
+        present = (
+            0
+            if vals is None
+            else (
+                int(np.count_nonzero(~np.isnan(vals)))
+                if f in data.numeric
+                else sum(v is not None for v in vals)
+            )
+        )
+        missing[f] = 1.0 - present / n if n else 0.0
+    return ReferenceProfile(
+        n_rows=n,
+        kinds=dict(data.kinds),
+        missing_rate=missing,
+        numeric=numeric,
+        categorical=categorical,
+        prediction=prediction,
+        source="window",
+    )
