@@ -212,6 +212,66 @@ MIGRATIONS: list[Migration] = [
             """,
         ),
     ),
+    # Rules (monitor/rules/): every evaluation result, the alert state machine's state
+    # (survives restarts) and reference dataset profiles. Results and states are keyed on
+    # their natural key, so re-evaluating a window replaces its row instead of adding one;
+    # read with FINAL. Unset times are the epoch (0), not NULL, for 18.16's sake.
+    Migration(
+        3,
+        "rules: rule_results, alert_states, reference_profiles",
+        (
+            """
+            CREATE TABLE IF NOT EXISTS rule_results (
+                group_name String,
+                rule String,
+                model String,
+                feature String,
+                window_start DateTime('UTC'),
+                window_end DateTime('UTC'),
+                kind String,
+                statistic String,
+                value Float64,
+                p_value Float64,
+                threshold Float64,
+                n_reference UInt64,
+                n_current UInt64,
+                decision String,
+                reference String,
+                evaluated_at DateTime('UTC')
+            ) ENGINE = ReplacingMergeTree(evaluated_at)
+            PARTITION BY toDate(window_end)
+            ORDER BY (group_name, rule, model, feature, window_end)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS alert_states (
+                group_name String,
+                rule String,
+                model String,
+                feature String,
+                state String,
+                active_since DateTime('UTC'),
+                fired_at DateTime('UTC'),
+                last_true DateTime('UTC'),
+                resolved_at DateTime('UTC'),
+                keep_firing_since DateTime('UTC'),
+                last_eval DateTime('UTC'),
+                value Float64
+            ) ENGINE = ReplacingMergeTree(last_eval)
+            ORDER BY (group_name, rule, model, feature)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS reference_profiles (
+                model String,
+                name String,
+                source String,
+                n_rows UInt64,
+                created_at DateTime('UTC'),
+                profile String
+            ) ENGINE = ReplacingMergeTree(created_at)
+            ORDER BY (model, name, created_at)
+            """,
+        ),
+    ),
 ]
 
 
