@@ -22,9 +22,9 @@ GROUPS: list[tuple[str, str, str]] = [
     ("config", "config", "Check and show driftline.yaml."),
     ("rules", "rules", "Check, test and suggest rule files."),
     ("reference", "reference", "Load and list reference datasets."),
-    # ("silence", "silence", "Create, list and expire silences."),
+    ("silence", "silence", "Create, list and expire silences."),
     ("run", "run", "Run the daemon."),
-    # ("demo", "demo", "Everything on one machine."),
+    ("demo", "demo", "Everything on one machine."),
     # ("dashboard", "dashboard", "Start the Streamlit dashboard."),
 ]
 

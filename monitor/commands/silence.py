@@ -1,0 +1,121 @@
+"""``driftline silence``: create, list and expire silences.
+
+Silences live in the store, so these commands work against the daemon's store directly.
+With the embedded chDB store only one process may open the data directory: while the
+daemon runs, create silences through its HTTP API instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+ConfigPath = typer.Option(
+    Path("driftline.yaml"), "-c", "--config", envvar="DRIFTLINE_CONFIG", help="Config file."
+)
+
+
+def _silences(config: Path):
+    from monitor.alerting.silences import SilenceStore
+    from monitor.config import Config, load_config
+    from monitor.store.factory import open_store
+    from monitor.yamlfile import FileProblems
+
+    try:
+        cfg = load_config(config) if config.exists() else Config()
+    except FileProblems as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(code=2) from None
+    store = open_store(cfg.store)
+    store.migrate()
+    return store, SilenceStore(store)
+
+
+def _fmt(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> float:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.timestamp()
+
+
+@app.command("add")
+def add(
+    matchers: list[str] = typer.Argument(
+        ..., help='Label matchers, e.g. model="fraud" feature=~"amount.*".'
+    ),
+    duration: str = typer.Option("2h", "--duration", "-d", help="How long, e.g. 30m, 2h, 1d."),
+    start: str | None = typer.Option(None, "--start", help="Start (RFC 3339); default now."),
+    comment: str = typer.Option("", "--comment", help="Why (shown on the dashboard)."),
+    author: str = typer.Option("", "--author", help="Who silenced it."),
+    config: Path = ConfigPath,
+) -> None:
+    """Silence alerts whose labels match every MATCHER, for DURATION."""
+    from monitor.alerting.matchers import parse_matcher
+    from monitor.alerting.settings import parse_duration
+
+    try:
+        parsed = [parse_matcher(m) for m in matchers]
+        seconds = parse_duration(duration)
+        begin = _parse_time(start) if start else time.time()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    store, silences = _silences(config)
+    try:
+        s = silences.create(parsed, begin, begin + seconds, created_by=author, comment=comment)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    finally:
+        store.close()
+    typer.echo(s.id)
+
+
+@app.command("list")
+def list_(
+    all_: bool = typer.Option(False, "--all", help="Include expired silences."),
+    config: Path = ConfigPath,
+) -> None:
+    """List silences (active and pending; with --all also expired)."""
+    store, silences = _silences(config)
+    try:
+        now = time.time()
+        items = silences.list(now, include_expired=all_)
+    finally:
+        store.close()
+    for s in items:
+        matchers = " ".join(str(m) for m in s.matchers)
+        typer.echo(
+            f"{s.id}  {s.state(now):8} {_fmt(s.starts_at)} .. {_fmt(s.ends_at)}  {matchers}"
+            + (f"  # {s.comment}" if s.comment else "")
+        )
+
+
+@app.command("expire")
+def expire(
+    silence_id: str = typer.Argument(..., help="Id printed by `driftline silence add`."),
+    config: Path = ConfigPath,
+) -> None:
+    """End a silence now; its alerts are notified again at their group's next tick."""
+    store, silences = _silences(config)
+    try:
+        silences.expire(silence_id, time.time())
+    except KeyError:
+        typer.echo(f"error: no silence {silence_id}", err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        store.close()
+    typer.echo(f"expired {silence_id}")
