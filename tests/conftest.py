@@ -40,9 +40,15 @@ SERVICE_FIXTURES = {"kafka_bootstrap", "clickhouse_address", "topic_factory", "p
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses a real service as ``integration``."""
+    """Mark every test under tests/integration/ or using a real service as ``integration``.
+
+    The path counts too because a fixture may reach a service through
+    ``request.getfixturevalue``, which ``fixturenames`` does not show.
+    """
+    integration_dir = REPO_ROOT / "tests" / "integration"
     for item in items:
-        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        uses_service = SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_service or integration_dir in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.integration)
 
 
