@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.alerting.settings import AlertingSettings
+from monitor.api.settings import ApiSettings
 from monitor.ingest import IngestSettings
 from monitor.rules.settings import RulesSettings
 from monitor.source.settings import SourceSettings
@@ -40,7 +41,7 @@ class Config(BaseModel):
     # --- sections added by their owners, one field each (keep the order) -------------
     rules: RulesSettings = Field(default_factory=RulesSettings)  # monitor/rules
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # monitor/alerting
-    # api: ApiSettings = Field(default_factory=ApiSettings)                # monitor/api
+    api: ApiSettings = Field(default_factory=ApiSettings)  # monitor/api
     # ---------------------------------------------------------------------------------
 
 

@@ -1,0 +1,210 @@
+"""Reads the API needs that the other parts' read helpers do not offer.
+
+Same rules as :mod:`monitor.store.reads`: names and bounds are ``{name:Type}`` parameters
+(never pasted into SQL), tables are constants, reads are deduplicated (``FINAL`` or
+``argMax``). Time bounds are bound as Unix seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import datetime, timezone
+
+from monitor.rules.persist import RESULT_COLUMNS, RESULTS_TABLE, STATES_TABLE
+from monitor.store import schema
+from monitor.store.base import Store
+from monitor.store.columns import epoch_seconds
+
+log = logging.getLogger(__name__)
+
+ACKS_TABLE = "api_acknowledgements"
+# Created on first use; belongs in a numbered migration of monitor/store/schema.py (the
+# store's owner adds it), with the same IF NOT EXISTS so both paths agree.
+_ACKS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {ACKS_TABLE} (
+    alert_id String,
+    active_since DateTime('UTC'),
+    acknowledged_by String,
+    comment String,
+    at Float64,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (alert_id, active_since)
+"""
+_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
+
+
+def _dt(value: object) -> datetime | None:
+    """A DateTime column value as aware UTC, None for the epoch (the 'unset' marker)."""
+    if not isinstance(value, datetime):
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return None if value.timestamp() <= 0 else value
+
+
+def _f(value: object) -> float | None:
+    """A float for JSON: NaN and infinities become None."""
+    if value is None:
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+def model_summary(store: Store, model: str, now: datetime) -> dict:
+    """Traffic and evaluation facts of one model for the overview.
+
+    Returns
+    -------
+    dict
+        ``last_event``, ``events_last_hour``, ``sampled_last_hour``,
+        ``event_rate_per_min`` (last 15 minutes), ``last_evaluation``.
+    """
+    end = epoch_seconds(now) + 1
+    rows = store.query(
+        "SELECT max(ts), countIf(ts >= toDateTime({hour:UInt32})), "
+        "countIf(ts >= toDateTime({hour:UInt32}) AND sampled = 1), "
+        "countIf(ts >= toDateTime({quarter:UInt32})) "
+        f"FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} "
+        "AND ts < toDateTime({end:UInt32})",
+        {"model": model, "hour": end - 3600, "quarter": end - 900, "end": end},
+    )
+    last, hour, sampled, quarter = rows[0] if rows else (None, 0, 0, 0)
+    evaluated = store.query(
+        f"SELECT max(evaluated_at), count() FROM {RESULTS_TABLE} WHERE model = {{model:String}}",
+        {"model": model},
+    )
+    return {
+        "last_event": _dt(last) if int(hour) or last else None,
+        "events_last_hour": int(hour),
+        "sampled_last_hour": int(sampled),
+        "event_rate_per_min": int(quarter) / 15.0,
+        "last_evaluation": _dt(evaluated[0][0]) if evaluated and int(evaluated[0][1]) else None,
+    }
+
+
+def rule_results(
+    store: Store,
+    model: str,
+    start: datetime,
+    end: datetime,
+    rule: str | None = None,
+    feature: str | None = None,
+    limit: int = 5000,
+) -> list[dict]:
+    """Results with ``start <= window_end <= end``, oldest first (a time series)."""
+    where = [
+        "model = {model:String}",
+        "window_end >= toDateTime({start:UInt32})",
+        "window_end <= toDateTime({end:UInt32})",
+    ]
+    params: dict[str, object] = {
+        "model": model,
+        "start": epoch_seconds(start),
+        "end": epoch_seconds(end),
+    }
+    if rule is not None:
+        where.append("rule = {rule:String}")
+        params["rule"] = rule
+    if feature is not None:
+        where.append("feature = {feature:String}")
+        params["feature"] = feature
+    limit = max(1, min(int(limit), 100_000))  # 18.16 cannot bind LIMIT; a bounded int
+    rows = store.query(
+        f"SELECT {', '.join(RESULT_COLUMNS)} FROM {RESULTS_TABLE} FINAL "
+        f"WHERE {' AND '.join(where)} "
+        f"ORDER BY window_end, group_name, rule, feature LIMIT {limit}",
+        params,
+    )
+    out = []
+    for r in rows:
+        d = dict(zip(RESULT_COLUMNS, r, strict=True))
+        for key in ("window_start", "window_end", "evaluated_at"):
+            d[key] = _dt(d[key])
+        for key in ("value", "p_value", "threshold"):
+            d[key] = _f(d[key])
+        d["n_reference"] = int(d["n_reference"])
+        d["n_current"] = int(d["n_current"])
+        out.append(d)
+    return out
+
+
+def resolved_history(store: Store, limit: int = 500) -> list[tuple]:
+    """Resolved alert episodes ``(group, rule, model, feature, active_since, fired_at,
+    resolved_at, value)``, newest first.
+
+    ``alert_states`` keeps only the latest state per key once merged, so this reads the
+    unmerged versions too (no FINAL): history goes back as far as merges left rows.
+    """
+    limit = max(1, min(int(limit), 10_000))
+    rows = store.query(
+        "SELECT group_name, rule, model, feature, active_since, any(fired_at), resolved_at, "
+        f"any(value) FROM {STATES_TABLE} WHERE state = 'resolved' "
+        "GROUP BY group_name, rule, model, feature, active_since, resolved_at "
+        f"ORDER BY resolved_at DESC LIMIT {limit}"
+    )
+    return [
+        (str(g), str(r), str(m), str(f), _dt(a), _dt(fa), _dt(res), _f(v))
+        for g, r, m, f, a, fa, res, v in rows
+    ]
+
+
+def ensure_ack_table(store: Store) -> None:
+    """Create the acknowledgements table when missing (idempotent)."""
+    store.execute(_ACKS_DDL)
+
+
+def acknowledge(
+    store: Store, alert_id: str, active_since: datetime, by: str, comment: str, at: float
+) -> None:
+    """Record that someone acknowledged the episode of an alert that began ``active_since``.
+
+    An acknowledgement belongs to one episode: when the alert resolves and fires again
+    (a new ``active_since``) it shows as unacknowledged.
+    """
+    ensure_ack_table(store)
+    store.insert(
+        ACKS_TABLE,
+        ("alert_id", "active_since", "acknowledged_by", "comment", "at", "version"),
+        [(alert_id, epoch_seconds(active_since), by, comment, at, time.time_ns())],
+    )
+
+
+def acknowledgements(store: Store) -> dict[tuple[str, int], dict]:
+    """``{(alert_id, active_since unix seconds): {"by", "comment", "at"}}``."""
+    ensure_ack_table(store)
+    rows = store.query(
+        "SELECT alert_id, toUInt32(active_since), argMax(acknowledged_by, version), "
+        f"argMax(comment, version), argMax(at, version) FROM {ACKS_TABLE} "
+        "GROUP BY alert_id, active_since"
+    )
+    return {
+        (str(a), int(s)): {
+            "by": str(by),
+            "comment": str(c),
+            "at": datetime.fromtimestamp(float(t), tz=timezone.utc),
+        }
+        for a, s, by, c, t in rows
+    }
+
+
+def window_extent(store: Store, model: str) -> tuple[datetime, datetime] | None:
+    """``(first, last)`` event time of a model, or None without events."""
+    rows = store.query(
+        f"SELECT min(ts), max(ts), count() FROM {schema.EVENTS} WHERE model = {{model:String}}",
+        {"model": model},
+    )
+    if not rows or not int(rows[0][2]):
+        return None
+    return _dt(rows[0][0]) or datetime.fromtimestamp(0, tz=timezone.utc), _dt(rows[0][1])
+
+
+def sampled_count(store: Store, model: str, start: datetime, end: datetime) -> int:
+    """Sampled events of a model in ``[start, end)``."""
+    rows = store.query(
+        f"SELECT countIf(sampled = 1) FROM {schema.EVENTS} FINAL "
+        f"WHERE model = {{model:String}} AND {_WINDOW}",
+        {"model": model, "start": epoch_seconds(start), "end": epoch_seconds(end)},
+    )
+    return int(rows[0][0]) if rows else 0
