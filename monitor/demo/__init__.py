@@ -1,0 +1,1 @@
+"""``driftline demo``: a synthetic model stream, the real daemon, a local receiver."""
