@@ -282,23 +282,33 @@ def _host(xp, like, fn, *args):
     return xp.asarray(np.asarray(out, dtype=np.float64), device=array_device(like))
 
 
+def _tvd(xp, ref, cur, n_ref, n_cur):
+    diff = xp.abs(_shares(xp, ref, n_ref) - _shares(xp, cur, n_cur))
+    return 0.5 * xp.sum(diff, axis=1)
+
+
 def chisquare(profile: CategoricalProfile, current: Any, *, min_count: int = 1) -> DriftResult:
     """Chi-square goodness of fit of current counts against reference proportions.
 
     As Evidently's ``chisquare`` stattest: expected counts are reference counts scaled by
     ``n_current / n_reference`` over the union of categories, p-value from SciPy's
     ``chisquare`` (``chi2.sf(stat, k - 1)``). ``values`` holds the p-value (drift when
-    below the threshold), ``statistic`` the chi-square statistic. An unseen category makes
-    the statistic infinite (p = 0). With a single category on both sides there is nothing
-    to compare; SciPy returns NaN (0 degrees of freedom), we return statistic 0, p = 1.
+    below the threshold). An unseen category makes the chi-square statistic infinite
+    (p = 0). With a single category on both sides there is nothing to compare; SciPy
+    returns NaN (0 degrees of freedom), we return p = 1.
+
+    ``statistic`` holds the *effect size*, the total variation distance of the category
+    shares (the categorical analogue of KS's D, in [0, 1]), because that is what decisions
+    combine with the p-value: on a large window a harmless shift has a tiny p-value but a
+    small TVD. (The chi-square statistic grows with the sample size, so it is no effect.)
 
     Examples
     --------
     >>> import numpy as np
     >>> p = CategoricalProfile.from_columns({"c": ["a"] * 50 + ["b"] * 50})
     >>> r = chisquare(p, p.encode({"c": ["a"] * 30 + ["b"] * 70}))
-    >>> round(float(r.statistic[0]), 6), round(float(r.values[0]), 6)
-    (16.0, 6.3e-05)
+    >>> round(float(r.values[0]), 6), round(float(r.statistic[0]), 6)
+    (6.3e-05, 0.2)
     """
     xp, ref, cur, n_ref, n_cur, insufficient = _prepare(profile, current, min_count)
     present = (ref > 0) | (cur > 0)
@@ -313,8 +323,7 @@ def chisquare(profile: CategoricalProfile, current: Any, *, min_count: int = 1) 
     p = _host(xp, stat, special.chdtrc, dof, stat)
     single = k <= 1
     p = xp.where(single, xp.ones_like(p), p)
-    stat = xp.where(single, xp.zeros_like(stat), stat)
-    return _result(xp, p, p, n_ref, n_cur, insufficient, statistic=stat)
+    return _result(xp, p, p, n_ref, n_cur, insufficient, statistic=_tvd(xp, ref, cur, n_ref, n_cur))
 
 
 def z_test(
@@ -328,13 +337,15 @@ def z_test(
     (the smallest reference label); pass ``category`` (per-feature codes) to choose.
     For a binary feature the choice does not change the p-value. Where every value on both
     sides falls on the same side of the split, the proportions are equal: p = 1.
+    ``statistic`` holds the effect size, the total variation distance of the shares (for a
+    binary feature ``|p_ref - p_cur|``), as for :func:`chisquare`.
 
     Examples
     --------
     >>> p = CategoricalProfile.from_columns({"c": ["no"] * 60 + ["yes"] * 40})
     >>> r = z_test(p, p.encode({"c": ["no"] * 40 + ["yes"] * 60}))
-    >>> round(float(r.statistic[0]), 6), round(float(r.values[0]), 6)
-    (-2.828427, 0.004678)
+    >>> round(float(r.values[0]), 6), round(float(r.statistic[0]), 6)
+    (0.004678, 0.2)
     """
     xp, ref, cur, n_ref, n_cur, insufficient = _prepare(profile, current, min_count)
     present = (ref > 0) | (cur > 0)
@@ -352,7 +363,7 @@ def z_test(
     z = xp.where(flat, xp.zeros_like(var), (p1 - p2) / xp.sqrt(xp.where(flat, one, var)))
     p = 2 * (1 - _host(xp, z, special.ndtr, xp.abs(z)))
     p = xp.where(flat, one, p)
-    return _result(xp, p, p, n_ref, n_cur, insufficient, statistic=z)
+    return _result(xp, p, p, n_ref, n_cur, insufficient, statistic=_tvd(xp, ref, cur, n_ref, n_cur))
 
 
 def _smooth(xp, share, present):
@@ -431,8 +442,7 @@ def total_variation(
     0.2
     """
     xp, ref, cur, n_ref, n_cur, insufficient = _prepare(profile, current, min_count)
-    diff = xp.abs(_shares(xp, ref, n_ref) - _shares(xp, cur, n_cur))
-    return _result(xp, 0.5 * xp.sum(diff, axis=1), None, n_ref, n_cur, insufficient)
+    return _result(xp, _tvd(xp, ref, cur, n_ref, n_cur), None, n_ref, n_cur, insufficient)
 
 
 def l_infinity(profile: CategoricalProfile, current: Any, *, min_count: int = 1) -> DriftResult:

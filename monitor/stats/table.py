@@ -19,11 +19,12 @@ Categorical functions follow the same shape with a categorical profile (see
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.stats import binned, ks, ranktests, wasserstein
+from monitor.stats import binned, categorical, ks, performance, quality, ranktests, wasserstein
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -86,6 +87,10 @@ class Statistic:
 
 
 _N = frozenset({NUMERIC})
+_C = frozenset({CATEGORICAL})
+_Q = frozenset({"quality"})
+_PRED = frozenset({"prediction"})
+_PERF = frozenset({"performance"})
 
 STATISTICS: dict[str, Statistic] = {
     # ---- numeric drift (ks.py, wasserstein.py, binned.py, ranktests.py) ----
@@ -172,6 +177,95 @@ STATISTICS: dict[str, Statistic] = {
     ),
     # ---- categorical, quality and performance statistics (categorical.py, quality.py, performance.py) ----
     # (rows appended here by the categorical/quality/performance engineer)
+    # Categorical rows take a CategoricalProfile and an int code block from its encode().
+    # chisquare and z report the total variation distance as ``statistic`` (effect size).
+    "chisquare": Statistic(
+        "chisquare", categorical.chisquare, _C, 0.05, False, True,
+        "Chi-square test of current counts vs reference shares; value is the p-value (as Evidently).",
+    ),
+    "z": Statistic(
+        "z", categorical.z_test, _C, 0.05, False, True,
+        "Z-test for two proportions (binary features); value is the p-value (as Evidently).",
+    ),
+    "tvd": Statistic(
+        "tvd", categorical.total_variation, _C, 0.1, True, False,
+        "Total variation distance of category shares (Evidently's TVD distance), in [0, 1].",
+    ),
+    "linf": Statistic(
+        "linf", categorical.l_infinity, _C, 0.1, True, False,
+        "L-infinity distance: largest change of one category's share, in [0, 1].",
+    ),
+    # Quality rows: kinds "quality"; value is a share in [0, 1] of the current window.
+    "missing_rate": Statistic(
+        "missing_rate", quality.missing_rate, _Q, 0.05, True, False,
+        "Share of missing values (NaN, infinite, None) among all current rows.",
+    ),
+    "out_of_range": Statistic(
+        "out_of_range", quality.out_of_range_share, _Q, 0.05, True, False,
+        "Share of present values outside the reference [min, max] or configured bounds.",
+    ),
+    "unseen_categories": Statistic(
+        "unseen_categories", quality.unseen_share, _Q, 0.05, True, False,
+        "Share of present categorical values in categories the reference never had.",
+    ),
+    "type_violations": Statistic(
+        "type_violations", quality.type_violation_share, _Q, 0.01, True, False,
+        "Share of rows whose value had the wrong type (current = mask from numeric_columns).",
+    ),
+    # Prediction rows: numeric profile of the prediction column.
+    "mean_shift": Statistic(
+        "mean_shift", quality.mean_shift, _PRED, 0.1, True, False,
+        "Absolute change of the mean in reference standard deviations.",
+    ),
+    "quantile_shift": Statistic(
+        "quantile_shift", quality.quantile_shift, _PRED, 0.1, True, False,
+        "Absolute change of a quantile (q=0.5 unless given) in reference standard deviations.",
+    ),
+    # Performance rows: current is an (n_rows, 2) block [label, prediction or score].
+    "accuracy": Statistic(
+        "accuracy", performance.on_block(performance.accuracy), _PERF, 0.9, False, False,
+        "Share of correct predictions.",
+    ),
+    "precision": Statistic(
+        "precision", performance.on_block(performance.precision), _PERF, 0.9, False, False,
+        "Binary precision for the positive class 1.",
+    ),
+    "recall": Statistic(
+        "recall", performance.on_block(performance.recall), _PERF, 0.9, False, False,
+        "Binary recall for the positive class 1.",
+    ),
+    "f1": Statistic(
+        "f1", performance.on_block(performance.f1), _PERF, 0.9, False, False,
+        "Binary F1 for the positive class 1.",
+    ),
+    "precision_macro": Statistic(
+        "precision_macro", performance.on_block(performance.precision_macro), _PERF, 0.9, False,
+        False, "Precision averaged over classes (macro).",
+    ),
+    "recall_macro": Statistic(
+        "recall_macro", performance.on_block(performance.recall_macro), _PERF, 0.9, False, False,
+        "Recall averaged over classes (macro).",
+    ),
+    "f1_macro": Statistic(
+        "f1_macro", performance.on_block(performance.f1_macro), _PERF, 0.9, False, False,
+        "F1 averaged over classes (macro).",
+    ),
+    "roc_auc": Statistic(
+        "roc_auc", performance.on_block(performance.roc_auc), _PERF, 0.8, False, False,
+        "Binary ROC AUC of the score against labels in {0, 1}.",
+    ),
+    "log_loss": Statistic(
+        "log_loss", performance.on_block(performance.log_loss), _PERF, 0.5, True, False,
+        "Binary cross-entropy of the positive-class probability.",
+    ),
+    "rmse": Statistic(
+        "rmse", performance.on_block(performance.rmse), _PERF, math.nan, True, False,
+        "Root mean squared error (no default threshold: it is in the label's units).",
+    ),
+    "mae": Statistic(
+        "mae", performance.on_block(performance.mae), _PERF, math.nan, True, False,
+        "Mean absolute error (no default threshold: it is in the label's units).",
+    ),
 }
 
 
