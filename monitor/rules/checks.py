@@ -146,7 +146,8 @@ def evaluate_schema(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[
     added = [f for f in seen if f not in expected]
     wrong = [f for f in expected if f in seen and seen[f] != expected[f]]
     value = float(len(missing) + len(added) + len(wrong))
-    if missing or added or wrong:
+    enough = cur.n_sampled >= rule.min_samples
+    if enough and (missing or added or wrong):
         log.info("schema of window: missing %s, added %s, wrong type %s", missing, added, wrong)
     enough = cur.n_sampled >= rule.min_samples
     return [
