@@ -52,7 +52,9 @@ def finite_sorted_rows(x: Any, xp: ModuleType | None = None) -> tuple[Any, Any]:
     a = xp.asarray(x, dtype=xp.float64)
     if a.ndim == 1:
         a = xp.reshape(a, (a.shape[0], 1))
-    rows = xp.permute_dims(a, (1, 0))
+    # one copy into feature-major C order: each feature's values become contiguous, which
+    # is what makes the row sorts and the per-row binary searches fast
+    rows = xp.reshape(xp.permute_dims(a, (1, 0)), (a.shape[1], a.shape[0]), copy=True)
     finite = xp.isfinite(rows)
     rows = xp.where(finite, rows, xp.asarray(xp.nan, dtype=xp.float64))
     n_valid = xp.sum(xp.astype(finite, xp.int64), axis=1)
