@@ -1,0 +1,165 @@
+"""Ingest throughput: Driftline (Kafka → decode → sample → ClickHouse) vs a bare poll loop.
+
+Produces JSON events with 20 features to a real topic, then, in the same run and over the
+same topic, measures events/s of
+
+* a bare kafka-python poll loop (a fresh consumer group reading every message, no work),
+* Driftline's ingest step (the daemon's own Ingestor: KafkaSource, Decoder, Sampler and
+  the ClickHouse server store) at 100% and at 10% sampling,
+
+alternating them ``--rounds`` times and keeping each one's best round (the machine is
+shared and noisy; the best round is the least disturbed). The last line is
+``ingest_ratio_100pct: X ingest_ratio_10pct: Y`` (Driftline's rate over the bare loop's).
+
+Needs the services of scripts/services.sh: reads DRIFTLINE_TEST_KAFKA and
+DRIFTLINE_TEST_CLICKHOUSE (``set -a; . .services/env``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+import uuid
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+from monitor.config import Config
+from monitor.ingest import Ingestor
+from monitor.source.consumer import KafkaSource
+from monitor.source.decode import Decoder
+from monitor.source.sampling import Sampler
+from monitor.store.factory import open_store
+
+N_FEATURES = 20
+
+
+def produce(bootstrap: str, topic: str, n: int) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=512 * 1024)
+    for i in range(n):
+        feats = ",".join(
+            f'"f{j}":{(i * 31 + j * 7) % 1000 / 10}' if j < 16 else f'"c{j}":"v{(i + j) % 9}"'
+            for j in range(N_FEATURES)
+        )
+        body = (
+            f'{{"event_id":"b-{i}","model":"bench","model_version":"1",'
+            f'"ts":"2026-11-21T10:{(i // 6000) % 60:02d}:{(i // 100) % 60:02d}Z",'
+            f'"features":{{{feats}}},"prediction":{(i % 100) / 100},"latency_ms":3}}'
+        )
+        producer.send(topic, body.encode())
+    producer.flush(timeout=300)
+    producer.close()
+
+
+def bare_loop(bootstrap: str, topic: str, n: int) -> float:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bare-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+    )
+    got, start = 0, None
+    while got < n:
+        polled = consumer.poll(timeout_ms=500, max_records=5000)
+        for records in polled.values():
+            if start is None:
+                start = time.perf_counter()
+            got += len(records)
+    elapsed = time.perf_counter() - start
+    consumer.close(autocommit=False)
+    return n / elapsed
+
+
+def driftline(bootstrap: str, clickhouse: str, topic: str, n: int, rate: float) -> float:
+    host, port = clickhouse.rsplit(":", 1)
+    config = Config.model_validate(
+        {
+            "source": {
+                "kafka": {
+                    "bootstrap_servers": [bootstrap],
+                    "group_id": f"dl-bench-{uuid.uuid4().hex[:8]}",
+                    "max_poll_records": 5000,
+                },
+                "events": [{"topic": topic}],
+                "sampling": {"rate": rate, "max_per_minute": None},
+            },
+            "store": {
+                "clickhouse": {
+                    "host": host,
+                    "port": int(port),
+                    "database": f"bench_{uuid.uuid4().hex[:8]}",
+                }
+            },
+        }
+    )
+    store = open_store(config.store)
+    store.migrate()
+    source = KafkaSource(config.source)
+    stopping = threading.Event()
+    ingestor = Ingestor(
+        source,
+        Decoder(config.source),
+        Sampler(config.source.sampling),
+        store,
+        config.ingest,
+        stopping,
+    )
+    # Join the group and get the first records before the clock starts, as the bare loop.
+    got = ingestor.step()
+    while got == 0:
+        got = ingestor.step()
+    start = time.perf_counter()
+    first = got
+    while got < n:
+        got += ingestor.step()
+    elapsed = time.perf_counter() - start
+    source.close()
+    store.execute(f"DROP DATABASE IF EXISTS {config.store.clickhouse.database}")
+    store.close()
+    return (n - first) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    bootstrap = os.environ["DRIFTLINE_TEST_KAFKA"]
+    clickhouse = os.environ["DRIFTLINE_TEST_CLICKHOUSE"]
+
+    topic = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    admin.close()
+    t = time.perf_counter()
+    produce(bootstrap, topic, args.events)
+    print(
+        f"produced {args.events} events x {N_FEATURES} features in {time.perf_counter() - t:.1f}s"
+    )
+
+    best = {"bare": 0.0, "dl100": 0.0, "dl10": 0.0}
+    for r in range(args.rounds):
+        runs = {
+            "bare": lambda: bare_loop(bootstrap, topic, args.events),
+            "dl100": lambda: driftline(bootstrap, clickhouse, topic, args.events, 1.0),
+            "dl10": lambda: driftline(bootstrap, clickhouse, topic, args.events, 0.1),
+        }
+        for name, run in runs.items():
+            rate = run()
+            best[name] = max(best[name], rate)
+            print(f"round {r + 1}: {name:6s} {rate:10.0f} events/s")
+    print(
+        f"best: bare {best['bare']:.0f}/s, driftline 100% {best['dl100']:.0f}/s, 10% {best['dl10']:.0f}/s"
+    )
+    print(
+        f"ingest_ratio_100pct: {best['dl100'] / best['bare']:.3f} "
+        f"ingest_ratio_10pct: {best['dl10'] / best['bare']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""kill -9 at several points of a 100k-event ingest: stored equals produced, exactly.
+
+The daemon runs as a real ``driftline run`` process. It is killed with SIGKILL right
+after start, and then each time the group's committed progress crosses a mark (with a
+random extra delay, so the kill lands inside polls, writes and commits alike). A last
+run drains the topic and is stopped with SIGTERM. Then every produced message must be
+stored once: same set of Kafka origins, and deduplicated reads count each event once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from monitor.store import reads
+from monitor.store.factory import open_store
+
+pytestmark = pytest.mark.slow
+
+N_EVENTS = 100_000
+PARTITIONS = 3
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+DRIFTLINE = [sys.executable, "-m", "monitor.cli"]
+
+
+def produce_events(bootstrap: str, topic: str, n: int) -> set[tuple[str, int, int]]:
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024
+    )
+    futures = []
+    for i in range(n):
+        ts = (T0 + timedelta(milliseconds=37 * i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = (
+            f'{{"event_id":"ev-{i}","model":"crash","model_version":"1","ts":"{ts}",'
+            f'"features":{{"x":{i % 997},"c":"k{i % 7}"}},"prediction":{(i % 10) / 10}}}'
+        )
+        futures.append(producer.send(topic, body.encode(), key=str(i).encode()))
+    producer.flush(timeout=120)
+    origins = set()
+    for f in futures:
+        md = f.get(timeout=60)
+        origins.add((md.topic, md.partition, md.offset))
+    producer.close(timeout=10)
+    return origins
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in range(PARTITIONS))
+    finally:
+        consumer.close(autocommit=False)
+
+
+class DaemonProcess:
+    def __init__(self, config_path: Path, log_path: Path):
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in wait()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [*DRIFTLINE, "run", "-c", str(config_path)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+    def terminate(self, bound_s: float) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=bound_s)
+        finally:
+            self.log.close()
+
+
+def test_kill9_at_many_points_then_stored_equals_produced(
+    kafka_bootstrap, topic_factory, store_settings, tmp_output
+):
+    topic = topic_factory(PARTITIONS)
+    produced = produce_events(kafka_bootstrap, topic, N_EVENTS)
+    assert len(produced) == N_EVENTS
+
+    group = f"dl-crash-{uuid.uuid4().hex[:8]}"
+    config = {
+        "source": {
+            "kafka": {
+                "bootstrap_servers": [kafka_bootstrap],
+                "group_id": group,
+                "poll_timeout_ms": 200,
+                "max_poll_records": 2000,
+                # a killed member must not hold its partitions for long
+                "session_timeout_ms": 6000,
+                "heartbeat_interval_ms": 1000,
+            },
+            "events": [{"topic": topic}],
+            "sampling": {"rate": 0.5},
+        },
+        "store": store_settings.model_dump(mode="json", exclude_none=True),
+        "ingest": {"batch_max_records": 5000, "batch_max_wait_ms": 300},
+    }
+    config_path = tmp_output / "driftline.yaml"
+    config_path.write_text(json.dumps(config))
+    log_path = tmp_output / "daemon.log"
+    rng = random.Random(20261122)
+
+    # 1) killed during start-up (migrations, group join)
+    first = DaemonProcess(config_path, log_path)
+    time.sleep(rng.uniform(1.0, 3.0))
+    first.kill9()
+
+    # 2) killed mid-stream, each time past a new mark of committed progress
+    kills = []
+    for mark in (0.15, 0.4, 0.65, 0.85):
+        proc = DaemonProcess(config_path, log_path)
+        deadline = time.monotonic() + 180
+        while committed_total(kafka_bootstrap, group, topic) < mark * N_EVENTS:
+            assert proc.proc.poll() is None, f"daemon exited early; see {log_path}"
+            assert time.monotonic() < deadline, f"no progress to {mark:.0%}; see {log_path}"
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0.0, 0.6))  # land anywhere in poll/write/commit
+        kills.append(committed_total(kafka_bootstrap, group, topic))
+        proc.kill9()
+
+    # 3) a last run drains the topic, then stops gracefully within its bound
+    last = DaemonProcess(config_path, log_path)
+    deadline = time.monotonic() + 240
+    while committed_total(kafka_bootstrap, group, topic) < N_EVENTS:
+        assert last.proc.poll() is None, f"daemon exited early; see {log_path}"
+        assert time.monotonic() < deadline, f"did not drain; see {log_path}"
+        time.sleep(0.2)
+    assert last.terminate(bound_s=30) == 0
+    assert kills == sorted(kills)
+
+    store = open_store(store_settings)
+    try:
+        stored = reads.stored_event_origins(store)
+        assert stored == produced
+        counts = reads.event_counts(store, "crash", T0, T0 + timedelta(hours=2))
+        assert sum(n for _, n in counts) == N_EVENTS  # every event once, sampled or not
+        x = reads.numeric_window(store, "crash", ["x"], T0, T0 + timedelta(hours=2))["x"]
+        # sampling is a deterministic function of the id: the same events every run
+        from monitor.source.sampling import hash_fraction
+
+        expected = sorted(float(i % 997) for i in range(N_EVENTS) if hash_fraction(f"ev-{i}") < 0.5)
+        assert sorted(x.tolist()) == expected
+    finally:
+        store.close()
