@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -72,7 +74,7 @@ def test_read_dataset_formats(tmp_path) -> None:
     f.to_csv(tmp_path / "a.csv", index=False)
     (tmp_path / "a.jsonl").write_text(
         "\n".join(
-            '{"event_id": "%d", "features": {"x": %d, "c": "k"}, "prediction": 0.5}' % (i, i)
+            json.dumps({"event_id": str(i), "features": {"x": i, "c": "k"}, "prediction": 0.5})
             for i in range(5)
         )
     )
