@@ -25,7 +25,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("silence", "silence", "Create, list and expire silences."),
     ("run", "run", "Run the daemon."),
     ("demo", "demo", "Everything on one machine."),
-    # ("dashboard", "dashboard", "Start the Streamlit dashboard."),
+    ("dashboard", "dashboard", "Start the Streamlit dashboard."),
 ]
 
 app = typer.Typer(

@@ -1,0 +1,111 @@
+"""Alerts: filter, acknowledge, and manage silences."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+from common import SEVERITY_ORDER, client, fetch, times  # noqa: E402
+from driftline_client import ApiError  # noqa: E402
+
+st.title("Alerts")
+api = client()
+models = [m["model"] for m in (fetch("/models") or {"models": []})["models"]]
+f1, f2, f3 = st.columns(3)
+model = f1.selectbox("Model", ["(all)", *models], key="alerts_model")
+severity = f2.selectbox("Severity", ["(all)", *SEVERITY_ORDER], key="alerts_severity")
+states = f3.multiselect(
+    "State", ["firing", "pending", "resolved"], default=["firing", "pending"], key="alerts_state"
+)
+data = fetch(
+    "/alerts",
+    state=states or ["firing", "pending"],
+    model=None if model == "(all)" else model,
+    severity=None if severity == "(all)" else severity,
+)
+alerts = data["alerts"] if data else []
+if not alerts:
+    st.success("No alert matches these filters.")
+else:
+    frame = pd.DataFrame(
+        [
+            {
+                "state": a["state"],
+                "severity": a["severity"],
+                "model": a["model"],
+                "rule": a["rule"],
+                "feature": a["feature"],
+                "value": a["value"],
+                "since": a["active_since"],
+                "resolved": a["resolved_at"],
+                "acknowledged by": (a["acknowledged"] or {}).get("by", ""),
+                "id": a["id"],
+            }
+            for a in alerts
+        ]
+    )
+    st.dataframe(times(frame, "since", "resolved"), hide_index=True, use_container_width=True)
+
+st.subheader("Acknowledge")
+active = [a for a in alerts if a["state"] in ("firing", "pending")]
+if not api.can_write:
+    st.caption("Set DRIFTLINE_API_TOKEN for the dashboard to acknowledge and silence.")
+if active:
+    with st.form("ack"):
+        labels = {
+            f"{a['model']} / {a['rule']} / {a['feature'] or '-'} ({a['state']})": a["id"]
+            for a in active
+        }
+        chosen = st.selectbox("Alert", list(labels))
+        by = st.text_input("Your name")
+        comment = st.text_input("Comment")
+        if st.form_submit_button("Acknowledge", disabled=not api.can_write):
+            try:
+                api.post(f"/alerts/{labels[chosen]}/acknowledge", {"by": by, "comment": comment})
+                st.success("Acknowledged.")
+            except ApiError as exc:
+                st.error(str(exc))
+else:
+    st.caption("Nothing to acknowledge.")
+
+st.subheader("Silences")
+silences = (fetch("/silences", include_expired=True) or {"silences": []})["silences"]
+if not silences:
+    st.caption("No silence yet.")
+for s in silences:
+    c1, c2 = st.columns([5, 1])
+    c1.markdown(
+        f"**{s['state']}** `{', '.join(s['matchers'])}` until {s['ends_at']} "
+        f"by {s['created_by']} {('- ' + s['comment']) if s['comment'] else ''}"
+    )
+    if s["state"] != "expired" and c2.button(
+        "Expire", key=f"expire-{s['id']}", disabled=not api.can_write
+    ):
+        try:
+            api.delete(f"/silences/{s['id']}")
+            st.rerun()
+        except ApiError as exc:
+            st.error(str(exc))
+with st.form("silence"):
+    st.markdown("**New silence**")
+    default = f'model="{model}"' if model != "(all)" else 'model="..."'
+    matchers = st.text_input("Matchers (comma separated)", value=default)
+    hours = st.number_input("Duration (hours)", min_value=0.25, value=2.0, step=0.25)
+    by = st.text_input("Created by", key="silence_by")
+    comment = st.text_input("Comment", key="silence_comment")
+    if st.form_submit_button("Create silence", disabled=not api.can_write):
+        body = {
+            "matchers": [m.strip() for m in matchers.split(",") if m.strip()],
+            "duration_minutes": hours * 60,
+            "created_by": by,
+            "comment": comment,
+        }
+        try:
+            api.post("/silences", body)
+            st.success("Silence created.")
+        except ApiError as exc:
+            st.error(str(exc))

@@ -1,0 +1,235 @@
+"""One model: drift heatmap, distributions, rule results, data quality, alerts, notifications,
+and the Evidently drill-down."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import altair as alt  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+from common import client, fetch, refresh_seconds, times  # noqa: E402
+from driftline_client import ApiError  # noqa: E402
+
+QUALITY_KINDS = ("missing", "range", "unseen_categories", "schema", "volume")
+MAX_DISTRIBUTIONS = 8
+
+listing = fetch("/models")
+models = [m["model"] for m in (listing or {"models": []})["models"]]
+st.title("Model")
+if not models:
+    st.info("No data yet: no model has sent an event. Is the producer running?")
+    st.stop()
+wanted = st.query_params.get("model", models[0])
+model = st.selectbox("Model", models, index=models.index(wanted) if wanted in models else 0)
+st.query_params["model"] = model
+hours = st.sidebar.selectbox(
+    "Time range", [6, 24, 72, 168], index=1, format_func=lambda h: f"{h} h"
+)
+
+
+def heatmap(results: pd.DataFrame) -> None:
+    drift = results[results["kind"].isin(["drift", "drift_share"]) & (results["feature"] != "")]
+    if drift.empty:
+        st.caption("No drift results yet: rules evaluate every interval once data is there.")
+        return
+    chart = (
+        alt.Chart(drift)
+        .mark_rect()
+        .encode(
+            x=alt.X("window_end:T", title="window end"),
+            y=alt.Y("feature:N", title=None),
+            color=alt.Color("value:Q", title="statistic", scale=alt.Scale(scheme="orangered")),
+            tooltip=[
+                "feature",
+                "rule",
+                "statistic",
+                "value",
+                "threshold",
+                "decision",
+                "window_end",
+            ],
+        )
+    )
+    st.altair_chart(chart, use_container_width=True)
+
+
+def distributions(features: list[dict]) -> None:
+    cols = st.columns(2)
+    for i, f in enumerate(features[:MAX_DISTRIBUTIONS]):
+        d = fetch(f"/models/{model}/features/{f['name']}/distribution")
+        if d is None:
+            continue
+        if d["kind"] == "numeric":
+            edges = d["edges"]
+            labels = [f"{edges[j]:.3g}" for j in range(len(edges) - 1)]
+        else:
+            labels = d["categories"]
+        frame = pd.DataFrame(
+            {
+                "bin": labels * 2,
+                "order": list(range(len(labels))) * 2,
+                "count": d["reference_counts"] + d["current_counts"],
+                "side": ["reference"] * len(labels) + ["current"] * len(labels),
+            }
+        )
+        frame["share"] = frame["count"] / frame.groupby("side")["count"].transform("sum").clip(1)
+        chart = (
+            alt.Chart(frame, title=f"{f['name']} ({d['reference']['name']} vs current)")
+            .mark_bar(opacity=0.6)
+            .encode(
+                x=alt.X("bin:N", sort=alt.SortField("order"), title=None),
+                y=alt.Y("share:Q", stack=None, axis=alt.Axis(format="%")),
+                color=alt.Color("side:N", scale=alt.Scale(range=["#1f77b4", "#d62728"])),
+                xOffset="side:N",
+                tooltip=["bin", "side", "count", alt.Tooltip("share:Q", format=".1%")],
+            )
+        )
+        cols[i % 2].altair_chart(chart, use_container_width=True)
+    if len(features) > MAX_DISTRIBUTIONS:
+        st.caption(f"First {MAX_DISTRIBUTIONS} of {len(features)} features shown.")
+
+
+@st.fragment(run_every=refresh_seconds())
+def page() -> None:
+    info = fetch(f"/models/{model}")
+    if info is None:
+        return
+    start = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=hours)).isoformat()
+    res = fetch(f"/models/{model}/results", start=start)
+    points = [p for s in (res or {"series": []})["series"] for p in s["points"]]
+    results = (
+        times(pd.DataFrame(points), "window_end")
+        if points
+        else pd.DataFrame(columns=["kind", "feature", "rule", "value", "window_end"])
+    )
+    a = st.columns(4)
+    a[0].metric("Events (1 h)", info["events_last_hour"])
+    a[1].metric("Sampled (1 h)", info["sampled_last_hour"])
+    a[2].metric("Events / min", f"{info['event_rate_per_min']:.1f}")
+    a[3].metric("Features", len(info["features"]))
+    if not info["events_last_hour"]:
+        st.warning(f"No events from {model} in the last hour: is the producer running?")
+
+    st.subheader("Drift heatmap (features x time)")
+    heatmap(results)
+
+    st.subheader("Reference vs current (last hour)")
+    distributions(info["features"])
+
+    st.subheader("Rule results over time")
+    if results.empty:
+        st.caption("No rule result yet for this model.")
+    else:
+        series = results.assign(series=results["rule"] + " " + results["feature"])
+        st.altair_chart(
+            alt.Chart(series)
+            .mark_line(point=True)
+            .encode(
+                x="window_end:T",
+                y="value:Q",
+                color="series:N",
+                tooltip=["rule", "feature", "statistic", "value", "threshold", "decision"],
+            ),
+            use_container_width=True,
+        )
+
+    st.subheader("Data quality")
+    quality = results[results["kind"].isin(QUALITY_KINDS)] if not results.empty else results
+    if quality.empty:
+        st.caption("No data-quality rule evaluated for this model.")
+    else:
+        latest = quality.sort_values("window_end").groupby(["rule", "feature"]).tail(1)
+        st.dataframe(
+            latest[
+                [
+                    "rule",
+                    "feature",
+                    "kind",
+                    "statistic",
+                    "value",
+                    "threshold",
+                    "decision",
+                    "window_end",
+                ]
+            ],
+            hide_index=True,
+        )
+
+    st.subheader("Alert timeline")
+    alerts = (
+        fetch("/alerts", state=["firing", "pending", "resolved"], model=model) or {"alerts": []}
+    )["alerts"]
+    if not alerts:
+        st.success("No alert for this model.")
+    else:
+        frame = times(pd.DataFrame(alerts), "active_since", "resolved_at")
+        frame["end"] = frame["resolved_at"].fillna(pd.Timestamp.now(tz="UTC"))
+        frame["label"] = frame["rule"] + " " + frame["feature"]
+        st.altair_chart(
+            alt.Chart(frame)
+            .mark_bar()
+            .encode(
+                x=alt.X("active_since:T", title=None),
+                x2="end:T",
+                y=alt.Y("label:N", title=None),
+                color=alt.Color(
+                    "state:N",
+                    scale=alt.Scale(
+                        domain=["firing", "pending", "resolved"],
+                        range=["#d62728", "#ff7f0e", "#2ca02c"],
+                    ),
+                ),
+                tooltip=["rule", "feature", "state", "severity", "value", "active_since"],
+            ),
+            use_container_width=True,
+        )
+        for a in alerts:
+            if a["state"] == "firing":
+                st.error(
+                    f"FIRING {a['severity']}: {a['rule']} on {a['feature'] or model} "
+                    f"since {a['active_since']} (value {a['value']})"
+                )
+        drill_down(alerts)
+
+    st.subheader("Notifications sent")
+    notes = (fetch("/notifications", model=model) or {"notifications": []})["notifications"]
+    if not notes:
+        st.caption("No notification for this model yet.")
+    else:
+        st.dataframe(
+            pd.DataFrame(notes)[["created_at", "receiver", "kind", "alert_status", "status"]],
+            hide_index=True,
+        )
+
+
+def drill_down(alerts: list[dict]) -> None:
+    drift = [a for a in alerts if a["state"] == "firing" and a["rule"] and a["active_since"]]
+    if not drift:
+        return
+    st.markdown("**Evidently drill-down**")
+    options = {
+        f"{a['rule']} / {a['feature']} ({a['last_evaluation'] or a['active_since']})": a
+        for a in drift
+    }
+    chosen = options[st.selectbox("Alert", list(options), key="report_alert")]
+    if st.button("Build Evidently report", key="build_report"):
+        end = chosen["last_evaluation"] or chosen["active_since"]
+        start = (pd.Timestamp(end) - pd.Timedelta(hours=1)).isoformat()
+        with st.spinner("Building the report..."):
+            try:
+                st.session_state["report"] = client().report_html(model, start, end, None)
+            except ApiError as exc:
+                st.error(str(exc))
+    html = st.session_state.get("report")
+    if html:
+        st.download_button(
+            "Download report (HTML)", html, file_name=f"driftline-{model}.html", mime="text/html"
+        )
+        st.components.v1.html(html, height=800, scrolling=True)
+
+
+page()

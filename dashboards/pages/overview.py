@@ -1,0 +1,70 @@
+"""Overview: every model with its status, firing alerts and traffic, at a glance."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+from common import STATUS_COLOUR, ago, fetch, refresh_seconds  # noqa: E402
+
+st.title("Driftline: models")
+
+
+@st.fragment(run_every=refresh_seconds())
+def overview() -> None:
+    data = fetch("/models")
+    if data is None:
+        return
+    models = data["models"]
+    if not models:
+        st.info(
+            "No data yet: no model has sent an event. Is the producer running, and is "
+            "the daemon reading the right Kafka topic?"
+        )
+        return
+    firing = sum(m["firing"] for m in models)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Models", len(models))
+    c2.metric("Firing alerts", firing)
+    c3.metric("Dead letters", data["dead_letters"])
+    for m in models:
+        colour = STATUS_COLOUR.get(m["status"], "gray")
+        with st.container(border=True):
+            head, a, b, c, d = st.columns([3, 2, 2, 2, 2])
+            head.markdown(f"### :{colour}[●] {m['model']}")
+            head.markdown(f":{colour}-background[{m['status'].upper()}]")
+            if m["firing"]:
+                a.metric("Firing", m["firing"], help="firing alerts")
+                a.caption(f"since {ago(m['firing_since'])}")
+            else:
+                a.metric("Pending", m["pending"])
+            b.metric("Events / min", f"{m['event_rate_per_min']:.1f}")
+            b.caption(f"last event {ago(m['last_event'])}")
+            c.metric("Sampled (1 h)", m["sampled_last_hour"])
+            c.caption(f"of {m['events_last_hour']} events")
+            d.metric("Features", m["features"])
+            d.caption(f"last evaluation {ago(m['last_evaluation'])}")
+            if m["events_last_hour"] == 0:
+                st.warning(
+                    f"No events from {m['model']} in the last hour: is the producer running?"
+                )
+    table = pd.DataFrame(models)[
+        [
+            "model",
+            "status",
+            "firing",
+            "pending",
+            "event_rate_per_min",
+            "sampled_last_hour",
+            "last_evaluation",
+        ]
+    ]
+    with st.expander("As a table"):
+        st.dataframe(table, hide_index=True, use_container_width=True)
+
+
+overview()
