@@ -123,8 +123,8 @@ def demo_config(data_dir: Path, receiver_url: str, api_port: int = 8321) -> Conf
             "delivery": {"initial_backoff": 0.5, "max_backoff": 5, "poll_interval": 0.5},
         },
     }
-    if "api" in Config.model_fields:  # the API section lands with monitor/api
-        doc["api"] = {"host": "127.0.0.1", "port": api_port}
+    # Loopback only: the demo exposes nothing to the network.
+    doc["api"] = {"host": "127.0.0.1", "port": api_port}
     return Config.model_validate(doc)
 
 
@@ -155,6 +155,8 @@ class DemoDaemon(Daemon):
         self.echo = echo
         self.fired: dict[tuple, dict[str, str]] = {}
         self.alerting: Any = None
+        self.api: Any = None
+        self.on_api: Callable[[str], object] | None = None
 
     def _jobs(self, store: Store) -> list[Job]:
         from monitor.alerting.service import Alerting
@@ -169,6 +171,8 @@ class DemoDaemon(Daemon):
         # Keep the daemon's housekeeping; rule and alert jobs of the daemon (if it has
         # them) would run on the wall clock, which the demo's fast event time outruns.
         jobs = [j for j in super()._jobs(store) if j.name == "retention"]
+        if self.config.api.enabled:
+            self._start_api(store, engine)
 
         def evaluate(_: datetime) -> object:
             alerts = engine.evaluate_due(self.clock.now())
@@ -188,6 +192,24 @@ class DemoDaemon(Daemon):
             return self.alerting.deliver_due(time.time())
 
         return jobs + [Job("demo-rules", 1.0, evaluate), Job("demo-delivery", 0.5, deliver)]
+
+    def _start_api(self, store: Store, engine: Any) -> None:
+        from monitor.api.context import ApiContext
+        from monitor.api.server import ApiServer
+
+        context = ApiContext(
+            store, rules=lambda: engine.rules, alert_states=engine.states, clock=self.clock.now
+        )
+        self.api = ApiServer(context, self.config.api).start()
+        self.echo(f"API:         {self.api.url}/healthz  /metrics  /api/v1/alerts")
+        if self.on_api is not None:
+            self.on_api(self.api.url)
+
+    def stop_api(self) -> None:
+        """Stop the API server if it was started."""
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
 
 
 def _count(store: Store, sql: str) -> list[tuple]:
@@ -256,14 +278,15 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> DemoR
             store.migrate()
             load_training_references(store, config.rules.reference_sample_size)
             daemon = DemoDaemon(config, clock, echo, store=store, source_factory=source_factory)
-            _banner(options, config, clock, data_dir, receiver.url, echo)
-            api = getattr(config, "api", None)
-            api_url = f"http://127.0.0.1:{api.port}" if api is not None else ""
+            _banner(options, clock, data_dir, receiver.url, echo)
+            dashboards: list = []
             if options.dashboard:
-                dashboard = _start_dashboard(options, api_url, echo)
+                daemon.on_api = lambda url: dashboards.append(_start_dashboard(options, url, echo))
             try:
                 daemon.run(timeout=options.duration_s)
             finally:
+                daemon.stop_api()
+                dashboard = dashboards[0] if dashboards else None
                 if daemon.alerting is not None:
                     # One last delivery round, so what fired at the end reaches the receiver.
                     daemon.alerting.deliver_due(time.time())
@@ -288,7 +311,7 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> DemoR
     return report
 
 
-def _banner(options, config, clock, data_dir, receiver_url, echo) -> None:
+def _banner(options, clock, data_dir, receiver_url, echo) -> None:
     span_min = clock.span.total_seconds() / 60
     s = options.scenario
     echo(
@@ -302,9 +325,6 @@ def _banner(options, config, clock, data_dir, receiver_url, echo) -> None:
     echo(f"  drift of fraud (amount, country, concept) from minute {span_min * s.drift_at:.0f}")
     echo(f"store:       chDB in {data_dir}")
     echo(f"receiver:    {receiver_url}  (verifies X-Driftline-Signature)")
-    api = getattr(config, "api", None)
-    if api is not None:
-        echo(f"API:         http://127.0.0.1:{api.port}/healthz  /metrics  /alerts")
     echo("watch for FIRING lines, then RETRAIN lines from the receiver")
 
 

@@ -92,7 +92,7 @@ class DemoClock:
 class Scenario:
     """When things happen, as fractions of the demo's event-time span."""
 
-    incident_start: float = 0.2
+    incident_start: float = 0.15
     incident_end: float = 0.4
     drift_at: float = 0.45
     label_delay: timedelta = timedelta(minutes=2)
