@@ -101,12 +101,15 @@ class Outbox:
             ],
         )
 
-    def pending(self) -> list[Pending]:
-        """Every notification without a terminal outcome, oldest first."""
+    def pending(self, since: float = 0.0) -> list[Pending]:
+        """Every notification created at or after ``since`` without a terminal outcome,
+        oldest first. The sender passes a bound well past ``max_age`` so that each poll
+        reads recent rows only, however long the outbox history grows."""
         done = f"SELECT notification_id FROM {ATTEMPTS} WHERE outcome IN ('delivered', 'failed', 'expired')"
         rows = self._store.query(
             f"SELECT id, receiver, kind, group_key, payload, created_at FROM {OUTBOX} FINAL "
-            f"WHERE id NOT IN ({done}) ORDER BY created_at, id"
+            f"WHERE created_at >= {{since:Float64}} AND id NOT IN ({done}) ORDER BY created_at, id",
+            {"since": float(since)},
         )
         if not rows:
             return []
@@ -124,9 +127,9 @@ class Outbox:
             out.append(Pending(n, attempts, next_at))
         return out
 
-    def due(self, now: float, limit: int) -> list[Pending]:
-        """Pending notifications whose next attempt is due at ``now``."""
-        return [p for p in self.pending() if p.next_attempt_at <= now][:limit]
+    def due(self, now: float, limit: int, since: float = 0.0) -> list[Pending]:
+        """Pending notifications (created at or after ``since``) due at ``now``."""
+        return [p for p in self.pending(since) if p.next_attempt_at <= now][:limit]
 
     def attempts(self, notification_id: str) -> list[Attempt]:
         """The attempts log of one notification, in order."""

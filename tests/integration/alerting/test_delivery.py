@@ -129,3 +129,19 @@ def test_notification_older_than_max_age_expires(store, receiver):
     assert outcomes[-1] == "expired" and set(outcomes[:-1]) == {RETRY}
     assert len(receiver.delivered()) == 0
     alerting.close()
+
+
+def test_sender_thread_delivers_on_its_own(store, receiver):
+    cfg = settings(receiver.base_url, route={"receiver": "hook", "group_wait": "0s"})
+    alerting = make(cfg, store)
+    alerting.start(poll_interval=0.2)
+    try:
+        t = now0()
+        alerting.process([alert(t, feature="amount")], time.time())
+        deadline = time.monotonic() + 30
+        while not receiver.delivered() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        alerting.close()
+    [req] = receiver.delivered("/hook")
+    assert json.loads(req.body)["alerts"][0]["labels"]["feature"] == "amount"
