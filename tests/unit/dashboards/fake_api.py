@@ -1,0 +1,207 @@
+"""A fake Driftline API (same JSON shapes as monitor/api) served by uvicorn for AppTest."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import uvicorn
+from fastapi import FastAPI, Query
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+ALERT = {
+    "id": "a1",
+    "group": "g",
+    "rule": "amount_psi",
+    "model": "fraud",
+    "feature": "amount",
+    "state": "firing",
+    "severity": "critical",
+    "labels": {"model": "fraud"},
+    "active_since": (NOW - timedelta(minutes=20)).isoformat(),
+    "fired_at": (NOW - timedelta(minutes=20)).isoformat(),
+    "resolved_at": None,
+    "last_evaluation": NOW.isoformat(),
+    "value": 0.8,
+    "acknowledged": None,
+}
+
+
+def build(models: list[str]) -> tuple[FastAPI, dict]:
+    """The app and a dict recording the writes it received."""
+    app = FastAPI()
+    writes: dict = {"acks": [], "silences": []}
+
+    @app.get("/api/v1/models")
+    def list_models() -> dict:
+        return {
+            "dead_letters": 3,
+            "models": [
+                {
+                    "model": m,
+                    "status": "firing" if m == "fraud" else "ok",
+                    "firing": 1 if m == "fraud" else 0,
+                    "pending": 0,
+                    "firing_since": ALERT["active_since"] if m == "fraud" else None,
+                    "features": 2,
+                    "last_event": NOW.isoformat(),
+                    "events_last_hour": 600,
+                    "sampled_last_hour": 300,
+                    "event_rate_per_min": 10.0,
+                    "last_evaluation": NOW.isoformat(),
+                }
+                for m in models
+            ],
+        }
+
+    @app.get("/api/v1/models/{model}")
+    def get_model(model: str) -> dict:
+        return {
+            "model": model,
+            "features": [
+                {"name": "amount", "kind": "numeric"},
+                {"name": "country", "kind": "categorical"},
+            ],
+            "references": [],
+            "last_event": NOW.isoformat(),
+            "events_last_hour": 600,
+            "sampled_last_hour": 300,
+            "event_rate_per_min": 10.0,
+            "last_evaluation": NOW.isoformat(),
+        }
+
+    @app.get("/api/v1/models/{model}/results")
+    def results(model: str) -> dict:
+        points = [
+            {
+                "group_name": "g",
+                "rule": "amount_psi",
+                "model": model,
+                "feature": f,
+                "window_start": (NOW - timedelta(minutes=65 - 5 * i)).isoformat(),
+                "window_end": (NOW - timedelta(minutes=5 * (12 - i))).isoformat(),
+                "kind": "drift",
+                "statistic": "psi",
+                "value": 0.05 * i,
+                "p_value": None,
+                "threshold": 0.2,
+                "n_reference": 300,
+                "n_current": 300,
+                "decision": "true" if i > 4 else "false",
+                "reference": "offset 1h",
+                "evaluated_at": NOW.isoformat(),
+            }
+            for f in ("amount", "country")
+            for i in range(12)
+        ]
+        return {
+            "model": model,
+            "series": [
+                {
+                    "rule": "amount_psi",
+                    "feature": "amount",
+                    "kind": "drift",
+                    "statistic": "psi",
+                    "points": points,
+                }
+            ],
+        }
+
+    @app.get("/api/v1/models/{model}/features/{feature}/distribution")
+    def dist(model: str, feature: str) -> dict:
+        base = {
+            "model": model,
+            "feature": feature,
+            "reference": {"name": "previous window", "n": 10},
+            "current": {"n": 10},
+        }
+        if feature == "amount":
+            return {
+                **base,
+                "kind": "numeric",
+                "edges": [0, 1, 2, 3],
+                "reference_counts": [5, 4, 1],
+                "current_counts": [1, 4, 5],
+            }
+        return {
+            **base,
+            "kind": "categorical",
+            "categories": ["DE", "FR"],
+            "reference_counts": [9, 1],
+            "current_counts": [5, 5],
+        }
+
+    @app.get("/api/v1/alerts")
+    def alerts(state: list[str] = Query(["firing"]), model: str | None = None) -> dict:
+        ok = "firing" in state and model in (None, "fraud")
+        return {"alerts": [ALERT] if ok else []}
+
+    @app.post("/api/v1/alerts/{aid}/acknowledge")
+    def ack(aid: str, body: dict) -> dict:
+        writes["acks"].append((aid, body))
+        return {"id": aid}
+
+    @app.get("/api/v1/silences")
+    def silences() -> dict:
+        return {"silences": writes["silences"]}
+
+    @app.post("/api/v1/silences", status_code=201)
+    def create(body: dict) -> dict:
+        s = {
+            "id": "s1",
+            "matchers": body["matchers"],
+            "starts_at": NOW.isoformat(),
+            "ends_at": NOW.isoformat(),
+            "created_by": body["created_by"],
+            "comment": "",
+            "state": "active",
+        }
+        writes["silences"].append(s)
+        return s
+
+    @app.get("/api/v1/notifications")
+    def notes(model: str | None = None) -> dict:
+        return {
+            "notifications": [
+                {
+                    "id": "n1",
+                    "receiver": "oncall",
+                    "kind": "alerts",
+                    "group_key": "k",
+                    "created_at": NOW.isoformat(),
+                    "status": "delivered",
+                    "models": ["fraud"],
+                    "alert_status": "firing",
+                    "alerts": 1,
+                }
+            ]
+        }
+
+    return app, writes
+
+
+class Served:
+    """Serve an app on a free loopback port in a thread."""
+
+    def __init__(self, app: FastAPI):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
