@@ -19,13 +19,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import false_discovery_control
 
 from monitor.rules import catalog
 from monitor.rules.model import Rule
 from monitor.rules.references import ReferenceProfile
 from monitor.rules.state import Outcome
 from monitor.stats.categorical import CategoricalProfile
+from monitor.stats.decision import decide
 from monitor.stats.profile import NumericProfile
 from monitor.stats.table import get_statistic
 
@@ -93,11 +93,13 @@ def auto_statistic(kind: str, n: int, n_unique: int = 0) -> str:
     """Evidently's default choice of test by column kind and size."""
     table = catalog.drift_statistics()
     if kind == "numeric":
-        choice = "ks" if n <= 1000 else "wasserstein"
-    elif n_unique <= 2 and "z" in table:
-        choice = "z"
+        candidates = ["ks"] if n <= 1000 else ["wasserstein"]
+    elif n <= 1000:
+        candidates = (["z"] if n_unique <= 2 else []) + ["chisquare"]
     else:
-        choice = "chisquare" if n <= 1000 else "jensenshannon"
+        candidates = ["jensenshannon", "tvd"]
+    usable = [c for c in candidates if c in table and kind in table[c].kinds]
+    choice = usable[0] if usable else ""
     if choice not in table or kind not in table[choice].kinds:
         choice = next(s for s, info in sorted(table.items()) if kind in info.kinds)
     return choice
@@ -172,20 +174,25 @@ def decide_drift(
     is_test: bool,
     sufficient: np.ndarray,
 ) -> np.ndarray:
-    """Per-feature drift decisions; see the module docstring for why BH + effect size."""
-    drifted = np.zeros(len(values), dtype=bool)
+    """Per-feature drift decisions; see the module docstring for why BH + effect size.
+
+    The statistics part's :func:`monitor.stats.decision.decide` makes the decision (effect
+    size over the threshold and, for tests, Benjamini–Hochberg over the rule's features at
+    the rule's threshold as false-discovery rate). For tests whose statistic is itself an
+    effect size on a fixed scale (KS ``D``), a floor of :data:`MIN_EFFECT` is added.
+    """
     ok = sufficient & ~np.isnan(values)
+    drifted = np.zeros(len(values), dtype=bool)
     if not ok.any():
         return drifted
+    v = values[ok]
     if is_test:
-        adjusted = false_discovery_control(np.clip(values[ok], 0.0, 1.0), method="bh")
-        hit = adjusted < threshold
+        hit = np.asarray(decide(v, v, threshold, higher_is_drift=False, alpha=threshold))
         eff = effect[ok]
         hit &= np.isnan(eff) | (eff >= MIN_EFFECT)
-        drifted[np.flatnonzero(ok)] = hit
     else:
-        v = values[ok]
-        drifted[np.flatnonzero(ok)] = v > threshold if direction == "above" else v < threshold
+        hit = np.asarray(decide(v, None, threshold, higher_is_drift=direction == "above"))
+    drifted[np.flatnonzero(ok)] = hit
     return drifted
 
 

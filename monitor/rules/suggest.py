@@ -41,9 +41,12 @@ def _numeric_statistic(n_ref: int) -> str:
 
 def _categorical_statistic(n_ref: int, n_categories: int) -> str | None:
     table = catalog.drift_statistics()
-    wanted = ["z"] if n_categories <= 2 else []
-    wanted += ["chisquare"] if n_ref <= SMALL else ["jensenshannon"]
-    wanted += ["jensenshannon", "psi", "chisquare"]
+    # Small references: a test (Z for two categories, else chi-square); large ones: a
+    # distance, since every harmless shift is "significant" on big windows.
+    if n_ref <= SMALL:
+        wanted = (["z"] if n_categories <= 2 else []) + ["chisquare"]
+    else:
+        wanted = ["jensenshannon", "tvd", "psi", "chisquare"]
     for name in wanted:
         if name in table and "categorical" in table[name].kinds:
             return name
