@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.alerting.settings import AlertingSettings
 from monitor.api.settings import ApiSettings
+from monitor.coordination import CoordinationSettings
 from monitor.ingest import IngestSettings
 from monitor.rules.settings import RulesSettings
 from monitor.source.settings import SourceSettings
@@ -38,6 +39,7 @@ class Config(BaseModel):
     store: StoreSettings = Field(default_factory=StoreSettings)
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    coordination: CoordinationSettings = Field(default_factory=CoordinationSettings)
     # --- sections added by their owners, one field each (keep the order) -------------
     rules: RulesSettings = Field(default_factory=RulesSettings)  # monitor/rules
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # monitor/alerting

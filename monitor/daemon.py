@@ -18,7 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from monitor import metrics
+from monitor.api.context import ApiContext
+from monitor.api.server import ApiServer
 from monitor.config import Config
+from monitor.coordination import Election
+from monitor.evaluator import Evaluator
 from monitor.ingest import Ingestor, Stopped
 from monitor.source.consumer import KafkaSource, SourceError
 from monitor.source.decode import Decoder
@@ -28,6 +32,10 @@ from monitor.store.factory import open_store
 from monitor.store.retention import drop_expired_partitions
 
 log = logging.getLogger(__name__)
+
+# Rule groups are evaluated at their own interval boundaries; the tick only bounds how
+# late after a boundary an evaluation starts.
+EVALUATION_TICK_S = 1.0
 
 
 @dataclass
@@ -70,7 +78,9 @@ class Daemon:
         self._given_store = store
         self._source_factory = source_factory
         self._stopping = threading.Event()
-        self._reload_requested = threading.Event()
+        self.evaluator: Evaluator | None = None
+        self.api: ApiServer | None = None
+        self._last_poll_ok = 0.0
         self._failure: BaseException | None = None
         self.ingested = 0
         self.store: Store | None = None
@@ -85,7 +95,8 @@ class Daemon:
 
     def request_reload(self) -> None:
         """Ask for the rule files to be loaded again (SIGHUP, API); safe in a signal handler."""
-        self._reload_requested.set()
+        if self.evaluator is not None:
+            self.evaluator.request_reload()
 
     @property
     def stopping(self) -> bool:
@@ -122,6 +133,13 @@ class Daemon:
                 self.config.ingest,
                 self._stopping,
             )
+            if self.config.rules.enabled:
+                self.evaluator = self._evaluator(store)
+                stack.callback(self.evaluator.close)
+            if self.config.api.enabled:
+                self.api = ApiServer(self._api_context(store), self.config.api).start()
+                stack.callback(self.api.stop)
+                log.info("HTTP API on %s", self.api.url)
             for job in self._jobs(store):
                 stack.enter_context(_worker(job, self._stopping, self.stop))
             log.info("daemon running")
@@ -129,6 +147,7 @@ class Daemon:
             while not self._stopping.is_set():
                 try:
                     self.ingested += ingestor.step()
+                    self._last_poll_ok = time.monotonic()
                 except Stopped as exc:
                     log.info("%s", exc)
                     break
@@ -147,13 +166,50 @@ class Daemon:
         if self._failure is not None:
             raise self._failure
 
+    def _evaluator(self, store: Store) -> Evaluator:
+        mode = self.config.coordination.mode
+        elect = mode == "kafka" or (mode == "auto" and self.config.store.clickhouse is not None)
+        election = Election(self.config.source, self.config.coordination) if elect else None
+        return Evaluator(self.config, store, election)
+
+    def _api_context(self, store: Store) -> ApiContext:
+        evaluator = self.evaluator
+
+        def kafka_ready() -> tuple[bool, str]:
+            age = time.monotonic() - self._last_poll_ok
+            ok = age < 30
+            return ok, (
+                f"polled Kafka {age:.0f}s ago" if ok else f"no successful poll for {age:.0f}s"
+            )
+
+        checks = {"kafka": kafka_ready}
+        if evaluator is None:
+            return ApiContext(store, ready_checks=checks)
+        checks["rules"] = lambda: (
+            evaluator.last_reload_error is None,
+            f"{len(evaluator.rules.rules())} rules loaded"
+            if evaluator.last_reload_error is None
+            else "last reload failed (running the previous rules)",
+        )
+        return ApiContext(
+            store,
+            ready_checks=checks,
+            reload_rules=evaluator.reload,
+            rules=lambda: evaluator.rules,
+            alert_states=evaluator.states,
+            silences=None,
+        )
+
     def _jobs(self, store: Store) -> list[Job]:
         retention_days = self.config.store.retention_days
 
         def retention(now: datetime) -> object:
             return drop_expired_partitions(store, retention_days, now)
 
-        return [Job("retention", 3600.0, retention)]
+        jobs = [Job("retention", 3600.0, retention)]
+        if self.evaluator is not None:
+            jobs.append(Job("evaluate", EVALUATION_TICK_S, self.evaluator.tick))
+        return jobs
 
 
 class _closing:
