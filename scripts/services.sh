@@ -4,7 +4,7 @@
 #     Maven Central cached in .cache/kafka-libs/ of the repo;
 #   - ClickHouse server from Debian's clickhouse-server package (18.16), with its own config.
 #
-# Usage: scripts/services.sh start|stop|status|env
+# Usage: scripts/services.sh start|stop|status|env|clickhouse-stop|clickhouse-start
 #
 # SERVICES_DIR (default: <repo>/.services) holds config, data, logs, pid files and the
 # `env` file; give each independent instance its own SERVICES_DIR.
@@ -418,6 +418,21 @@ EOF
   cat "$ENV_FILE"
 }
 
+# Stop or start only the ClickHouse server of a running instance, keeping its data and
+# port: outage tests take the store away and bring it back.
+cmd_clickhouse_stop() {
+  stop_one clickhouse
+}
+
+cmd_clickhouse_start() {
+  [[ -s "$ENV_FILE" ]] || die "no running instance in $SERVICES_DIR (start it first)"
+  local tcp http
+  tcp="$(sed -n 's/^DRIFTLINE_TEST_CLICKHOUSE=.*://p' "$ENV_FILE")"
+  http="$(sed -n 's/^DRIFTLINE_TEST_CLICKHOUSE_HTTP=.*://p' "$ENV_FILE")"
+  pid_of clickhouse >/dev/null && return 0
+  start_clickhouse "$tcp" "$http" || die "clickhouse could not start (logs in $LOG_DIR)"
+}
+
 cmd_status() {
   local rc=0 name pid
   for name in kafka clickhouse; do
@@ -442,6 +457,8 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 env) cmd_env ;;
+clickhouse-stop) cmd_clickhouse_stop ;;
+clickhouse-start) cmd_clickhouse_start ;;
 *)
   echo "usage: $0 start|stop|status|env   (SERVICES_DIR=${SERVICES_DIR})" >&2
   exit 2

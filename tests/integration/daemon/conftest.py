@@ -42,6 +42,16 @@ def make_config(kafka_bootstrap: str, store_settings: StoreSettings):
     return make
 
 
+@pytest.fixture
+def config_builder(kafka_bootstrap: str):
+    """Build a Config for the test broker and a given store: ``build(store, events, ...)``."""
+
+    def build(store: StoreSettings, events: list[Any], labels=(), group=None, **sections: Any):
+        return _config(kafka_bootstrap, store, events, labels, group, **sections)
+
+    return build
+
+
 def _config(
     kafka_bootstrap: str,
     store: StoreSettings,
