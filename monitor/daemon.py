@@ -67,6 +67,10 @@ class Daemon:
         daemon.run(count=10_000, timeout=60)
     """
 
+    # Subclasses that drive rule evaluation and the API themselves (the demo runs them on
+    # its fast event clock) turn this off.
+    starts_evaluator_and_api = True
+
     def __init__(
         self,
         config: Config,
@@ -133,10 +137,10 @@ class Daemon:
                 self.config.ingest,
                 self._stopping,
             )
-            if self.config.rules.enabled:
+            if self.config.rules.enabled and self.starts_evaluator_and_api:
                 self.evaluator = self._evaluator(store)
                 stack.callback(self.evaluator.close)
-            if self.config.api.enabled:
+            if self.config.api.enabled and self.starts_evaluator_and_api:
                 self.api = ApiServer(self._api_context(store), self.config.api).start()
                 stack.callback(self.api.stop)
                 log.info("HTTP API on %s", self.api.url)

@@ -48,7 +48,12 @@ def command(
         watchdog.start()
 
     with handle_signals(stop=stop, reload=daemon.request_reload):
-        daemon.run()
+        try:
+            daemon.run()
+        except FileProblems as exc:  # rule files that do not load: say where, no traceback
+            for problem in exc.problems:
+                typer.echo(str(problem), err=True)
+            raise typer.Exit(2) from None
     log.info("daemon stopped")
 
 

@@ -149,6 +149,8 @@ class DemoDaemon(Daemon):
         Where console lines go.
     """
 
+    starts_evaluator_and_api = False  # both run below on the demo clock
+
     def __init__(self, config: Config, clock: DemoClock, echo: Callable[[str], None], **kw: Any):
         super().__init__(config, **kw)
         self.clock = clock

@@ -59,7 +59,8 @@ def finite_sorted_rows(x: Any, xp: ModuleType | None = None) -> tuple[Any, Any]:
     rows = xp.where(finite, rows, xp.asarray(xp.nan, dtype=xp.float64))
     n_valid = xp.sum(xp.astype(finite, xp.int64), axis=1)
     # NaN sorts last in NumPy/CuPy, so valid values are a prefix of every row.
-    return xp.sort(rows, axis=1), n_valid
+    # stable=False: equal floats are interchangeable, and NumPy then uses its SIMD sort
+    return xp.sort(rows, axis=1, stable=False), n_valid
 
 
 @dataclass

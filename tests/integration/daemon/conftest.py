@@ -73,6 +73,9 @@ def _config(
         },
         "store": store.model_dump(mode="json", exclude_none=True),
         "ingest": {"batch_max_wait_ms": 200},
+        # parts a test does not name stay off, so each test exercises what it says
+        "rules": {"enabled": False},
+        "api": {"enabled": False},
     }
     data.update(sections)
     return Config.model_validate(data)

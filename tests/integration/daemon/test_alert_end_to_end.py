@@ -142,7 +142,7 @@ def test_drift_in_a_live_stream_fires_notifies_and_resolves(
                         return r
             return None
 
-        fired = wait_for(firing, 60, "a firing notification")
+        fired = wait_for(firing, 90, "a firing notification")
         # `for: 4s` holds the alert pending for at least two evaluations first
         assert time.monotonic() - drifted_at >= 4
         header = fired.headers.get("x-driftline-signature")
@@ -168,7 +168,7 @@ def test_drift_in_a_live_stream_fires_notifies_and_resolves(
                     return r
             return None
 
-        wait_for(resolved, 60, "a resolved notification")
+        wait_for(resolved, 90, "a resolved notification")
     finally:
         stream.stopped.set()
         daemon.stop()

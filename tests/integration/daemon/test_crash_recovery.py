@@ -111,6 +111,8 @@ def test_kill9_at_many_points_then_stored_equals_produced(
         },
         "store": store_settings.model_dump(mode="json", exclude_none=True),
         "ingest": {"batch_max_records": 5000, "batch_max_wait_ms": 300},
+        "rules": {"enabled": False},
+        "api": {"enabled": False},
     }
     config_path = tmp_output / "driftline.yaml"
     config_path.write_text(json.dumps(config))
