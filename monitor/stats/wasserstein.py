@@ -77,8 +77,8 @@ def wasserstein_distance(profile: NumericProfile, current: Any) -> DriftResult:
         a_a, a_b = a_c[:, :-1], a_c[:, 1:]
         t = xp.minimum(xp.maximum(s, a), b)
         a_t = xp.where(s <= a, a_a, xp.where(s >= b, a_b, a_s))
-        # g*(t-a) - (A(t)-A(a))  +  (A(b)-A(t)) - g*(b-t), grouped to save passes
-        mid = g * ((t - a) - (b - t)) + ((a_a + a_b) - 2.0 * a_t)
+        # each half is a difference of nearby values: grouped this way it rounds least
+        mid = (g * (t - a) - (a_t - a_a)) + ((a_b - a_t) - g * (b - t))
         if bool(xp.all(m == mm)):
             middle = xp.sum(mid, axis=1)
         else:
