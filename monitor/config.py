@@ -117,7 +117,10 @@ def _secret_fields(node: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[Sequ
     if isinstance(node, BaseModel):
         for name in type(node).model_fields:
             value = getattr(node, name)
-            if name.endswith(("_env", "_file")) and value is not None:
+            # Only secrets the file names: a default variable (e.g. the API token's) that
+            # is unset just leaves its feature off, which its own docs explain.
+            explicit = name in node.model_fields_set
+            if name.endswith(("_env", "_file")) and value is not None and explicit:
                 yield (*loc, name), name, value
             else:
                 yield from _secret_fields(value, (*loc, name))
