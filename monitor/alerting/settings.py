@@ -9,7 +9,6 @@ people who run Alertmanager read it without a manual. Secrets are never values h
 from __future__ import annotations
 
 import logging
-import os
 import re
 from typing import Annotated, Literal
 
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from monitor.alerting.matchers import Matcher, parse_matcher
+from monitor.secrets import read_secret
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +97,10 @@ class _ReceiverBase(_Strict):
             When ``secret_env`` is set but the variable is not; the message names the
             variable, never a value.
         """
-        if not self.secret_env:
-            return None
-        value = os.environ.get(self.secret_env)
-        if not value:
-            raise ValueError(
-                f"receiver {self.name}: environment variable {self.secret_env} is not set"
-            )
-        return SecretStr(value)
+        try:
+            return read_secret(self.secret_env, None, "secret_env")
+        except ValueError as exc:
+            raise ValueError(f"receiver {self.name}: {exc}") from None
 
 
 class WebhookReceiver(_ReceiverBase):

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import typer
 
+from monitor.commands.common import ConfigPath, open_configured_store
+
 log = logging.getLogger(__name__)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
-
-ConfigPath = typer.Option(
-    Path("driftline.yaml"), "-c", "--config", envvar="DRIFTLINE_CONFIG", help="Config file."
-)
 
 
 @app.command("check")
@@ -60,7 +58,6 @@ def suggest(
     config: Path = ConfigPath,
 ) -> None:
     """Write a starting rule file from a stored reference dataset."""
-    from monitor.commands.reference import open_configured_store
     from monitor.rules.references import load_reference
     from monitor.rules.suggest import suggest_rules
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import typer
 
+from monitor.commands.common import exit_with_problems, load_config_or_exit
 from monitor.commands.signals import handle_signals
-from monitor.config import load_config
 from monitor.yamlfile import FileProblems
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,7 @@ def command(
     """Run the daemon until SIGTERM or SIGINT (SIGINT twice quits at once; SIGHUP reloads rules)."""
     from monitor.daemon import Daemon  # heavy imports only for this command
 
-    try:
-        settings = load_config(config)
-    except FileProblems as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(2) from None
+    settings = load_config_or_exit(config)
     daemon = Daemon(settings)
     bound = settings.ingest.shutdown_timeout_s
 
@@ -51,9 +46,7 @@ def command(
         try:
             daemon.run()
         except FileProblems as exc:  # rule files that do not load: say where, no traceback
-            for problem in exc.problems:
-                typer.echo(str(problem), err=True)
-            raise typer.Exit(2) from None
+            exit_with_problems(exc.problems)
     log.info("daemon stopped")
 
 

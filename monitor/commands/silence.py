@@ -14,29 +14,17 @@ from pathlib import Path
 
 import typer
 
+from monitor.commands.common import ConfigPath, open_configured_store
+
 log = logging.getLogger(__name__)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
-ConfigPath = typer.Option(
-    Path("driftline.yaml"), "-c", "--config", envvar="DRIFTLINE_CONFIG", help="Config file."
-)
-
 
 def _silences(config: Path):
     from monitor.alerting.silences import SilenceStore
-    from monitor.config import Config, load_config
-    from monitor.store.factory import open_store
-    from monitor.yamlfile import FileProblems
 
-    try:
-        cfg = load_config(config) if config.exists() else Config()
-    except FileProblems as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(code=2) from None
-    store = open_store(cfg.store)
-    store.migrate()
+    _, store = open_configured_store(config)
     return store, SilenceStore(store)
 
 

@@ -9,11 +9,12 @@ existing services can be monitored without touching their producers.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from monitor.secrets import read_secret
 
 log = logging.getLogger(__name__)
 
@@ -182,20 +183,7 @@ class KafkaSettings(_Strict):
             When the named source is unset or unreadable (the message names the source,
             never a value).
         """
-        if self.sasl_password_env:
-            value = os.environ.get(self.sasl_password_env)
-            if value is None:
-                raise ValueError(f"environment variable {self.sasl_password_env} is not set")
-            return SecretStr(value)
-        if self.sasl_password_file:
-            try:
-                text = self.sasl_password_file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot read sasl_password_file {self.sasl_password_file}: {exc.strerror}"
-                ) from None
-            return SecretStr(text.rstrip("\r\n"))
-        return None
+        return read_secret(self.sasl_password_env, self.sasl_password_file, "sasl_password_file")
 
 
 class DecodeLimits(_Strict):

@@ -9,10 +9,11 @@ values in the file: ``password_env`` names an environment variable and
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from monitor.secrets import read_secret
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +53,7 @@ class ClickHouseSettings(BaseModel):
             When the named variable is unset or the file cannot be read; the message
             names the source, never its content.
         """
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ValueError(f"environment variable {self.password_env} is not set")
-            return SecretStr(value)
-        if self.password_file:
-            try:
-                text = self.password_file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot read password_file {self.password_file}: {exc.strerror}"
-                ) from None
-            # Secret files usually end with a newline that is not part of the secret.
-            return SecretStr(text.rstrip("\r\n"))
-        return SecretStr("")
+        return read_secret(self.password_env, self.password_file, "password_file") or SecretStr("")
 
 
 class StoreSettings(BaseModel):
