@@ -19,20 +19,7 @@ from monitor.store.columns import epoch_seconds
 
 log = logging.getLogger(__name__)
 
-ACKS_TABLE = "api_acknowledgements"
-# Created on first use; belongs in a numbered migration of monitor/store/schema.py (the
-# store's owner adds it), with the same IF NOT EXISTS so both paths agree.
-_ACKS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {ACKS_TABLE} (
-    alert_id String,
-    active_since DateTime('UTC'),
-    acknowledged_by String,
-    comment String,
-    at Float64,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY (alert_id, active_since)
-"""
+ACKS_TABLE = "api_acknowledgements"  # created by store migration 4
 _WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
 
 
@@ -150,11 +137,6 @@ def resolved_history(store: Store, limit: int = 500) -> list[tuple]:
     ]
 
 
-def ensure_ack_table(store: Store) -> None:
-    """Create the acknowledgements table when missing (idempotent)."""
-    store.execute(_ACKS_DDL)
-
-
 def acknowledge(
     store: Store, alert_id: str, active_since: datetime, by: str, comment: str, at: float
 ) -> None:
@@ -163,7 +145,6 @@ def acknowledge(
     An acknowledgement belongs to one episode: when the alert resolves and fires again
     (a new ``active_since``) it shows as unacknowledged.
     """
-    ensure_ack_table(store)
     store.insert(
         ACKS_TABLE,
         ("alert_id", "active_since", "acknowledged_by", "comment", "at", "version"),
@@ -173,7 +154,6 @@ def acknowledge(
 
 def acknowledgements(store: Store) -> dict[tuple[str, int], dict]:
     """``{(alert_id, active_since unix seconds): {"by", "comment", "at"}}``."""
-    ensure_ack_table(store)
     rows = store.query(
         "SELECT alert_id, toUInt32(active_since), argMax(acknowledged_by, version), "
         f"argMax(comment, version), argMax(at, version) FROM {ACKS_TABLE} "

@@ -55,7 +55,8 @@ DEAD_LETTERS = "dead_letters"
 MODEL_FEATURES = "model_features"
 
 # Tables whose day partitions are dropped by retention.
-PARTITIONED_TABLES = (EVENTS, FEATURE_VALUES, LABELS, DEAD_LETTERS)
+# Tables retention drops day partitions of (every one is PARTITION BY toDate(...)).
+PARTITIONED_TABLES = (EVENTS, FEATURE_VALUES, LABELS, DEAD_LETTERS, "rule_results")
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,25 @@ MIGRATIONS: list[Migration] = [
                 profile String
             ) ENGINE = ReplacingMergeTree(created_at)
             ORDER BY (model, name, created_at)
+            """,
+        ),
+    ),
+    # API (monitor/api/): who acknowledged which episode of an alert (an episode is
+    # identified by the time it became active, so a new episode shows unacknowledged).
+    Migration(
+        4,
+        "api: api_acknowledgements",
+        (
+            """
+            CREATE TABLE IF NOT EXISTS api_acknowledgements (
+                alert_id String,
+                active_since DateTime('UTC'),
+                acknowledged_by String,
+                comment String,
+                at Float64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY (alert_id, active_since)
             """,
         ),
     ),
