@@ -10,17 +10,37 @@ from the store. Evaluations are idempotent (results keyed on the window), so a s
 overlap during a hand-over cannot duplicate results; the outbox is keyed on the
 notification id, so it cannot duplicate deliveries either.
 
+Three things keep two replicas from acting as evaluator at the same time:
+
+* the sticky assignor keeps partition 0 where it is when a replica joins or leaves, so
+  scaling out does not move the role (range assignment would hand it to whichever
+  member id sorts first);
+* losing partition 0 in a rebalance calls ``on_lost`` *inside* the poll, before this
+  member rejoins, so the old evaluator has stopped its notification sender before the
+  group can give the role to another member;
+* a lease: a member that has not heard a heartbeat answer for half the session timeout
+  (Kafka unreachable, the process paused) no longer considers itself the evaluator,
+  because the group may already have handed partition 0 to someone else while this
+  member still holds its stale assignment.
+
 With the embedded chDB store there is one process by construction, and no election.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,22 +66,47 @@ class CoordinationSettings(BaseModel):
     )
 
 
+def replica_id() -> str:
+    """Who this process is in logs and records: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class Election:
     """Membership in the evaluator group; :meth:`is_leader` is cheap and called per tick.
 
-    Must be used from one thread (kafka-python consumers are not thread-safe).
+    Must be used from one thread (kafka-python consumers are not thread-safe); ``on_lost``
+    is called on that thread, from inside :meth:`is_leader`.
+
+    Parameters
+    ----------
+    source : SourceSettings
+        Connection, group id and session timeouts (shared with the ingest consumer).
+    settings : CoordinationSettings
+    client : optional
+        A consumer to use instead of a new ``KafkaConsumer`` (tests).
     """
 
     def __init__(self, source: SourceSettings, settings: CoordinationSettings, client: Any = None):
         self.topic = settings.topic
+        self.replica = replica_id()
+        # Called when partition 0 is taken away, before this member rejoins the group.
+        self.on_lost: Callable[[], None] | None = None
         options = consumer_options(source)
         options["group_id"] = f"{source.kafka.group_id}-evaluator"
         options["client_id"] = f"{source.kafka.client_id}-evaluator-{uuid.uuid4().hex[:6]}"
+        # Range stays listed so a group with replicas of an older version still forms.
+        options["partition_assignment_strategy"] = (
+            StickyPartitionAssignor,
+            RangePartitionAssignor,
+        )
         options.pop("max_poll_records", None)
-        _ensure_topic(options, self.topic)
-        self._consumer = client or KafkaConsumer(**options)
-        self._consumer.subscribe([self.topic])
+        self._lease_s = source.kafka.session_timeout_ms / 2000
         self._leader = False
+        self._consumer = client
+        if client is None:
+            _ensure_topic(options, self.topic)
+            self._consumer = KafkaConsumer(**options)
+        self._consumer.subscribe([self.topic], listener=_Listener(self))
 
     def is_leader(self) -> bool:
         """Poll the group (keeps membership) and say whether this member owns partition 0."""
@@ -71,13 +116,59 @@ class Election:
         except KafkaError as exc:
             log.warning("evaluator election: %s", exc)
             owned = False
+        if owned and not self._lease_held():
+            owned = False
         if owned != self._leader:
-            log.info("this replica %s the evaluator", "is now" if owned else "is no longer")
+            log.info(
+                "replica %s %s the evaluator",
+                self.replica,
+                "is now" if owned else "is no longer",
+            )
+            if not owned:
+                self._lost()
             self._leader = owned
         return owned
 
+    def _lease_held(self) -> bool:
+        # The broker expires a member session_timeout after the last heartbeat it got;
+        # our last answer came after that, so half the timeout leaves a safe margin.
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        heartbeat = getattr(coordinator, "heartbeat", None)
+        if heartbeat is None:  # a test double, or a client version without it
+            return True
+        last = max(heartbeat.last_receive, heartbeat.last_reset)
+        age = time.monotonic() - last
+        if age > self._lease_s:
+            log.warning("evaluator election: no heartbeat answer for %.1fs; not evaluating", age)
+            return False
+        return True
+
+    def _lost(self) -> None:
+        callback = self.on_lost
+        if callback is not None:
+            try:
+                callback()
+            except Exception:  # stepping down must not break the group protocol
+                log.exception("evaluator election: stepping down failed")
+
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+
+
+class _Listener(ConsumerRebalanceListener):
+    """Steps down when partition 0 is revoked, before the member rejoins the group."""
+
+    def __init__(self, election: Election):
+        self.election = election
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        if self.election._leader and TopicPartition(self.election.topic, 0) in set(revoked):
+            log.info("replica %s: evaluator role revoked by a rebalance", self.election.replica)
+            self.election._leader = False
+            self.election._lost()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
 
 
 _ADMIN_OPTIONS = ("bootstrap_servers", "client_id", "security_protocol", "ssl_cafile")
