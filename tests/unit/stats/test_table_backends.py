@@ -12,6 +12,7 @@ import pydantic
 import pytest
 
 from monitor.stats import backend, binned, ks, profile, ranktests, table, wasserstein
+from monitor.stats import row as row_module
 from monitor.stats.backend import get_namespace, to_numpy
 from monitor.stats.profile import NumericProfile
 from monitor.stats.settings import ComputeSettings
@@ -56,8 +57,10 @@ def test_table_rows_are_well_formed():
         assert row.name == name
         assert row.kinds and all(isinstance(k, str) for k in row.kinds)
         if name in OWN:
-            assert row.kinds == {"numeric"}
+            assert "numeric" in row.kinds
         assert callable(row.function)
+        for kind in row.kinds:
+            assert callable(row.function_for(kind))
         assert row.description
         # p-value statistics alarm on small values, distances on large ones
         if row.has_p_value and name in OWN:
@@ -87,7 +90,7 @@ def test_direction_separates_drift_from_no_drift(row):
 
 @pytest.mark.parametrize(
     "module",
-    [backend, profile, table, ks, wasserstein, binned, ranktests],
+    [backend, profile, table, row_module, ks, wasserstein, binned, ranktests],
     ids=lambda m: m.__name__,
 )
 def test_docstring_examples_run(module):
@@ -149,3 +152,37 @@ def test_cupy_backend_matches_numpy():
         expected = row.function(NumericProfile.from_array(ref), cur).values
         got = row.function(NumericProfile.from_array(xp.asarray(ref)), xp.asarray(cur)).values
         np.testing.assert_allclose(to_numpy(got), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["psi", "jensenshannon"])
+def test_psi_and_js_dispatch_per_kind(name):
+    """One name, two kinds: each kind reaches its own implementation, by kind or profile."""
+    from monitor.stats import categorical
+    from monitor.stats.table import statistic_function
+
+    row = get_statistic(name)
+    assert row.kinds == {"numeric", "categorical"}
+    assert statistic_function(name, "numeric") is getattr(binned, name)
+    assert statistic_function(name, "categorical") is getattr(categorical, name)
+    rng = np.random.default_rng(5)
+    labels = np.array(["a", "b", "c"])
+    cref = categorical.CategoricalProfile.from_columns({"c": labels[rng.integers(0, 3, 400)]})
+    codes = cref.encode({"c": labels[rng.choice(3, 300, p=[0.5, 0.3, 0.2])]})
+    via_row = row.function(cref, codes).values
+    direct = getattr(categorical, name)(cref, codes).values
+    assert via_row.tobytes() == direct.tobytes() and float(via_row[0]) > 0
+    ref, cur = _data(6)
+    nref = NumericProfile.from_array(ref)
+    assert (
+        row.function(nref, cur).values.tobytes()
+        == getattr(binned, name)(nref, cur).values.tobytes()
+    )
+    with pytest.raises(TypeError, match="function_for"):
+        row.function(object(), cur)
+
+
+def test_kind_a_statistic_lacks_is_an_error_naming_its_kinds():
+    with pytest.raises(ValueError, match="kinds: numeric"):
+        get_statistic("wasserstein").function_for("categorical")
+    assert get_statistic("tvd").function_for("categorical") is not None
+    assert {s.name for s in table.statistics_for("categorical")} >= {"psi", "jensenshannon", "tvd"}
