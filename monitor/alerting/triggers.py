@@ -101,7 +101,8 @@ def plan(
         version = next((str(v) for v in versions if v), None)
         last = cooldowns.last(model)
         if last is not None and now - last < settings.cooldown:
-            log.info(
+            # Asked again at every evaluation while the alert fires: not worth INFO.
+            log.debug(
                 "model %s: retraining trigger held back by cooldown (%.0fs left)",
                 model,
                 settings.cooldown - (now - last),
