@@ -308,6 +308,13 @@ class RuleEngine:
             "window_end": at.isoformat(),
             "reference": ref_name,
         }
+        if r.features:
+            evidence["features"] = {
+                name: {
+                    k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()
+                }
+                for name, d in r.features.items()
+            }
         return Alert(
             labels=labels,
             annotations={k: render(v, variables) for k, v in rule.annotations.items()},

@@ -60,6 +60,9 @@ class Result:
     outcome: Outcome
     statistic: str
     threshold: float
+    # drift_share: each counted feature's statistic and p-value, the evidence a
+    # retraining trigger carries ("which features moved")
+    features: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def crosses(value: float, threshold: float, direction: str) -> bool:
@@ -263,6 +266,20 @@ def evaluate_drift(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[R
         ]
     share = sum(r.outcome is Outcome.TRUE for r in counted) / len(counted)
     outcome = Outcome.TRUE if share >= share_threshold else Outcome.FALSE
+    per_feature = {
+        r.feature: {"value": r.value, "p_value": r.p_value, "drifted": r.outcome is Outcome.TRUE}
+        for r in counted
+    }
     return [
-        Result("", share, math.nan, n_ref, n_cur, outcome, counted[0].statistic, share_threshold)
+        Result(
+            "",
+            share,
+            math.nan,
+            n_ref,
+            n_cur,
+            outcome,
+            counted[0].statistic,
+            share_threshold,
+            per_feature,
+        )
     ]
