@@ -22,6 +22,8 @@ from kafka.structs import OffsetAndMetadata
 from monitor.source.settings import SourceSettings
 
 log = logging.getLogger(__name__)
+# Longest wait for leaving the group when the consumer closes (see KafkaSource.close).
+CLOSE_TIMEOUT_MS = 3000
 
 PartitionKey = tuple[str, int]  # (topic, partition)
 PartitionsCallback = Callable[[set[PartitionKey]], None]
@@ -234,7 +236,12 @@ class KafkaSource:
         if isinstance(consumer, _Closed):
             return
         try:
-            consumer.close(autocommit=False)
+            # Leaving the group is a courtesy (the broker evicts a silent member after the
+            # session timeout); unbounded, close() waits up to request_timeout_ms (30 s),
+            # e.g. behind a JoinGroup that waits for a crashed predecessor, which blew the
+            # daemon's shutdown bound.
+            timeout_ms = min(self.settings.kafka.request_timeout_ms, CLOSE_TIMEOUT_MS)
+            consumer.close(autocommit=False, timeout_ms=timeout_ms)
         except KafkaError as exc:
             log.warning("error while closing the Kafka consumer: %s", exc)
         log.info("Kafka consumer closed")
