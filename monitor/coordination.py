@@ -12,9 +12,11 @@ notification id, so it cannot duplicate deliveries either.
 
 Three things keep two replicas from acting as evaluator at the same time:
 
-* the sticky assignor keeps partition 0 where it is when a replica joins or leaves, so
-  scaling out does not move the role (range assignment would hand it to whichever
-  member id sorts first);
+* the oldest live replica evaluates: the range assignor gives partition 0 to the member
+  id that sorts first, and member ids start with the client id, which carries the
+  member's start time; so a replica joining does not move the role. (kafka-python's
+  sticky assignor was tried first: after a member died it kept assigning partition 0 to
+  nobody and rebalanced every second.)
 * losing partition 0 in a rebalance calls ``on_lost`` *inside* the poll, before this
   member rejoins, so the old evaluator has stopped its notification sender before the
   group can give the role to another member;
@@ -40,7 +42,6 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.range import RangePartitionAssignor
-from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,12 +94,13 @@ class Election:
         self.on_lost: Callable[[], None] | None = None
         options = consumer_options(source)
         options["group_id"] = f"{source.kafka.group_id}-evaluator"
-        options["client_id"] = f"{source.kafka.client_id}-evaluator-{uuid.uuid4().hex[:6]}"
-        # Range stays listed so a group with replicas of an older version still forms.
-        options["partition_assignment_strategy"] = (
-            StickyPartitionAssignor,
-            RangePartitionAssignor,
+        # Zero-padded start time first: ids sort by age, and range gives partition 0 to
+        # the first, so the oldest replica keeps the role while others come and go.
+        started_ms = int(time.time() * 1000)
+        options["client_id"] = (
+            f"{source.kafka.client_id}-evaluator-{started_ms:015d}-{uuid.uuid4().hex[:6]}"
         )
+        options["partition_assignment_strategy"] = (RangePartitionAssignor,)
         options.pop("max_poll_records", None)
         self._lease_s = source.kafka.session_timeout_ms / 2000
         self._leader = False
