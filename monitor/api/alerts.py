@@ -112,7 +112,7 @@ def list_alerts(
         if s.state in states:
             add(key, s.state, s.active_since, s.fired_at, s.resolved_at, s.last_eval, s.value)
     if RESOLVED in states:
-        for g, r, m, f, since, fired, resolved, value in queries.resolved_history(
+        for g, r, m, f, since, fired, resolved, value in persist.resolved_episodes(
             ctx.store, history_limit
         ):
             add((g, r, m, f), RESOLVED, since, fired, resolved, None, value)

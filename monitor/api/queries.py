@@ -12,7 +12,7 @@ import math
 import time
 from datetime import datetime, timezone
 
-from monitor.rules.persist import RESULT_COLUMNS, RESULTS_TABLE, STATES_TABLE
+from monitor.rules.persist import RESULT_COLUMNS, RESULTS_TABLE
 from monitor.store import schema
 from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
@@ -115,26 +115,6 @@ def rule_results(
         d["n_current"] = int(d["n_current"])
         out.append(d)
     return out
-
-
-def resolved_history(store: Store, limit: int = 500) -> list[tuple]:
-    """Resolved alert episodes ``(group, rule, model, feature, active_since, fired_at,
-    resolved_at, value)``, newest first.
-
-    ``alert_states`` keeps only the latest state per key once merged, so this reads the
-    unmerged versions too (no FINAL): history goes back as far as merges left rows.
-    """
-    limit = max(1, min(int(limit), 10_000))
-    rows = store.query(
-        "SELECT group_name, rule, model, feature, active_since, any(fired_at), resolved_at, "
-        f"any(value) FROM {STATES_TABLE} WHERE state = 'resolved' "
-        "GROUP BY group_name, rule, model, feature, active_since, resolved_at "
-        f"ORDER BY resolved_at DESC LIMIT {limit}"
-    )
-    return [
-        (str(g), str(r), str(m), str(f), _dt(a), _dt(fa), _dt(res), _f(v))
-        for g, r, m, f, a, fa, res, v in rows
-    ]
 
 
 def acknowledge(

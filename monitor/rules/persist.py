@@ -16,6 +16,7 @@ from monitor.store.base import Store
 
 RESULTS_TABLE = "rule_results"
 STATES_TABLE = "alert_states"
+EPISODES_TABLE = "alert_episodes"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 StateKey = tuple[str, str, str, str]  # (group, rule, model, feature)
@@ -37,6 +38,16 @@ RESULT_COLUMNS = (
     "decision",
     "reference",
     "evaluated_at",
+)
+_EPISODE_COLUMNS = (
+    "group_name",
+    "rule",
+    "model",
+    "feature",
+    "active_since",
+    "fired_at",
+    "resolved_at",
+    "value",
 )
 _STATE_COLUMNS = (
     "group_name",
@@ -80,6 +91,7 @@ def write_results(store: Store, rows: list[tuple]) -> None:
 
 
 def write_states(store: Store, states: Iterable[tuple[StateKey, AlertState]]) -> None:
+    states = list(states)
     rows = [
         (
             *key,
@@ -96,6 +108,21 @@ def write_states(store: Store, states: Iterable[tuple[StateKey, AlertState]]) ->
     ]
     if rows:
         store.insert(STATES_TABLE, _STATE_COLUMNS, rows)
+    # A resolved state closes an episode: keep it for the history (keyed on its start,
+    # so writing the same resolution again replaces the row).
+    episodes = [
+        (
+            *key,
+            _t(s.active_since),
+            _t(s.fired_at),
+            _t(s.resolved_at),
+            float(s.value) if s.value is not None else math.nan,
+        )
+        for key, s in states
+        if s.state == "resolved" and s.resolved_at is not None
+    ]
+    if episodes:
+        store.insert(EPISODES_TABLE, _EPISODE_COLUMNS, episodes)
 
 
 def load_states(store: Store) -> dict[StateKey, AlertState]:
@@ -115,6 +142,29 @@ def load_states(store: Store) -> dict[StateKey, AlertState]:
             value=None if math.isnan(value) else value,
         )
     return out
+
+
+def resolved_episodes(store: Store, limit: int = 500) -> list[tuple]:
+    """Resolved alert episodes ``(group, rule, model, feature, active_since, fired_at,
+    resolved_at, value)``, newest first (times aware UTC or None, value None for NaN)."""
+    limit = max(1, min(int(limit), 10_000))  # 18.16 takes LIMIT only as a literal
+    rows = store.query(
+        f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM {EPISODES_TABLE} FINAL "
+        f"ORDER BY resolved_at DESC LIMIT {limit}"
+    )
+    return [
+        (
+            str(g),
+            str(r),
+            str(m),
+            str(f),
+            _from_t(a),
+            _from_t(fa),
+            _from_t(res),
+            None if math.isnan(float(v)) else float(v),
+        )
+        for g, r, m, f, a, fa, res, v in rows
+    ]
 
 
 def read_results(

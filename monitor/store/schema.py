@@ -56,7 +56,14 @@ MODEL_FEATURES = "model_features"
 
 # Tables whose day partitions are dropped by retention.
 # Tables retention drops day partitions of (every one is PARTITION BY toDate(...)).
-PARTITIONED_TABLES = (EVENTS, FEATURE_VALUES, LABELS, DEAD_LETTERS, "rule_results")
+PARTITIONED_TABLES = (
+    EVENTS,
+    FEATURE_VALUES,
+    LABELS,
+    DEAD_LETTERS,
+    "rule_results",
+    "alert_episodes",
+)
 
 
 @dataclass(frozen=True)
@@ -289,6 +296,28 @@ MIGRATIONS: list[Migration] = [
                 version UInt64
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY (alert_id, active_since)
+            """,
+        ),
+    ),
+    # Rules (monitor/rules/): one row per resolved alert episode, kept for the history
+    # the API and dashboard show (alert_states keeps only the latest state per alert).
+    Migration(
+        5,
+        "rules: alert_episodes",
+        (
+            """
+            CREATE TABLE IF NOT EXISTS alert_episodes (
+                group_name String,
+                rule String,
+                model String,
+                feature String,
+                active_since DateTime('UTC'),
+                fired_at DateTime('UTC'),
+                resolved_at DateTime('UTC'),
+                value Float64
+            ) ENGINE = ReplacingMergeTree(resolved_at)
+            PARTITION BY toDate(resolved_at)
+            ORDER BY (group_name, rule, model, feature, active_since)
             """,
         ),
     ),

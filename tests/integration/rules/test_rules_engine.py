@@ -18,7 +18,7 @@ import pytest
 from monitor.records import Batch, Event, Origin
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
-from monitor.rules.persist import read_results
+from monitor.rules.persist import read_results, resolved_episodes
 from monitor.rules.references import profile_frame, save_reference
 
 pytestmark = pytest.mark.timeout(300)
@@ -161,6 +161,9 @@ def test_drift_pending_firing_resolved_and_restart(store_opener, tmp_path) -> No
             resolved_at = minute
             break
     assert resolved_at is not None and resolved_at > 40
+    # The episode stays in the history once its state row is replaced by later ones.
+    (episode,) = [e for e in resolved_episodes(store2) if e[1] == "x_shift"]
+    assert episode[4] == T0 + first_pending * MIN and episode[6] == T0 + resolved_at * MIN
 
     # Results are recorded once per window and re-evaluation replaces them.
     rows = [r for r in read_results(store2, rule="x_shift") if r["feature"] == "x"]
