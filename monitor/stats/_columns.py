@@ -24,7 +24,29 @@ def searchsorted_rows(xp: ModuleType, a: Any, v: Any, side: str) -> Any:
     if n == 0:
         return xp.zeros(v.shape, dtype=xp.int64)
     out = [xp.searchsorted(a[j, :], v[j, :], side=side) for j in range(n)]
-    return xp.astype(xp.stack(out, axis=0), xp.int64)
+    # NumPy already returns int64 (intp): copy=False keeps the block from being copied
+    return xp.astype(xp.stack(out, axis=0), xp.int64, copy=False)
+
+
+def take_rows(xp: ModuleType, a: Any, idx: Any) -> Any:
+    """Row-wise gather ``out[j, k] = a[j, idx[j, k]]`` through one flat ``take``.
+
+    Same result as ``take_along_axis(a, idx, axis=1)``; NumPy's ``take_along_axis``
+    builds a broadcast fancy index, while a 1-D ``take`` on the flattened block is about
+    twice as fast on the (100 x 100 000) gathers of the hot path. ``a`` is C-contiguous
+    (profiles and sorted blocks are), so the reshape is a view.
+    """
+    n_rows, width = a.shape
+    if n_rows == 0 or idx.shape[1] == 0:
+        return xp.zeros(idx.shape, dtype=a.dtype)
+    offsets = xp.arange(n_rows, dtype=xp.int64)[:, None] * width
+    flat = xp.reshape(idx + offsets, (-1,))
+    return xp.reshape(xp.take(xp.reshape(a, (-1,)), flat), idx.shape)
+
+
+def take_columns(xp: ModuleType, a: Any, idx: Any) -> Any:
+    """``a[:, idx]`` for one 1-D index vector shared by every row (a strided gather)."""
+    return xp.take(a, idx, axis=1)
 
 
 def prepare(profile: NumericProfile, current: Any) -> tuple[ModuleType, Any, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as _sps
 
-from monitor.stats._columns import finish, prepare, searchsorted_rows
+from monitor.stats._columns import finish, prepare, searchsorted_rows, take_rows
 from monitor.stats.backend import array_namespace, to_numpy
 from monitor.stats.profile import NumericProfile
 from monitor.stats.result import DriftResult
@@ -37,8 +37,10 @@ def ks_statistic(profile: NumericProfile, current: Any) -> tuple[Any, Any, Any]:
     ref = profile.sorted
     n_f = xp.astype(xp.where(n > 0, n, 1), xp.float64)[:, None]
     m_f = xp.astype(xp.where(m > 0, m, 1), xp.float64)[:, None]
-    below = xp.astype(searchsorted_rows(xp, ref, cur, "left"), xp.float64)
-    upto = xp.astype(searchsorted_rows(xp, ref, cur, "right"), xp.float64)
+    upto_i = searchsorted_rows(xp, ref, cur, "right")
+    below_i = _count_below(xp, ref, cur, upto_i, n)
+    below = xp.astype(below_i, xp.float64)
+    upto = xp.astype(upto_i, xp.float64)
     k = xp.astype(xp.arange(cur.shape[1], dtype=xp.int64), xp.float64)[None, :]
     valid = xp.arange(cur.shape[1], dtype=xp.int64)[None, :] < m[:, None]
     # sup(F_ref - F_cur) is reached just left of a current value, sup(F_cur - F_ref) at
@@ -51,6 +53,31 @@ def ks_statistic(profile: NumericProfile, current: Any) -> tuple[Any, Any, Any]:
     d = xp.max(both, axis=1) if cur.shape[1] else xp.zeros((cur.shape[0],), dtype=xp.float64)
     d = xp.clip(d, 0.0, 1.0)
     return d, n, m
+
+
+def _count_below(xp: Any, ref: Any, cur: Any, upto: Any, n: Any) -> Any:
+    """``#{r < c}`` per current value, given ``upto = #{r <= c}``.
+
+    The two counts differ only where the reference holds ``c`` itself, which is then
+    ``ref[upto - 1]``: one gather tells which feature rows have such ties, and only those
+    pay a second binary search (continuous features, the common case, never do).
+    """
+    last = xp.maximum(xp.minimum(upto, n[:, None]) - 1, 0)
+    tied = xp.logical_and(upto > 0, take_rows(xp, ref, last) == cur)
+    rows = xp.any(tied, axis=1)
+    if not bool(xp.any(rows)):
+        return upto
+    if bool(xp.all(rows)):
+        return searchsorted_rows(xp, ref, cur, "left")
+    # some rows have ties: search only those, keep ``upto`` for the others
+    idx = xp.nonzero(rows)[0]
+    left = searchsorted_rows(xp, xp.take(ref, idx, axis=0), xp.take(cur, idx, axis=0), "left")
+    # scatter back without item assignment (not in every namespace): position of each
+    # tied row in ``idx`` through a cumulative count
+    pos = xp.cumulative_sum(xp.astype(rows, xp.int64)) - 1
+    pos = xp.maximum(pos, 0)
+    spread = xp.take(left, pos, axis=0)
+    return xp.where(rows[:, None], spread, upto)
 
 
 def ks_pvalue(d: np.ndarray, n: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -181,6 +181,24 @@ def test_ks_statistic_is_bit_identical_to_scipy():
             assert res.p_values[j] == expected.pvalue
 
 
+def test_ks_rows_with_and_without_ties_match_scipy():
+    """Tied rows take a second search, untied ones reuse the first: both exact."""
+    rng = np.random.default_rng(11)
+    ref = rng.normal(size=(400, 4))
+    cur = rng.normal(0.2, size=(300, 4))
+    ref[:, 1], cur[:, 1] = np.round(ref[:, 1], 1), np.round(cur[:, 1], 1)  # ties across sides
+    cur[:50, 3] = ref[:50, 3]  # a few exact shared values in an otherwise continuous row
+    ref[::7, 2] = np.nan
+    for block in (cur, cur[:, [0, 2]]):  # some rows tied, then none
+        cols = [0, 1, 2, 3] if block.shape[1] == 4 else [0, 2]
+        res = ks.ks(NumericProfile.from_array(ref[:, cols]), block)
+        for j, col in enumerate(cols):
+            r = ref[:, col][np.isfinite(ref[:, col])]
+            expected = sps.ks_2samp(r, block[:, j])
+            assert res.statistic[j] == expected.statistic, (col, res.statistic[j])
+            assert res.p_values[j] == expected.pvalue
+
+
 def test_jensenshannon_matches_scipy_directly():
     ref = np.arange(50.0)[:, None]
     cur = ref + 10
