@@ -121,6 +121,8 @@ def test_missing_values_and_traffic_drop_fire_their_rules(
                 "delivery": {"poll_interval": "0.2s"},
             },
             "api": {"enabled": False},
+            # one replica: the election is tested elsewhere, this test is about the rules
+            "coordination": {"mode": "none"},
         }
     )
     streams = Streams(produce_json, topic)
