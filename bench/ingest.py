@@ -117,6 +117,7 @@ def driftline(bootstrap: str, clickhouse: str, topic: str, n: int, rate: float) 
     while got < n:
         got += ingestor.step()
     elapsed = time.perf_counter() - start
+    ingestor.close()
     source.close()
     store.execute(f"DROP DATABASE IF EXISTS {config.store.clickhouse.database}")
     store.close()

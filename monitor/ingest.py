@@ -5,6 +5,14 @@ so a crash at any instant re-delivers at most the uncommitted tail, which the st
 collapses (its tables are keyed on the Kafka origin). While the store is unavailable the
 consumer is paused, one batch at most is held in memory, and polling continues so the
 group membership is kept; the write is retried with exponential backoff and jitter.
+
+Throughput: a step's records are written in a few chunks by one writer thread while the
+main thread polls and decodes the next chunk, so the store's server time and the Kafka
+fetch overlap instead of adding up. The consumer is only ever touched by the main thread
+(kafka-python's consumer is not thread-safe); the writer makes one attempt per chunk, and
+a chunk it could not write is retried by the main thread, which pauses and keeps polling
+as above. Nothing is in flight between two steps: ``step()`` returns only after every
+chunk was stored and the offsets committed, so the delivery guarantee is unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +35,8 @@ from monitor.source.sampling import Sampler
 from monitor.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+_CHUNKS_PER_STEP = 4
 
 
 class IngestSettings(BaseModel):
@@ -84,6 +95,14 @@ class Ingestor:
         # the next successful commit covers them, since commits are absolute).
         self._uncommitted: dict[PartitionKey, int] = {}
         self._lock = threading.Lock()
+        # One writer: chunks of a step reach the store in order, one insert at a time.
+        self._writer: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        """Stop the writer thread (idempotent; a later :meth:`step` starts a new one)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
 
     def forget_partitions(self, partitions: set[PartitionKey]) -> None:
         """Drop pending commits of revoked partitions; their next owner re-reads them."""
@@ -105,37 +124,87 @@ class Ingestor:
             A stop was requested while the store was unavailable; nothing of the
             batch was committed, so it will be consumed again after the restart.
         """
-        records = self._collect()
-        if not records:
-            self._commit_pending()
-            return 0
-        batch = self.decoder.decode_records(records)
-        self.sampler.apply(batch.events)
-        self._count(records, batch)
-        self._store(batch)
+        s = self.settings
+        # A chunk goes to the writer once it holds this many records: big enough that
+        # ClickHouse gets few large inserts, small enough that writing overlaps polling.
+        chunk_min = max(1, s.batch_max_records // _CHUNKS_PER_STEP)
+        deadline = self._clock() + s.batch_max_wait_ms / 1000
+        inflight: list[tuple[Batch, Future[None] | None]] = []
+        offsets: dict[PartitionKey, int] = {}
+        pending: list[Any] = []
+        total = 0
+        try:
+            while total < s.batch_max_records and not self._stopping.is_set():
+                left_ms = int((deadline - self._clock()) * 1000)
+                if left_ms <= 0 and total:
+                    break
+                polled = self.source.poll(
+                    timeout_ms=max(left_ms, 0), max_records=s.batch_max_records - total
+                )
+                pending.extend(polled)
+                total += len(polled)
+                if len(pending) >= chunk_min:
+                    inflight.append(self._submit(self._prepare(pending, offsets)))
+                    pending = []
+                if left_ms <= 0:
+                    break
+            if pending:
+                inflight.append(self._submit(self._prepare(pending, offsets), last=True))
+            if not total:
+                self._commit_pending()
+                return 0
+            self._finish(inflight)
+        finally:
+            # Whatever happens, let no write outlive the step unobserved.
+            for _, future in inflight:
+                if future is not None and not future.cancel():
+                    future.exception()
         with self._lock:
-            for key, offset in next_offsets(records).items():
+            for key, offset in offsets.items():
                 self._uncommitted[key] = max(offset, self._uncommitted.get(key, 0))
         self._commit_pending()
-        return len(records)
+        return total
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _collect(self) -> list[Any]:
-        s = self.settings
-        deadline = self._clock() + s.batch_max_wait_ms / 1000
-        records: list[Any] = []
-        while len(records) < s.batch_max_records and not self._stopping.is_set():
-            left_ms = int((deadline - self._clock()) * 1000)
-            if left_ms <= 0 and records:
-                break
-            polled = self.source.poll(
-                timeout_ms=max(left_ms, 0), max_records=s.batch_max_records - len(records)
-            )
-            records.extend(polled)
-            if left_ms <= 0:
-                break
-        return records
+    def _prepare(self, records: list[Any], offsets: dict[PartitionKey, int]) -> Batch:
+        batch = self.decoder.decode_records(records)
+        self.sampler.apply(batch.events)
+        self._count(records, batch)
+        for key, offset in next_offsets(records).items():
+            if offset > offsets.get(key, -1):
+                offsets[key] = offset
+        return batch
+
+    def _submit(self, batch: Batch, last: bool = False) -> tuple[Batch, Future[None] | None]:
+        """Hand ``batch`` to the writer; the last chunk of a step is written inline."""
+        if last or self.source.paused:
+            return batch, None
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="driftline-writer")
+        return batch, self._writer.submit(self._write_once, batch)
+
+    def _write_once(self, batch: Batch) -> None:
+        with metrics.STORE_WRITE_SECONDS.time():
+            self.store.write_batch(batch)
+        self._count_stored(batch)
+
+    def _finish(self, inflight: list[tuple[Batch, Future[None] | None]]) -> None:
+        """Wait for the writer, then store (with retries) every chunk it did not write."""
+        failed = False
+        for batch, future in inflight:
+            # After a failure, chunks the writer has not started are taken back: each
+            # attempt could wait a connect timeout while this thread does not poll.
+            if future is not None and not (failed and future.cancel()):
+                try:
+                    future.result()
+                    continue
+                except StoreUnavailable as exc:
+                    failed = True
+                    log.warning("chunk write failed (%s); retrying in the ingest loop", exc)
+            # Written here, in order, after the writer's chunks: a failed chunk goes
+            # through the retry loop that pauses the consumer and keeps polling.
+            self._store(batch)
 
     def _store(self, batch: Batch) -> None:
         s = self.settings
@@ -154,7 +223,7 @@ class Ingestor:
 
         retrying = Retrying(
             retry=retry_if_exception_type(StoreUnavailable),
-            wait=wait_exponential_jitter(initial=s.retry_initial_s, max=s.retry_max_s),
+            wait=wait_exponential_jitter(multiplier=s.retry_initial_s, max=s.retry_max_s),
             stop=stop_when_stopping,
             sleep=self._sleep_polling,
             before_sleep=before_sleep,
@@ -170,6 +239,10 @@ class Ingestor:
             log.info("store available again: resuming consumption")
             self.source.resume_all()
             metrics.PAUSED.set(0)
+        self._count_stored(batch)
+
+    @staticmethod
+    def _count_stored(batch: Batch) -> None:
         metrics.STORED.labels("event").inc(len(batch.events))
         metrics.STORED.labels("label").inc(len(batch.labels))
         metrics.STORED.labels("dead_letter").inc(len(batch.dead_letters))

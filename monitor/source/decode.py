@@ -36,6 +36,7 @@ UTC = timezone.utc
 _MIN_EPOCH_S = 0.0
 _MAX_EPOCH_S = 4_291_747_200.0  # 2106-01-01T00:00:00Z
 _MILLIS_ABOVE = 100_000_000_000  # an epoch number this large can only be milliseconds
+_TS_CACHE_SIZE = 4096  # distinct timestamp texts remembered (cleared when full)
 
 REASON_CODES = (
     "empty",
@@ -181,6 +182,9 @@ class Decoder:
         self._labels: dict[str, CompiledLabelMapping] = {
             t.topic: compile_label_mapping(t.mapping) for t in settings.labels
         }
+        # ISO-8601 text -> parsed time; text parses the same under "auto" and "iso8601",
+        # and only successful parses are kept.
+        self._ts_cache: dict[str, datetime] = {}
 
     def decode(
         self,
@@ -273,7 +277,15 @@ class Decoder:
             ts = _kafka_time(timestamp_ms)
         else:
             path, get = m.ts
-            ts = parse_timestamp(_required(obj, path, get), m.ts_format, path)
+            raw_ts = _required(obj, path, get)
+            # Busy streams repeat the same second many times: parse each text once.
+            ts = self._ts_cache.get(raw_ts) if type(raw_ts) is str else None
+            if ts is None:
+                ts = parse_timestamp(raw_ts, m.ts_format, path)
+                if type(raw_ts) is str:
+                    if len(self._ts_cache) >= _TS_CACHE_SIZE:
+                        self._ts_cache.clear()
+                    self._ts_cache[raw_ts] = ts
         if m.feature_fields is None:
             path, get = m.features  # type: ignore[misc]
             raw = _required(obj, path, get)

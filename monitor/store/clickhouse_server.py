@@ -170,7 +170,9 @@ class ClickHouseStore(BaseStore):
         with self._client() as client:
             client.execute(
                 f"INSERT INTO {table} ({names}) VALUES",
-                [list(values) for values in columns.values()],
+                # The driver slices (copies) list columns itself; other sequences
+                # (tuples, arrays) become lists here.
+                [v if isinstance(v, list) else list(v) for v in columns.values()],
                 columnar=True,
             )
 

@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain, repeat
 from numbers import Real
 from typing import Any
 
@@ -115,11 +116,20 @@ def batch_columns(batch: Batch, now: datetime | None = None) -> BatchColumns:
         ev: Columns = {c: [] for c in _EVENT_COLUMNS}
         fv: Columns = {c: [] for c in _FEATURE_COLUMNS}
         raw: list[FeatureValue] = []
+        # Per sampled event, its columns that repeat on each of its feature rows and
+        # how often; expanded at the end with C-level repeat/chain instead of one list
+        # per event and column (this is the hot path: ~20 rows per event).
+        per_event: dict[str, list[Any]] = {c: [] for c in _REPEATED_COLUMNS}
+        counts: list[int] = []
         # Per model, features whose kind is known; a feature seen only as None stays
         # out until a value tells its kind.
         known: dict[str, set[str]] = {}
+        last_dt: datetime | None = None
+        last_ts = 0
         for e in batch.events:
-            ts = epoch_seconds(e.ts)
+            if e.ts is not last_dt:  # events of one second often share one datetime
+                last_dt, last_ts = e.ts, epoch_seconds(e.ts)
+            ts = last_ts
             o = e.origin
             ev["model"].append(e.model)
             ev["model_version"].append(e.model_version)
@@ -135,35 +145,41 @@ def batch_columns(batch: Batch, now: datetime | None = None) -> BatchColumns:
             if not e.sampled or not e.features:
                 continue
             feats = e.features
-            n = len(feats)
-            # Whole-dict extends run at C speed; values are split by type below in two
-            # comprehensions instead of a Python branch per value (the hot path).
             fv["feature"].extend(feats.keys())
             raw.extend(feats.values())
-            fv["model"].extend([e.model] * n)
-            fv["ts"].extend([ts] * n)
-            fv["event_id"].extend([e.event_id] * n)
-            fv["topic"].extend([o.topic] * n)
-            fv["partition"].extend([o.partition] * n)
-            fv["offset"].extend([o.offset] * n)
+            counts.append(len(feats))
+            per_event["model"].append(e.model)
+            per_event["ts"].append(ts)
+            per_event["event_id"].append(e.event_id)
+            per_event["topic"].append(o.topic)
+            per_event["partition"].append(o.partition)
+            per_event["offset"].append(o.offset)
             model_known = known.setdefault(e.model, set())
+            if model_known.issuperset(feats):  # the usual case: no set built per event
+                continue
             for name in feats.keys() - model_known:
                 kind = feature_kind(feats[name])
                 if kind is not None:
                     model_known.add(name)
                     kinds.setdefault((e.model, name), kind)
         if raw:
+            for name, values in per_event.items():
+                fv[name] = list(chain.from_iterable(map(repeat, values, counts)))
+            # Values are split by type in two comprehensions instead of a Python branch
+            # per value.
+            types = list(map(type, raw))
             fv["value"] = [
                 v if (t is float and v == v) else (None if t is str or t is float else _number(v))
-                for v, t in zip(raw, map(type, raw), strict=True)
+                for v, t in zip(raw, types, strict=True)
             ]
             fv["category"] = [
                 v if t is str else (None if t is float or t is int else _category(v))
-                for v, t in zip(raw, map(type, raw), strict=True)
+                for v, t in zip(raw, types, strict=True)
             ]
-        out.tables.append(TableData(schema.EVENTS, ev))
-        if fv["feature"]:
+            out.tables.append(TableData(schema.EVENTS, ev))
             out.tables.append(TableData(schema.FEATURE_VALUES, fv))
+        else:
+            out.tables.append(TableData(schema.EVENTS, ev))
 
     if batch.labels:
         lb: Columns = {c: [] for c in _LABEL_COLUMNS}
@@ -246,5 +262,6 @@ _FEATURE_COLUMNS = (
     "partition",
     "offset",
 )
+_REPEATED_COLUMNS = ("model", "ts", "event_id", "topic", "partition", "offset")
 _LABEL_COLUMNS = ("model", "event_id", "label", "label_value", "ts", "topic", "partition", "offset")
 _DEAD_LETTER_COLUMNS = ("ts", "topic", "partition", "offset", "reason", "payload")
