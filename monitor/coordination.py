@@ -14,9 +14,8 @@ Three things keep two replicas from acting as evaluator at the same time:
 
 * the oldest live replica evaluates: the range assignor gives partition 0 to the member
   id that sorts first, and member ids start with the client id, which carries the
-  member's start time; so a replica joining does not move the role. (kafka-python's
-  sticky assignor was tried first: after a member died it kept assigning partition 0 to
-  nobody and rebalanced every second.)
+  member's start time; so a replica joining does not move the role (deterministic and
+  simpler than a sticky assignor);
 * losing partition 0 in a rebalance calls ``on_lost`` *inside* the poll, before this
   member rejoins, so the old evaluator has stopped its notification sender before the
   group can give the role to another member;
@@ -103,6 +102,7 @@ class Election:
         options["partition_assignment_strategy"] = (RangePartitionAssignor,)
         options.pop("max_poll_records", None)
         self._lease_s = source.kafka.session_timeout_ms / 2000
+        self._join_wait_s = source.kafka.session_timeout_ms / 1000
         self._leader = False
         self._consumer = client
         if client is None:
@@ -114,6 +114,12 @@ class Election:
         """Poll the group (keeps membership) and say whether this member owns partition 0."""
         try:
             self._consumer.poll(timeout_ms=100, max_records=1)
+            # A join or sync cut short by the 100 ms poll is resumed only at the next
+            # tick; with every member doing that the group was seen rebalancing every
+            # second for minutes after a member died. Keep polling until it settles.
+            deadline = time.monotonic() + self._join_wait_s
+            while self._rejoining() and time.monotonic() < deadline:
+                self._consumer.poll(timeout_ms=100, max_records=1)
             owned = TopicPartition(self.topic, 0) in self._consumer.assignment()
         except KafkaError as exc:
             log.warning("evaluator election: %s", exc)
@@ -130,6 +136,11 @@ class Election:
                 self._lost()
             self._leader = owned
         return owned
+
+    def _rejoining(self) -> bool:
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        need_rejoin = getattr(coordinator, "need_rejoin", None)
+        return bool(need_rejoin()) if need_rejoin is not None else False
 
     def _lease_held(self) -> bool:
         # The broker expires a member session_timeout after the last heartbeat it got;
