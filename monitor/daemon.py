@@ -24,6 +24,7 @@ from monitor.config import Config
 from monitor.coordination import Election
 from monitor.evaluator import Evaluator
 from monitor.ingest import Ingestor, Stopped
+from monitor.records import Alert
 from monitor.source.consumer import KafkaSource, SourceError
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
@@ -32,6 +33,11 @@ from monitor.store.factory import open_store
 from monitor.store.retention import drop_expired_partitions
 
 log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
 
 # Rule groups are evaluated at their own interval boundaries; the tick only bounds how
 # late after a boundary an evaluation starts.
@@ -57,7 +63,13 @@ class Daemon:
     store : Store, optional
         An already open store (tests); by default the configured one is opened.
     source_factory : callable, optional
-        Builds the Kafka source (tests may pass a fake).
+        Builds the Kafka source (tests and the demo pass their own).
+    clock : callable, optional
+        The data clock rule windows end at; the demo's runs faster than wall time.
+    on_alerts : callable, optional
+        Called with each evaluation's alerts.
+    on_started : callable, optional
+        Called with the daemon once every part runs (``daemon.api.url`` is known then).
 
     Examples
     --------
@@ -67,18 +79,20 @@ class Daemon:
         daemon.run(count=10_000, timeout=60)
     """
 
-    # Subclasses that drive rule evaluation and the API themselves (the demo runs them on
-    # its fast event clock) turn this off.
-    starts_evaluator_and_api = True
-
     def __init__(
         self,
         config: Config,
         *,
         store: Store | None = None,
         source_factory: Callable[..., KafkaSource] = KafkaSource,
+        clock: Callable[[], datetime] = utc_now,
+        on_alerts: Callable[[list[Alert]], object] | None = None,
+        on_started: Callable[[Daemon], object] | None = None,
     ):
         self.config = config
+        self.clock = clock
+        self._on_alerts = on_alerts
+        self._on_started = on_started
         self._given_store = store
         self._source_factory = source_factory
         self._stopping = threading.Event()
@@ -137,15 +151,17 @@ class Daemon:
                 self.config.ingest,
                 self._stopping,
             )
-            if self.config.rules.enabled and self.starts_evaluator_and_api:
+            if self.config.rules.enabled:
                 self.evaluator = self._evaluator(store)
                 stack.callback(self.evaluator.close)
-            if self.config.api.enabled and self.starts_evaluator_and_api:
+            if self.config.api.enabled:
                 self.api = ApiServer(self._api_context(store), self.config.api).start()
                 stack.callback(self.api.stop)
                 log.info("HTTP API on %s", self.api.url)
             for job in self._jobs(store):
-                stack.enter_context(_worker(job, self._stopping, self.stop))
+                stack.enter_context(_worker(job, self._stopping, self.clock))
+            if self._on_started is not None:
+                self._on_started(self)
             log.info("daemon running")
             last_lag = 0.0
             while not self._stopping.is_set():
@@ -174,7 +190,7 @@ class Daemon:
         mode = self.config.coordination.mode
         elect = mode == "kafka" or (mode == "auto" and self.config.store.clickhouse is not None)
         election = Election(self.config.source, self.config.coordination) if elect else None
-        return Evaluator(self.config, store, election)
+        return Evaluator(self.config, store, election, on_alerts=self._on_alerts)
 
     def _api_context(self, store: Store) -> ApiContext:
         evaluator = self.evaluator
@@ -188,7 +204,7 @@ class Daemon:
 
         checks = {"kafka": kafka_ready}
         if evaluator is None:
-            return ApiContext(store, ready_checks=checks)
+            return ApiContext(store, ready_checks=checks, clock=self.clock)
         checks["rules"] = lambda: (
             evaluator.last_reload_error is None,
             f"{len(evaluator.rules.rules())} rules loaded"
@@ -201,7 +217,7 @@ class Daemon:
             reload_rules=evaluator.reload,
             rules=lambda: evaluator.rules,
             alert_states=evaluator.states,
-            silences=None,
+            clock=self.clock,
         )
 
     def _jobs(self, store: Store) -> list[Job]:
@@ -232,17 +248,17 @@ class _closing:
 class _worker:
     """Runs a job every interval in a daemon thread until ``stopping`` is set."""
 
-    def __init__(self, job: Job, stopping: threading.Event, fail: Callable[[BaseException], None]):
+    def __init__(self, job: Job, stopping: threading.Event, clock: Callable[[], datetime]):
         self.job = job
         self.stopping = stopping
-        self.fail = fail
+        self.clock = clock
         self.thread = threading.Thread(target=self._loop, name=f"driftline-{job.name}", daemon=True)
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
-                self.job.run(datetime.now(timezone.utc))
+                self.job.run(self.clock())
             except Exception:  # a job failing once must not kill the daemon
                 log.exception(
                     "job %s failed; will run again in %.0fs", self.job.name, self.job.interval_s

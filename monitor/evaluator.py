@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from monitor import metrics
@@ -60,6 +62,8 @@ class Evaluator:
         The daemon's migrated store.
     election : Election, optional
         None means this process always evaluates (one replica, or the embedded store).
+    on_alerts : callable, optional
+        Called with each evaluation's alerts (the demo prints what fires).
 
     Raises
     ------
@@ -67,8 +71,15 @@ class Evaluator:
         The rule files do not load at start (every problem, with file:line:col).
     """
 
-    def __init__(self, config: Config, store: Store, election: Election | None = None):
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        election: Election | None = None,
+        on_alerts: Callable[[list[Alert]], object] | None = None,
+    ):
         self.config = config
+        self.on_alerts = on_alerts
         self.store = store
         self.election = election
         self.replica = election.replica if election is not None else replica_id()
@@ -122,7 +133,12 @@ class Evaluator:
     # -- the evaluation thread ---------------------------------------------------------
 
     def tick(self, now: datetime) -> None:
-        """One scheduler tick: keep the role, reload if asked, evaluate what is due."""
+        """One scheduler tick: keep the role, reload if asked, evaluate what is due.
+
+        ``now`` is the data clock that windows end at (wall time, or the demo's faster
+        event time); notification timers (group_wait, repeat_interval, cooldown) always
+        run on wall time, like the sender that flushes them.
+        """
         leader = self.election.is_leader() if self.election is not None else True
         if not leader:
             if self.active:
@@ -138,7 +154,9 @@ class Evaluator:
         with metrics.EVALUATION_SECONDS.labels("all").time():
             alerts = engine.evaluate_due(now)
         self.last_evaluation = now
-        alerting.process(alerts, now)
+        alerting.process(alerts, time.time())
+        if self.on_alerts is not None:
+            self.on_alerts(alerts)
         by_state = Counter(s.state for s in engine.states().values())
         for state in ("pending", "firing"):
             metrics.ALERTS.labels(state).set(by_state.get(state, 0))

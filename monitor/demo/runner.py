@@ -6,9 +6,8 @@ directory → rules → alerting), the demo rules (``monitor/demo/rules.yaml``) 
 ``training`` reference loaded at start, a signed-webhook receiver on 127.0.0.1 that plays
 the training pipeline, and - when available - the HTTP API and the dashboard.
 
-Event time runs ``speed`` times faster than real time, so the rule engine is driven by
-the demo's clock: :class:`DemoDaemon` adds the rule evaluation and alert delivery jobs
-with that clock (the daemon's own jobs use the wall clock).
+Event time runs ``speed`` times faster than real time, so the daemon is given the demo's
+clock: rule windows end at event time, while notification timers stay on wall time.
 """
 
 from __future__ import annotations
@@ -23,12 +22,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.alerting.service import Alerting
 from monitor.config import Config
-from monitor.daemon import Daemon, Job
+from monitor.daemon import Daemon
 from monitor.demo.receiver import WebhookReceiver
 from monitor.demo.source import SyntheticSource
 from monitor.demo.stream import (
@@ -39,6 +38,7 @@ from monitor.demo.stream import (
     SyntheticStream,
     training_frame,
 )
+from monitor.records import Alert
 from monitor.store.base import Store
 from monitor.store.factory import open_store
 
@@ -137,81 +137,25 @@ def load_training_references(store: Store, sample_size: int = 5000) -> None:
         save_reference(store, model, "training", profile)
 
 
-class DemoDaemon(Daemon):
-    """The daemon with rule evaluation and alert delivery driven by the demo clock.
+class FiringLog:
+    """Prints each alert the first time it fires and remembers it for the report."""
 
-    Parameters
-    ----------
-    config : Config
-    clock : DemoClock
-        Event time; the rule engine evaluates windows ending at ``clock.now()``.
-    echo : callable
-        Where console lines go.
-    """
-
-    starts_evaluator_and_api = False  # both run below on the demo clock
-
-    def __init__(self, config: Config, clock: DemoClock, echo: Callable[[str], None], **kw: Any):
-        super().__init__(config, **kw)
+    def __init__(self, clock: DemoClock, echo: Callable[[str], None]):
         self.clock = clock
         self.echo = echo
         self.fired: dict[tuple, dict[str, str]] = {}
-        self.alerting: Any = None
-        self.api: Any = None
-        self.on_api: Callable[[str], object] | None = None
 
-    def _jobs(self, store: Store) -> list[Job]:
-        from monitor.alerting.service import Alerting
-        from monitor.rules.engine import RuleEngine
-        from monitor.rules.loader import load_rule_files
-
-        alerting_settings = self.config.alerting
-        receivers = [r.name for r in alerting_settings.receivers]
-        rules = load_rule_files(self.config.rules.files, receivers=receivers)
-        engine = RuleEngine(store, rules, clock=self.clock.now)
-        self.alerting = Alerting(alerting_settings, store)
-        # Keep the daemon's housekeeping; rule and alert jobs of the daemon (if it has
-        # them) would run on the wall clock, which the demo's fast event time outruns.
-        jobs = [j for j in super()._jobs(store) if j.name == "retention"]
-        if self.config.api.enabled:
-            self._start_api(store, engine)
-
-        def evaluate(_: datetime) -> object:
-            alerts = engine.evaluate_due(self.clock.now())
-            for alert in alerts:
-                key = tuple(sorted(alert.labels.items()))
-                if alert.state == "firing" and key not in self.fired:
-                    self.fired[key] = dict(alert.labels)
-                    summary = alert.annotations.get("summary") or ""
-                    self.echo(
-                        f"[{self.clock.now():%H:%M}] FIRING {alert.labels.get('alertname')} "
-                        f"model={alert.labels.get('model')} "
-                        f"{alert.labels.get('feature', '')} {summary}".rstrip()
-                    )
-            return self.alerting.process(alerts, time.time())
-
-        def deliver(_: datetime) -> object:
-            return self.alerting.deliver_due(time.time())
-
-        return jobs + [Job("demo-rules", 1.0, evaluate), Job("demo-delivery", 0.5, deliver)]
-
-    def _start_api(self, store: Store, engine: Any) -> None:
-        from monitor.api.context import ApiContext
-        from monitor.api.server import ApiServer
-
-        context = ApiContext(
-            store, rules=lambda: engine.rules, alert_states=engine.states, clock=self.clock.now
-        )
-        self.api = ApiServer(context, self.config.api).start()
-        self.echo(f"API:         {self.api.url}/healthz  /metrics  /api/v1/alerts")
-        if self.on_api is not None:
-            self.on_api(self.api.url)
-
-    def stop_api(self) -> None:
-        """Stop the API server if it was started."""
-        if self.api is not None:
-            self.api.stop()
-            self.api = None
+    def __call__(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            key = tuple(sorted(alert.labels.items()))
+            if alert.state == "firing" and key not in self.fired:
+                self.fired[key] = dict(alert.labels)
+                summary = alert.annotations.get("summary") or ""
+                self.echo(
+                    f"[{self.clock.now():%H:%M}] FIRING {alert.labels.get('alertname')} "
+                    f"model={alert.labels.get('model')} "
+                    f"{alert.labels.get('feature', '')} {summary}".rstrip()
+                )
 
 
 def _count(store: Store, sql: str) -> list[tuple]:
@@ -279,22 +223,35 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> DemoR
         try:
             store.migrate()
             load_training_references(store, config.rules.reference_sample_size)
-            daemon = DemoDaemon(config, clock, echo, store=store, source_factory=source_factory)
-            _banner(options, clock, data_dir, receiver.url, echo)
+            firing = FiringLog(clock, echo)
             dashboards: list = []
-            if options.dashboard:
-                daemon.on_api = lambda url: dashboards.append(_start_dashboard(options, url, echo))
+
+            def started(daemon: Daemon) -> None:
+                if daemon.api is not None:
+                    echo(f"API:         {daemon.api.url}/healthz  /metrics  /api/v1/alerts")
+                    if options.dashboard:
+                        dashboards.append(_start_dashboard(options, daemon.api.url, echo))
+
+            daemon = Daemon(
+                config,
+                store=store,
+                source_factory=source_factory,
+                clock=clock.now,
+                on_alerts=firing,
+                on_started=started,
+            )
+            _banner(options, clock, data_dir, receiver.url, echo)
             try:
                 daemon.run(timeout=options.duration_s)
             finally:
-                daemon.stop_api()
                 dashboard = dashboards[0] if dashboards else None
-                if daemon.alerting is not None:
-                    # One last delivery round, so what fired at the end reaches the receiver.
-                    daemon.alerting.deliver_due(time.time())
-                    daemon.alerting.close()
+            # One last delivery round from the durable outbox, so what fired at the very
+            # end reaches the receiver before the demo's summary.
+            final = Alerting(config.alerting, store)
+            final.deliver_due(time.time())
+            final.close()
             report.ingested = daemon.ingested
-            report.fired = list(daemon.fired.values())
+            report.fired = list(firing.fired.values())
             report.committed = dict(sources[0].committed) if sources else {}
             _summarize(store, report)
         finally:
