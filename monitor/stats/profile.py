@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from array_api_compat import is_numpy_array
 
 from monitor.stats.backend import array_namespace, get_namespace, to_numpy
 
@@ -56,11 +57,41 @@ def finite_sorted_rows(x: Any, xp: ModuleType | None = None) -> tuple[Any, Any]:
     # is what makes the row sorts and the per-row binary searches fast
     rows = xp.reshape(xp.permute_dims(a, (1, 0)), (a.shape[1], a.shape[0]), copy=True)
     finite = xp.isfinite(rows)
-    rows = xp.where(finite, rows, xp.asarray(xp.nan, dtype=xp.float64))
-    n_valid = xp.sum(xp.astype(finite, xp.int64), axis=1)
+    n_valid = xp.astype(xp.sum(xp.astype(finite, xp.int8), axis=1), xp.int64)
+    if not bool(xp.all(n_valid == rows.shape[1])):
+        rows = xp.where(finite, rows, xp.asarray(xp.nan, dtype=xp.float64))
     # NaN sorts last in NumPy/CuPy, so valid values are a prefix of every row.
     # stable=False: equal floats are interchangeable, and NumPy then uses its SIMD sort
+    if is_numpy_array(rows):
+        rows.sort(axis=1)  # our own copy: sorting in place saves a block-sized allocation
+        return rows, n_valid
     return xp.sort(rows, axis=1, stable=False), n_valid
+
+
+def _running_integral(xp: ModuleType, s: Any, w: Any, inside: Any | None) -> Any:
+    """``A[:, 0] = 0``, ``A[:, i] = sum_{j<=i} (s_j - s_{j-1}) * w_j`` (masked by ``inside``).
+
+    The reference block can be gigabytes: on NumPy every step writes into the one output
+    array (each fresh temporary of that size costs seconds of page faults on a busy VM);
+    other namespaces take the generic path. Both give the same bits.
+    """
+    n_feat = s.shape[0]
+    if is_numpy_array(s):
+        out = np.empty(s.shape, dtype=np.float64)
+        out[:, 0] = 0.0
+        body = out[:, 1:]
+        np.subtract(s[:, 1:], s[:, :-1], out=body)
+        if inside is not None:
+            np.copyto(body, 0.0, where=~np.asarray(inside))
+        np.multiply(body, w, out=body)
+        np.cumsum(body, axis=1, out=body)
+        return out
+    seg = s[:, 1:] - s[:, :-1]
+    if inside is not None:
+        seg = xp.where(inside, seg, xp.asarray(0.0, dtype=xp.float64))
+    seg = seg * w
+    zeros = xp.zeros((n_feat, 1), dtype=xp.float64)
+    return xp.concat([zeros, xp.cumulative_sum(seg, axis=1)], axis=1)
 
 
 @dataclass
@@ -100,14 +131,26 @@ class NumericProfile:
         if len(self.names) != n_feat:
             raise ValueError(f"{len(self.names)} names for {n_feat} features")
         valid = xp.logical_not(xp.isnan(s))
-        self.n_valid = xp.sum(xp.astype(valid, xp.int64), axis=1)
+        # int8 masks summed (into the default int64): an int64 cast would allocate 8 bytes
+        # per reference value just to count
+        self.n_valid = xp.astype(xp.sum(xp.astype(valid, xp.int8), axis=1), xp.int64)
+        # No missing value anywhere (the usual reference): every mask below is all-true,
+        # so skip them; the arithmetic is the same, so are the bits.
+        dense = n_rows > 0 and bool(xp.all(self.n_valid == n_rows))
         zero = xp.asarray(0.0, dtype=xp.float64)
         n = xp.astype(self.n_valid, xp.float64)
         n_safe = xp.where(n > 0, n, 1.0)
-        self.mean = xp.where(n > 0, xp.sum(xp.where(valid, s, zero), axis=1) / n_safe, xp.nan)
-        dev = xp.where(valid, s - self.mean[:, None], zero)
-        # population std (ddof=0), as np.std in Evidently's Wasserstein normalisation
-        self.std = xp.sqrt(xp.sum(dev * dev, axis=1) / n_safe)
+        total = xp.sum(s if dense else xp.where(valid, s, zero), axis=1)
+        self.mean = xp.where(n > 0, total / n_safe, xp.nan)
+        dev = s - self.mean[:, None]
+        if not dense:
+            dev = xp.where(valid, dev, zero)
+        del valid
+        # population std (ddof=0), as np.std in Evidently's Wasserstein normalisation;
+        # squared in place: the block is as large as the reference
+        dev *= dev
+        self.std = xp.sqrt(xp.sum(dev, axis=1) / n_safe)
+        del dev
         self.std = xp.where(n > 0, self.std, xp.nan)
         idx = xp.arange(n_rows, dtype=xp.int64)
         last = xp.clip(self.n_valid - 1, 0, max(n_rows - 1, 0))
@@ -120,18 +163,18 @@ class NumericProfile:
             self.minimum = xp.full((n_feat,), xp.nan)
             self.maximum = xp.full((n_feat,), xp.nan)
         if n_rows > 1:
+            inside = None if dense else idx[None, 1:] < self.n_valid[:, None]
             step = s[:, 1:] != s[:, :-1]
-            step = xp.logical_and(step, idx[None, 1:] < self.n_valid[:, None])
-            self.n_unique = xp.sum(xp.astype(step, xp.int64), axis=1) + xp.astype(
-                self.n_valid > 0, xp.int64
-            )
+            if inside is not None:
+                step = xp.logical_and(step, inside)
+            self.n_unique = xp.astype(xp.sum(xp.astype(step, xp.int8), axis=1), xp.int64)
+            self.n_unique = self.n_unique + xp.astype(self.n_valid > 0, xp.int64)
+            del step
             # A[i] = integral of the reference ECDF from r_0 to r_i (Wasserstein hot path)
-            i1 = xp.astype(idx[None, 1:], xp.float64)
-            seg = xp.where(idx[None, 1:] < self.n_valid[:, None], (s[:, 1:] - s[:, :-1]), zero)
-            seg = seg * (i1 / n_safe[:, None])
-            self.cdf_integral = xp.concat(
-                [xp.zeros((n_feat, 1), dtype=xp.float64), xp.cumulative_sum(seg, axis=1)], axis=1
-            )
+            i1 = xp.astype(idx[1:], xp.float64)
+            # same n on every row when dense, else per row (rows with missing values)
+            w = (i1 / float(n_rows))[None, :] if inside is None else i1[None, :] / n_safe[:, None]
+            self.cdf_integral = _running_integral(xp, s, w, inside)
         else:
             self.n_unique = xp.astype(self.n_valid > 0, xp.int64)
             self.cdf_integral = xp.zeros((n_feat, n_rows), dtype=xp.float64)
