@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import uuid
+from importlib import metadata
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -36,8 +37,26 @@ from monitor.store.factory import open_store
 N_FEATURES = 20
 
 
-def produce(bootstrap: str, topic: str, n: int) -> None:
+def conditions() -> str:
+    """What the ratio depends on: cores, load, library versions, the CRC implementation."""
+    from kafka.record import util as record_util
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    # kafka-python checks every record batch's CRC-32C in pure Python unless the crc32c
+    # package is installed; that cost is most of the bare loop's time when it is missing.
+    crc = "native (crc32c)" if record_util.crc32c_c is not None else "pure Python"
+    return (
+        f"cpus {os.cpu_count()}, load average {load}; kafka-python "
+        f"{metadata.version('kafka-python')}, clickhouse-driver "
+        f"{metadata.version('clickhouse-driver')}, orjson {metadata.version('orjson')}; "
+        f"record CRC check {crc}"
+    )
+
+
+def produce(bootstrap: str, topic: str, n: int) -> int:
+    """Send ``n`` events; returns their average size in bytes."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=512 * 1024)
+    total = 0
     for i in range(n):
         feats = ",".join(
             f'"f{j}":{(i * 31 + j * 7) % 1000 / 10}' if j < 16 else f'"c{j}":"v{(i + j) % 9}"'
@@ -48,9 +67,12 @@ def produce(bootstrap: str, topic: str, n: int) -> None:
             f'"ts":"2026-11-21T10:{(i // 6000) % 60:02d}:{(i // 100) % 60:02d}Z",'
             f'"features":{{{feats}}},"prediction":{(i % 100) / 100},"latency_ms":3}}'
         )
-        producer.send(topic, body.encode())
+        data = body.encode()
+        total += len(data)
+        producer.send(topic, data)
     producer.flush(timeout=300)
     producer.close()
+    return total // max(n, 1)
 
 
 def bare_loop(bootstrap: str, topic: str, n: int) -> float:
@@ -137,10 +159,12 @@ def main() -> None:
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
     admin.close()
     t = time.perf_counter()
-    produce(bootstrap, topic, args.events)
+    size = produce(bootstrap, topic, args.events)
     print(
-        f"produced {args.events} events x {N_FEATURES} features in {time.perf_counter() - t:.1f}s"
+        f"produced {args.events} events x {N_FEATURES} features ({size} bytes on average) "
+        f"in {time.perf_counter() - t:.1f}s"
     )
+    print(conditions())
 
     best = {"bare": 0.0, "dl100": 0.0, "dl10": 0.0}
     for r in range(args.rounds):
@@ -156,6 +180,7 @@ def main() -> None:
     print(
         f"best: bare {best['bare']:.0f}/s, driftline 100% {best['dl100']:.0f}/s, 10% {best['dl10']:.0f}/s"
     )
+    print(f"after: {conditions()}")
     print(
         f"ingest_ratio_100pct: {best['dl100'] / best['bare']:.3f} "
         f"ingest_ratio_10pct: {best['dl10'] / best['bare']:.3f}"

@@ -36,7 +36,7 @@ from monitor.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-_CHUNKS_PER_STEP = 4
+_CHUNKS_PER_STEP = 4  # the last chunk of a step is written without overlap
 
 
 class IngestSettings(BaseModel):
