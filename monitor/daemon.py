@@ -151,6 +151,7 @@ class Daemon:
                 self.config.ingest,
                 self._stopping,
             )
+            stack.callback(ingestor.close)  # its writer thread ends before the source closes
             if self.config.rules.enabled:
                 self.evaluator = self._evaluator(store)
                 stack.callback(self.evaluator.close)

@@ -160,9 +160,7 @@ def test_one_evaluation_and_one_notification_per_window_across_kill9(
     replicas = [Replica(f"r{i}", config, tmp_output) for i in range(3)]
     stream.start()
     try:
-        first = wait_for(
-            lambda: the_evaluator(replicas), 90, "an evaluator", check=all_alive(replicas)
-        )
+        wait_for(lambda: the_evaluator(replicas), 90, "an evaluator", check=all_alive(replicas))
         wait_for(
             lambda: all(r.partitions(topic) for r in replicas),
             60,
@@ -182,7 +180,10 @@ def test_one_evaluation_and_one_notification_per_window_across_kill9(
             30,
             "the delivery to be recorded",
         )
-        assert the_evaluator(replicas) is first
+        # On a loaded machine a missed heartbeat can move the role before any kill (the
+        # lease makes the old evaluator step down first): kill whoever holds it now.
+        first = the_evaluator(replicas)
+        assert first is not None
         first.kill9()
 
         living = [r for r in replicas if r is not first]
@@ -209,13 +210,14 @@ def test_one_evaluation_and_one_notification_per_window_across_kill9(
     assert len(notifications(receiver, "resolved")) == 1, bodies(receiver)
     assert len([b for b in bodies(receiver) if "trigger_id" in b]) == 1
 
-    # every window evaluated once, by one replica; the role moved only at the kills
+    # every window evaluated once, by one replica; the role moved at each kill
     evaluations = [e for r in replicas for e in r.evaluations()]
     per_window = Counter((e.group, e.window_end) for e in evaluations)
     assert max(per_window.values()) == 1, [k for k, n in per_window.items() if n > 1]
     owners = [e.replica for e in sorted(evaluations, key=lambda e: e.window_end)]
     runs = [owners[0]] + [b for a, b in zip(owners, owners[1:], strict=False) if a != b]
-    assert runs == [first.replica_id, second.replica_id, last.replica_id]
+    assert runs[-1] == last.replica_id
+    assert runs.index(first.replica_id) < runs.index(second.replica_id) < len(runs) - 1
 
     try:
         # one rule result per window, counted without FINAL (a background merge could
