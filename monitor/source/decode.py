@@ -11,9 +11,8 @@ with a stable code (``missing_field: ...``) that counters can use as a label.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
@@ -27,39 +26,15 @@ from monitor.source.mapping import (
     compile_event_mapping,
     compile_label_mapping,
 )
+from monitor.source.reasons import REASON_CODES, Reject, json_type, reason_code, wrong_type
 from monitor.source.settings import DecodeLimits, SourceSettings
+from monitor.source.timestamps import UTC, parse_timestamp
 
 log = logging.getLogger(__name__)
 
-UTC = timezone.utc
-# ClickHouse's DateTime ends in 2106; anything outside is a producer bug, not data.
-_MIN_EPOCH_S = 0.0
-_MAX_EPOCH_S = 4_291_747_200.0  # 2106-01-01T00:00:00Z
-_MILLIS_ABOVE = 100_000_000_000  # an epoch number this large can only be milliseconds
+__all__ = ["REASON_CODES", "Decoder", "KafkaRecord", "parse_timestamp", "reason_code"]
+
 _TS_CACHE_SIZE = 4096  # distinct timestamp texts remembered (cleared when full)
-
-REASON_CODES = (
-    "empty",
-    "oversize",
-    "malformed_json",
-    "not_object",
-    "unknown_topic",
-    "missing_field",
-    "wrong_type",
-    "bad_timestamp",
-    "bad_feature",
-    "too_many_features",
-    "name_too_long",
-    "value_too_long",
-)
-
-
-class _Reject(Exception):
-    """Internal: the message is rejected with ``reason`` (never escapes this module)."""
-
-    def __init__(self, code: str, detail: str):
-        super().__init__(f"{code}: {detail}")
-        self.reason = f"{code}: {detail}"
 
 
 class KafkaRecord(Protocol):
@@ -70,88 +45,6 @@ class KafkaRecord(Protocol):
     offset: int
     timestamp: int  # milliseconds since the epoch, -1 when unknown
     value: bytes | None
-
-
-def reason_code(reason: str) -> str:
-    """The stable code at the start of a dead letter's reason (for metric labels)."""
-    return reason.split(":", 1)[0]
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _wrong(path: str, expected: str, got: Any) -> _Reject:
-    return _Reject("wrong_type", f"at {path!r}: expected {expected}, got {_json_type(got)}")
-
-
-def _epoch(value: float, unit: str, path: str) -> datetime:
-    seconds = value / 1000.0 if unit == "ms" else float(value)
-    if not (_MIN_EPOCH_S <= seconds < _MAX_EPOCH_S):
-        raise _Reject("bad_timestamp", f"at {path!r}: {value!r} is outside 1970..2105")
-    return datetime.fromtimestamp(seconds, tz=UTC)
-
-
-def parse_timestamp(value: Any, fmt: str, path: str) -> datetime:
-    """Turn a message timestamp into a timezone-aware UTC datetime.
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value: an ISO-8601 string or an epoch number.
-    fmt : str
-        ``auto`` (strings as ISO-8601; numbers as seconds, or milliseconds when too large
-        to be seconds), ``iso8601``, ``epoch_seconds`` or ``epoch_millis``.
-    path : str
-        The field's dot path, named in the error.
-
-    Raises
-    ------
-    _Reject
-        With code ``bad_timestamp`` or ``wrong_type``; handled by the decoder.
-    """
-    kind = type(value)
-    if kind is str and fmt in ("auto", "iso8601"):
-        text = value
-        if text.endswith(("Z", "z")):  # fromisoformat accepts "Z" only from Python 3.11
-            text = text[:-1] + "+00:00"
-        try:
-            ts = datetime.fromisoformat(text)
-        except ValueError:
-            raise _Reject(
-                "bad_timestamp", f"at {path!r}: {value[:64]!r} is not an ISO-8601 time"
-            ) from None
-        # A time without an offset is taken as UTC: the only reading that is stable
-        # across hosts, and what JVM services emit with Instant.toString() anyway.
-        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-        if not (1970 <= ts.year < 2106):
-            raise _Reject("bad_timestamp", f"at {path!r}: {value[:64]!r} is outside 1970..2105")
-        return ts
-    if (kind is int or kind is float) and fmt != "iso8601":
-        if kind is float and not math.isfinite(value):
-            raise _Reject("bad_timestamp", f"at {path!r}: not a finite number")
-        if fmt == "epoch_millis" or (fmt == "auto" and abs(value) >= _MILLIS_ABOVE):
-            return _epoch(value, "ms", path)
-        return _epoch(value, "s", path)
-    expected = {
-        "auto": "ISO-8601 string or epoch number",
-        "iso8601": "ISO-8601 string",
-        "epoch_seconds": "number (epoch seconds)",
-        "epoch_millis": "number (epoch milliseconds)",
-    }[fmt]
-    raise _wrong(path, expected, value)
 
 
 class Decoder:
@@ -213,26 +106,26 @@ class Decoder:
         origin = Origin(topic, partition, offset)
         try:
             if not value:
-                raise _Reject("empty", "message has no value")
+                raise Reject("empty", "message has no value")
             if len(value) > self.limits.max_message_bytes:
-                raise _Reject(
+                raise Reject(
                     "oversize",
                     f"{len(value)} bytes > max_message_bytes {self.limits.max_message_bytes}",
                 )
             try:
                 obj = orjson.loads(value)
             except orjson.JSONDecodeError as exc:
-                raise _Reject("malformed_json", str(exc)[:200]) from None
+                raise Reject("malformed_json", str(exc)[:200]) from None
             if type(obj) is not dict:
-                raise _Reject("not_object", f"message is a JSON {_json_type(obj)}, not an object")
+                raise Reject("not_object", f"message is a JSON {json_type(obj)}, not an object")
             event_mapping = self._events.get(topic)
             if event_mapping is not None:
                 return self._event(obj, event_mapping, origin, timestamp_ms)
             label_mapping = self._labels.get(topic)
             if label_mapping is not None:
                 return self._label(obj, label_mapping, origin, timestamp_ms)
-            raise _Reject("unknown_topic", f"no mapping for topic {topic!r}")
-        except _Reject as rejected:
+            raise Reject("unknown_topic", f"no mapping for topic {topic!r}")
+        except Reject as rejected:
             cut = self.limits.dead_letter_payload_bytes
             return DeadLetter(
                 origin=origin,
@@ -290,7 +183,7 @@ class Decoder:
             path, get = m.features  # type: ignore[misc]
             raw = _required(obj, path, get)
             if type(raw) is not dict:
-                raise _wrong(path, "object", raw)
+                raise wrong_type(path, "object", raw)
             features = self._features(raw)
         else:
             features = {}
@@ -313,14 +206,14 @@ class Decoder:
     def _features(self, raw: dict) -> dict[str, FeatureValue]:
         limits = self.limits
         if len(raw) > limits.max_features:
-            raise _Reject(
+            raise Reject(
                 "too_many_features", f"{len(raw)} features > max_features {limits.max_features}"
             )
         max_name = limits.max_name_length
         out: dict[str, FeatureValue] = {}
         for name, value in raw.items():
             if not name or len(name) > max_name:
-                raise _Reject(
+                raise Reject(
                     "name_too_long" if name else "bad_feature",
                     f"feature name of {len(name)} characters (allowed 1..{max_name})",
                 )
@@ -328,11 +221,11 @@ class Decoder:
             if kind is float:
                 # orjson reads 1e999 as inf; an infinite input is a producer bug.
                 if value - value != 0.0:
-                    raise _Reject("bad_feature", f"feature {name!r}: not a finite number")
+                    raise Reject("bad_feature", f"feature {name!r}: not a finite number")
                 out[name] = value
             elif kind is str:
                 if len(value) > limits.max_string_length:
-                    raise _Reject(
+                    raise Reject(
                         "value_too_long",
                         f"feature {name!r}: {len(value)} characters > "
                         f"max_string_length {limits.max_string_length}",
@@ -359,10 +252,10 @@ class Decoder:
             text = str(raw)
         elif kind is str:
             if len(raw) > self.limits.max_string_length:
-                raise _Reject("value_too_long", f"at {path!r}: {len(raw)} characters")
+                raise Reject("value_too_long", f"at {path!r}: {len(raw)} characters")
             text, number = raw, None
         else:
-            raise _wrong(path, "string, number or boolean", raw)
+            raise wrong_type(path, "string, number or boolean", raw)
         if m.ts is None:
             ts = _kafka_time(timestamp_ms)
         else:
@@ -393,25 +286,25 @@ class Decoder:
         kind = type(raw)
         if kind is str:
             if not raw:
-                raise _Reject("missing_field", f"{path!r} is an empty string")
+                raise Reject("missing_field", f"{path!r} is an empty string")
             if len(raw) > max_len:
-                raise _Reject("value_too_long", f"at {path!r}: {len(raw)} characters > {max_len}")
+                raise Reject("value_too_long", f"at {path!r}: {len(raw)} characters > {max_len}")
             return raw
         if allow_number and (kind is int or kind is float):
             return str(raw)
-        raise _wrong(path, "string or number" if allow_number else "string", raw)
+        raise wrong_type(path, "string or number" if allow_number else "string", raw)
 
 
 def _required(obj: dict, path: str, get: Getter) -> Any:
     value = get(obj)
     if value is MISSING:
-        raise _Reject("missing_field", f"missing required field {path!r}")
+        raise Reject("missing_field", f"missing required field {path!r}")
     return value
 
 
 def _finite(value: float, path: str) -> float:
     if value - value != 0.0:
-        raise _Reject("wrong_type", f"at {path!r}: not a finite number")
+        raise Reject("wrong_type", f"at {path!r}: not a finite number")
     return value
 
 
@@ -427,7 +320,7 @@ def _number_or_none(obj: dict, field: tuple[str, Getter] | None) -> float | None
         return None
     if kind is bool:
         return 1.0 if raw else 0.0
-    raise _wrong(path, "number", raw)
+    raise wrong_type(path, "number", raw)
 
 
 def _feature_value(name: str, value: Any, limits: DecodeLimits) -> FeatureValue:
@@ -438,24 +331,24 @@ def _feature_value(name: str, value: Any, limits: DecodeLimits) -> FeatureValue:
         try:
             number = float(value)
         except OverflowError:
-            raise _Reject("bad_feature", f"feature {name!r}: number out of range") from None
+            raise Reject("bad_feature", f"feature {name!r}: number out of range") from None
         if number - number != 0.0:
-            raise _Reject("bad_feature", f"feature {name!r}: not a finite number")
+            raise Reject("bad_feature", f"feature {name!r}: not a finite number")
         return number
     if kind is bool:
         # Flags are numeric features (rate of true), which every statistic understands.
         return 1.0 if value else 0.0
     if kind is str:
         if len(value) > limits.max_string_length:
-            raise _Reject(
+            raise Reject(
                 "value_too_long",
                 f"feature {name!r}: {len(value)} characters > "
                 f"max_string_length {limits.max_string_length}",
             )
         return value
-    raise _Reject(
+    raise Reject(
         "bad_feature",
-        f"feature {name!r}: unsupported type {_json_type(value)} "
+        f"feature {name!r}: unsupported type {json_type(value)} "
         "(expected number, string, boolean or null)",
     )
 
