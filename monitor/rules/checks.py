@@ -35,6 +35,21 @@ def _outcome(enough: bool, value: float, threshold: float, direction: str) -> Ou
     return Outcome.TRUE if crosses(value, threshold, direction) else Outcome.FALSE
 
 
+def _measured(
+    feature: str,
+    value: float,
+    n_reference: int,
+    n_current: int,
+    enough: bool,
+    statistic: str,
+    threshold: float,
+    direction: str,
+) -> Result:
+    """A result without a p-value, its outcome decided from value, threshold, direction."""
+    outcome = _outcome(enough, value, threshold, direction)
+    return Result(feature, value, NAN, n_reference, n_current, outcome, statistic, threshold)
+
+
 def _present(cur: WindowData, name: str) -> int:
     if name in cur.numeric:
         return int(np.count_nonzero(~np.isnan(cur.numeric[name])))
@@ -53,15 +68,8 @@ def evaluate_missing(rule: Rule, ref: ReferenceProfile | None, cur: WindowData) 
     for name in select_features(rule, kinds):
         value = 1.0 - _present(cur, name) / n if n else NAN
         out.append(
-            Result(
-                name,
-                value,
-                NAN,
-                0,
-                n,
-                _outcome(n >= rule.min_samples, value, threshold, direction),
-                "missing_rate",
-                threshold,
+            _measured(
+                name, value, 0, n, n >= rule.min_samples, "missing_rate", threshold, direction
             )
         )
     return out
@@ -93,15 +101,8 @@ def evaluate_range(rule: Rule, ref: ReferenceProfile | None, cur: WindowData) ->
             else 0
         )
         out.append(
-            Result(
-                name,
-                value,
-                NAN,
-                n_ref,
-                n,
-                _outcome(n >= rule.min_samples, value, threshold, direction),
-                "out_of_range",
-                threshold,
+            _measured(
+                name, value, n_ref, n, n >= rule.min_samples, "out_of_range", threshold, direction
             )
         )
     return out
@@ -123,15 +124,8 @@ def evaluate_unseen(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[
         n = len(values)
         value = sum(v not in known for v in values) / n if n else NAN
         out.append(
-            Result(
-                name,
-                value,
-                NAN,
-                n_ref,
-                n,
-                _outcome(n >= rule.min_samples, value, threshold, direction),
-                "unseen_share",
-                threshold,
+            _measured(
+                name, value, n_ref, n, n >= rule.min_samples, "unseen_share", threshold, direction
             )
         )
     return out
@@ -171,15 +165,15 @@ def evaluate_volume(rule: Rule, baseline: WindowData, cur: WindowData) -> list[R
     # min_samples applies to the baseline: a quiet baseline says nothing about a drop.
     value = cur.n_events / base if base else NAN
     return [
-        Result(
+        _measured(
             "",
             value,
-            NAN,
             base,
             cur.n_events,
-            _outcome(base >= rule.min_samples, value, threshold, direction),
+            base >= rule.min_samples,
             "volume_ratio",
             threshold,
+            direction,
         )
     ]
 
@@ -210,18 +204,7 @@ def evaluate_prediction(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> l
             if (len(preds) and std > 0)
             else NAN
         )
-        return [
-            Result(
-                "",
-                value,
-                NAN,
-                n_ref,
-                len(preds),
-                _outcome(enough, value, threshold, direction),
-                "mean",
-                threshold,
-            )
-        ]
+        return [_measured("", value, n_ref, len(preds), enough, "mean", threshold, direction)]
     shim = ReferenceProfile(
         n_rows=n_ref, kinds={"prediction": "numeric"}, missing_rate={}, numeric=ref.prediction
     )
@@ -287,14 +270,5 @@ def evaluate_performance(rule: Rule, cur: WindowData) -> list[Result]:
     n = int(np.sum(~(np.isnan(preds) | np.isnan(labels))))
     value = metric(rule.statistic, preds, labels)
     return [
-        Result(
-            "",
-            value,
-            NAN,
-            0,
-            n,
-            _outcome(n >= rule.min_samples, value, rule.threshold, direction),
-            rule.statistic,
-            rule.threshold,
-        )
+        _measured("", value, 0, n, n >= rule.min_samples, rule.statistic, rule.threshold, direction)
     ]
