@@ -10,6 +10,10 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+from array_api_compat import is_numpy_array
+
+from monitor.stats.parallel import run_row_blocks
 from monitor.stats.profile import NumericProfile, finite_sorted_rows
 from monitor.stats.result import DriftResult
 
@@ -23,9 +27,19 @@ def searchsorted_rows(xp: ModuleType, a: Any, v: Any, side: str) -> Any:
     n = a.shape[0]
     if n == 0:
         return xp.zeros(v.shape, dtype=xp.int64)
-    out = [xp.searchsorted(a[j, :], v[j, :], side=side) for j in range(n)]
-    # NumPy already returns int64 (intp): copy=False keeps the block from being copied
-    return xp.astype(xp.stack(out, axis=0), xp.int64, copy=False)
+    if is_numpy_array(a) and is_numpy_array(v):
+        # rows in groups on the stats threads (NumPy's search releases the GIL); each row
+        # is the same call whatever the split, so the result does not depend on it
+        out = np.empty(v.shape, dtype=np.int64)
+
+        def block(start: int, stop: int) -> None:
+            for j in range(start, stop):
+                out[j] = np.searchsorted(a[j], v[j], side=side)
+
+        run_row_blocks(np, n, v.shape[1], block)
+        return out
+    rows = [xp.searchsorted(a[j, :], v[j, :], side=side) for j in range(n)]
+    return xp.astype(xp.stack(rows, axis=0), xp.int64, copy=False)
 
 
 def take_rows(xp: ModuleType, a: Any, idx: Any) -> Any:

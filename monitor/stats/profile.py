@@ -1,10 +1,10 @@
 """Reference profiles: what is computed once per reference dataset and cached.
 
 A :class:`NumericProfile` keeps each feature's reference values sorted (NaN padding at
-the end of a row), so an evaluation sorts only the current window and binary-searches it
-into the reference. Moments, extremes, the number of distinct values and the running
-integral of the reference ECDF are derived from the sorted values on construction; only
-the sorted values travel through serialization.
+the end of a row), so an evaluation sorts only the current window and pairs or searches
+it against the reference. Moments, extremes and the number of distinct values are
+derived from the sorted values on construction; only the sorted values travel through
+serialization.
 
 Missing values: NaN and +/-infinity are excluded from every drift statistic (as
 Evidently drops them). Quality statistics, not these, count them.
@@ -24,6 +24,7 @@ import numpy as np
 from array_api_compat import is_numpy_array
 
 from monitor.stats.backend import array_namespace, get_namespace, to_numpy
+from monitor.stats.parallel import run_row_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def finite_sorted_rows(x: Any, xp: ModuleType | None = None) -> tuple[Any, Any]:
     a = xp.asarray(x, dtype=xp.float64)
     if a.ndim == 1:
         a = xp.reshape(a, (a.shape[0], 1))
+    if is_numpy_array(a):
+        return _finite_sorted_rows_numpy(a)
     # one copy into feature-major C order: each feature's values become contiguous, which
     # is what makes the row sorts and the per-row binary searches fast
     rows = xp.reshape(xp.permute_dims(a, (1, 0)), (a.shape[1], a.shape[0]), copy=True)
@@ -60,38 +63,35 @@ def finite_sorted_rows(x: Any, xp: ModuleType | None = None) -> tuple[Any, Any]:
     n_valid = xp.astype(xp.sum(xp.astype(finite, xp.int8), axis=1), xp.int64)
     if not bool(xp.all(n_valid == rows.shape[1])):
         rows = xp.where(finite, rows, xp.asarray(xp.nan, dtype=xp.float64))
-    # NaN sorts last in NumPy/CuPy, so valid values are a prefix of every row.
-    # stable=False: equal floats are interchangeable, and NumPy then uses its SIMD sort
-    if is_numpy_array(rows):
-        rows.sort(axis=1)  # our own copy: sorting in place saves a block-sized allocation
-        return rows, n_valid
+    # NaN sorts last, so valid values are a prefix of every row
     return xp.sort(rows, axis=1, stable=False), n_valid
 
 
-def _running_integral(xp: ModuleType, s: Any, w: Any, inside: Any | None) -> Any:
-    """``A[:, 0] = 0``, ``A[:, i] = sum_{j<=i} (s_j - s_{j-1}) * w_j`` (masked by ``inside``).
+def _finite_sorted_rows_numpy(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy path of :func:`finite_sorted_rows`: groups of rows on the stats threads.
 
-    The reference block can be gigabytes: on NumPy every step writes into the one output
-    array (each fresh temporary of that size costs seconds of page faults on a busy VM);
-    other namespaces take the generic path. Both give the same bits.
+    Each group transposes its features into its own rows of the output (one copy into
+    feature-major C order, so a feature's values are contiguous for the sorts and the
+    searches), masks non-finite values and sorts in place. A row's result does not
+    depend on the group it is in, so any thread count gives the same bits.
     """
-    n_feat = s.shape[0]
-    if is_numpy_array(s):
-        out = np.empty(s.shape, dtype=np.float64)
-        out[:, 0] = 0.0
-        body = out[:, 1:]
-        np.subtract(s[:, 1:], s[:, :-1], out=body)
-        if inside is not None:
-            np.copyto(body, 0.0, where=~np.asarray(inside))
-        np.multiply(body, w, out=body)
-        np.cumsum(body, axis=1, out=body)
-        return out
-    seg = s[:, 1:] - s[:, :-1]
-    if inside is not None:
-        seg = xp.where(inside, seg, xp.asarray(0.0, dtype=xp.float64))
-    seg = seg * w
-    zeros = xp.zeros((n_feat, 1), dtype=xp.float64)
-    return xp.concat([zeros, xp.cumulative_sum(seg, axis=1)], axis=1)
+    n_rows, n_feat = a.shape
+    rows = np.empty((n_feat, n_rows), dtype=np.float64)
+    n_valid = np.empty(n_feat, dtype=np.int64)
+
+    def block(start: int, stop: int) -> None:
+        part = rows[start:stop]
+        np.copyto(part, a[:, start:stop].T)
+        finite = np.isfinite(part)
+        # int8 counts: an int64 cast would allocate 8 bytes per value just to count
+        np.sum(finite.view(np.int8), axis=1, out=n_valid[start:stop])
+        if not bool(np.all(n_valid[start:stop] == n_rows)):
+            np.copyto(part, np.nan, where=~finite)
+        # stable=False: equal floats are interchangeable, and NumPy uses its SIMD sort
+        part.sort(axis=1)
+
+    run_row_blocks(np, n_feat, n_rows, block)
+    return rows, n_valid
 
 
 @dataclass
@@ -120,7 +120,6 @@ class NumericProfile:
     minimum: Any = field(init=False)
     maximum: Any = field(init=False)
     n_unique: Any = field(init=False)
-    cdf_integral: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         xp = array_namespace(self.sorted)
@@ -170,14 +169,8 @@ class NumericProfile:
             self.n_unique = xp.astype(xp.sum(xp.astype(step, xp.int8), axis=1), xp.int64)
             self.n_unique = self.n_unique + xp.astype(self.n_valid > 0, xp.int64)
             del step
-            # A[i] = integral of the reference ECDF from r_0 to r_i (Wasserstein hot path)
-            i1 = xp.astype(idx[1:], xp.float64)
-            # same n on every row when dense, else per row (rows with missing values)
-            w = (i1 / float(n_rows))[None, :] if inside is None else i1[None, :] / n_safe[:, None]
-            self.cdf_integral = _running_integral(xp, s, w, inside)
         else:
             self.n_unique = xp.astype(self.n_valid > 0, xp.int64)
-            self.cdf_integral = xp.zeros((n_feat, n_rows), dtype=xp.float64)
 
     @property
     def n_features(self) -> int:

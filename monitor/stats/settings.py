@@ -23,3 +23,12 @@ class ComputeSettings(BaseModel):
         ge=1,
         description="Features evaluated per block; bounds memory of one evaluation.",
     )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Threads one evaluation splits its features over (NumPy back end; results do "
+            "not depend on it); default: the number of CPUs. Applied with "
+            "monitor.stats.parallel.set_threads."
+        ),
+    )

@@ -1,13 +1,11 @@
 """Wasserstein-1 (normed, as Evidently) and energy distance, vectorized over features.
 
-Wasserstein uses the cached running integral ``A`` of the reference ECDF, so an
-evaluation costs ``O(m log n)`` per feature instead of merging the whole reference:
-between two consecutive current values the current ECDF is a constant ``g`` and the
-reference ECDF crosses ``g`` at most once (at a known reference order statistic), so
-``integral |F - g|`` is two differences of ``A``.
+Wasserstein pairs the quantile functions of the cached sorted reference and the sorted
+current window on a grid that depends only on the sample sizes (``_quantile.py``): one
+pass over both rows, ``O(n + m)`` per feature, no binary search; it equals SciPy's
+ECDF-based sum to rounding (both add non-negative terms).
 
-Energy distance squares the ECDF gap, where that trick would cancel badly for nearly
-equal samples, so it merges the two sorted samples (a stable sort of two sorted runs) and
+Energy distance squares the ECDF gap, so it merges the two sorted samples (a stable sort of two sorted runs) and
 sums exactly as SciPy does.
 """
 
@@ -17,7 +15,8 @@ import logging
 import math
 from typing import Any
 
-from monitor.stats._columns import finish, prepare, searchsorted_rows, take_columns, take_rows
+from monitor.stats._columns import finish, prepare
+from monitor.stats._quantile import w1_rows
 from monitor.stats.profile import NumericProfile
 from monitor.stats.result import DriftResult
 
@@ -28,6 +27,10 @@ _MIN_NORM = 0.001  # Evidently: max(std(reference), 0.001)
 
 def wasserstein_distance(profile: NumericProfile, current: Any) -> DriftResult:
     """Plain Wasserstein-1 distance per feature (``scipy.stats.wasserstein_distance``).
+
+    Pairs the two quantile functions on a grid that depends only on the sample sizes
+    (see ``_quantile.py``): an evaluation reads the cached sorted reference and the
+    sorted current window once, with no binary search.
 
     Examples
     --------
@@ -40,79 +43,10 @@ def wasserstein_distance(profile: NumericProfile, current: Any) -> DriftResult:
     np.float64(5.0)
     """
     xp, cur, m = prepare(profile, current)
-    ref, a_ref, n = profile.sorted, profile.cdf_integral, profile.n_valid
-    n_feat, mm = cur.shape
-    zero = xp.asarray(0.0, dtype=xp.float64)
+    n = profile.n_valid
     insufficient = xp.logical_or(n == 0, m == 0)
-    if mm == 0 or ref.shape[1] == 0:
-        return finish(xp, xp.zeros((n_feat,)), None, n, m, insufficient)
-    n_f = xp.astype(xp.where(n > 0, n, 1), xp.float64)
-    m_f = xp.astype(xp.where(m > 0, m, 1), xp.float64)
-    last_ref = xp.maximum(n - 1, 0)[:, None]  # maximum, not clip: clip is slow in NumPy
-
-    def integral_at(x: Any, cnt: Any) -> Any:
-        """A(x) = integral of F_ref from -inf to x, given cnt = #{r <= x}."""
-        i = xp.maximum(cnt - 1, 0)
-        r_i = take_rows(xp, ref, i)
-        a_i = take_rows(xp, a_ref, i)
-        val = a_i + xp.astype(cnt, xp.float64) / n_f[:, None] * (x - r_i)
-        return xp.where(cnt > 0, val, zero)
-
-    cnt_c = searchsorted_rows(xp, ref, cur, "right")
-    cnt_c = xp.minimum(cnt_c, n[:, None])  # NaN queries land past the padding
-    a_c = integral_at(cur, cnt_c)
-    # left tail: current ECDF is 0 before its first value
-    left = a_c[:, 0]
-    # middle: [c_k, c_{k+1}) for k = 0 .. m-2, current ECDF g = (k+1)/m
-    if mm > 1:
-        a, b = cur[:, :-1], cur[:, 1:]
-        k1_row = xp.arange(1, mm, dtype=xp.int64)
-        g = xp.astype(k1_row, xp.float64)[None, :] / m_f[:, None]
-        s, a_s = _crossings(xp, ref, a_ref, n, m, k1_row, last_ref)
-        a_a, a_b = a_c[:, :-1], a_c[:, 1:]
-        t = xp.minimum(xp.maximum(s, a), b)
-        a_t = xp.where(s <= a, a_a, xp.where(s >= b, a_b, a_s))
-        # each half is a difference of nearby values: grouped this way it rounds least
-        mid = (g * (t - a) - (a_t - a_a)) + ((a_b - a_t) - g * (b - t))
-        if bool(xp.all(m == mm)):
-            middle = xp.sum(mid, axis=1)
-        else:
-            mid_ok = k1_row[None, :] < m[:, None]
-            middle = xp.sum(xp.where(mid_ok, mid, zero), axis=1)
-    else:
-        middle = xp.zeros((n_feat,), dtype=xp.float64)
-    # right tail: current ECDF is 1 from its last value on
-    last_c = xp.maximum(m - 1, 0)[:, None]
-    c_last = xp.take_along_axis(cur, last_c, axis=1)[:, 0]
-    a_clast = xp.take_along_axis(a_c, last_c, axis=1)[:, 0]
-    r_last = xp.take_along_axis(ref, last_ref, axis=1)[:, 0]
-    a_rlast = xp.take_along_axis(a_ref, last_ref, axis=1)[:, 0]
-    hi = xp.maximum(r_last, c_last)
-    a_hi = a_rlast + (hi - r_last)
-    right = (hi - c_last) - (a_hi - a_clast)
-    w = left + middle + right
-    w = xp.maximum(w, zero)  # rounding can leave -1e-17 for identical samples
+    w = w1_rows(xp, profile.sorted, n, cur, m)
     return finish(xp, w, None, n, m, insufficient)
-
-
-def _crossings(
-    xp: Any, ref: Any, a_ref: Any, n: Any, m: Any, k1: Any, last_ref: Any
-) -> tuple[Any, Any]:
-    """Reference order statistic where F_ref reaches g = k1/m, and A there, per interval.
-
-    ``q = ceil(k1 * n / m)`` depends only on the sample sizes, so when every feature has
-    the same ``n`` and ``m`` (no missing values: the usual case) one 1-D index vector
-    serves all rows and the gather is a strided column take.
-    """
-    mm = k1.shape[0] + 1
-    n0 = int(n[0]) if n.shape[0] else 0
-    if n.shape[0] and bool(xp.all(n == n0)) and bool(xp.all(m == mm)):
-        q = (k1 * n0 + mm - 1) // mm
-        q_idx = xp.minimum(xp.maximum(q - 1, 0), max(n0 - 1, 0))
-        return take_columns(xp, ref, q_idx), take_columns(xp, a_ref, q_idx)
-    q = (k1[None, :] * n[:, None] + m[:, None] - 1) // xp.where(m > 0, m, 1)[:, None]
-    q_idx = xp.minimum(xp.maximum(q - 1, 0), last_ref)
-    return take_rows(xp, ref, q_idx), take_rows(xp, a_ref, q_idx)
 
 
 def wasserstein(profile: NumericProfile, current: Any) -> DriftResult:

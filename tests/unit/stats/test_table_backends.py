@@ -11,7 +11,7 @@ import numpy as np
 import pydantic
 import pytest
 
-from monitor.stats import backend, binned, ks, profile, ranktests, table, wasserstein
+from monitor.stats import backend, binned, ks, parallel, profile, ranktests, table, wasserstein
 from monitor.stats import row as row_module
 from monitor.stats.backend import get_namespace, to_numpy
 from monitor.stats.profile import NumericProfile
@@ -90,7 +90,7 @@ def test_direction_separates_drift_from_no_drift(row):
 
 @pytest.mark.parametrize(
     "module",
-    [backend, profile, table, row_module, ks, wasserstein, binned, ranktests],
+    [backend, profile, table, row_module, ks, wasserstein, binned, ranktests, parallel],
     ids=lambda m: m.__name__,
 )
 def test_docstring_examples_run(module):
