@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
+from live_stream import LIVE_DRIFT_RULES, DriftingStream, wait_for
 
 from monitor.alerting import signing
 from monitor.daemon import Daemon
@@ -23,74 +23,13 @@ from monitor.store.factory import open_store
 
 SECRET_ENV = "DRIFTLINE_TEST_HOOK_SECRET"
 
-RULES = """
-groups:
-  - name: live
-    interval: 2s
-    rules:
-      - name: amount_drift
-        kind: drift
-        model: live
-        features: [amount]
-        statistic: wasserstein
-        threshold: 0.5
-        reference: {dataset: training}
-        window: 6s
-        min_samples: 100
-        for: 4s
-        labels: {severity: critical}
-        annotations:
-          summary: "{{ feature }} of {{ model }} drifted ({{ value | round(2) }})"
-        actions: {notify: [hook], retrain: true}
-"""
-
-
-class Stream(threading.Thread):
-    """Produces ~300 events/s stamped with the current time; ``shift`` moves the mean."""
-
-    def __init__(self, produce, topic: str):
-        super().__init__(daemon=True)
-        self.produce, self.topic = produce, topic
-        self.shift = 0.0
-        self.stopped = threading.Event()
-        self.rng = np.random.default_rng(7)
-
-    def run(self) -> None:
-        i = 0
-        while not self.stopped.is_set():
-            now = datetime.now(timezone.utc).isoformat()
-            batch = []
-            for x in self.rng.normal(self.shift, 1.0, 60):
-                i += 1
-                batch.append(
-                    {
-                        "event_id": f"l-{i}",
-                        "model": "live",
-                        "ts": now,
-                        "features": {"amount": float(x)},
-                        "prediction": 0.5,
-                    }
-                )
-            self.produce(self.topic, batch)
-            time.sleep(0.2)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
 
 def test_drift_in_a_live_stream_fires_notifies_and_resolves(
     make_config, store_settings, topic_factory, produce_json, receiver, tmp_path, monkeypatch
 ):
     monkeypatch.setenv(SECRET_ENV, "s3cret-for-tests")
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
+    rules.write_text(LIVE_DRIFT_RULES)
     store = open_store(store_settings)
     store.migrate()
     training = pd.DataFrame({"amount": np.random.default_rng(1).normal(0.0, 1.0, 5000)})
@@ -122,7 +61,7 @@ def test_drift_in_a_live_stream_fires_notifies_and_resolves(
         api={"port": 0},
         coordination={"mode": "kafka"},
     )
-    stream = Stream(produce_json, topic)
+    stream = DriftingStream(produce_json, topic)
     daemon = Daemon(config)
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()

@@ -13,7 +13,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lifecycle_support import base_config, free_port, wait_for
+from lifecycle_support import base_config, free_port
+from live_stream import wait_for
 
 RULE = """
       - name: {name}

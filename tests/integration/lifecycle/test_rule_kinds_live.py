@@ -16,7 +16,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from lifecycle_support import wait_for
+from live_stream import wait_for
 
 from monitor.config import Config
 from monitor.daemon import Daemon

@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 
 from kafka import KafkaConsumer, TopicPartition
 from lifecycle_proxy import HangingProxy
-from lifecycle_support import base_config, wait_for
+from lifecycle_support import base_config
+from live_stream import wait_for
 
 from monitor.store import schema
 from monitor.store.factory import open_store

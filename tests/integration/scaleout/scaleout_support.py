@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,21 +115,6 @@ class Replica:
         gained = text.rfind("is now the evaluator")
         lost = max(text.rfind("is no longer the evaluator"), text.rfind("role revoked"))
         return gained > lost
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, *, check=None) -> Any:
-    """Poll ``predicate`` until it returns something truthy; ``check`` runs each round
-    (e.g. to fail at once when a replica died)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check is not None:
-            check()
-        found = predicate()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 def all_alive(replicas: list[Replica]) -> Callable[[], None]:

@@ -19,16 +19,15 @@ What is checked:
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 import pytest
-from scaleout_support import Replica, all_alive, base_config, wait_for
+from live_stream import LIVE_DRIFT_RULES, DriftingStream, wait_for
+from scaleout_support import Replica, all_alive, base_config
 
 from monitor.alerting.outbox import DELIVERED, Outbox
 from monitor.rules.references import profile_frame, save_reference
@@ -38,62 +37,6 @@ from monitor.store.factory import open_store
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 SECRET_ENV = "DRIFTLINE_TEST_HOOK_SECRET"
-RULES = """
-groups:
-  - name: live
-    interval: 2s
-    rules:
-      - name: amount_drift
-        kind: drift
-        model: live
-        features: [amount]
-        statistic: wasserstein
-        threshold: 0.5
-        reference: {dataset: training}
-        window: 6s
-        min_samples: 100
-        for: 4s
-        labels: {severity: critical}
-        annotations:
-          summary: "{{ feature }} of {{ model }} drifted"
-        actions: {notify: [hook], retrain: true}
-"""
-
-
-class Stream(threading.Thread):
-    """~300 events/s stamped with the current time; ``shift`` moves the mean."""
-
-    def __init__(self, produce, topic: str):
-        super().__init__(daemon=True)
-        self.produce, self.topic = produce, topic
-        self.shift = 0.0
-        self.stopped = threading.Event()
-        self.origins: set[tuple[str, int, int]] = set()
-        self.error: BaseException | None = None
-        self.rng = np.random.default_rng(11)
-
-    def run(self) -> None:
-        i = 0
-        try:
-            while not self.stopped.is_set():
-                now = datetime.now(timezone.utc).isoformat()
-                batch = []
-                for x in self.rng.normal(self.shift, 1.0, 60):
-                    i += 1
-                    batch.append(
-                        {
-                            "event_id": f"f-{i}",
-                            "model": "live",
-                            "ts": now,
-                            "features": {"amount": float(x)},
-                            "prediction": 0.5,
-                        }
-                    )
-                for md in self.produce(self.topic, batch):
-                    self.origins.add((md.topic, md.partition, md.offset))
-                time.sleep(0.2)
-        except BaseException as exc:  # surfaced by the test thread
-            self.error = exc
 
 
 def bodies(receiver) -> list[dict]:
@@ -122,7 +65,7 @@ def test_one_evaluation_and_one_notification_per_window_across_kill9(
 ):
     monkeypatch.setenv(SECRET_ENV, "s3cret-for-tests")  # inherited by the replicas
     rules = tmp_output / "rules.yaml"
-    rules.write_text(RULES)
+    rules.write_text(LIVE_DRIFT_RULES)
     store = open_store(server_store)
     store.migrate()
     training = pd.DataFrame({"amount": np.random.default_rng(1).normal(0.0, 1.0, 5000)})
@@ -156,7 +99,7 @@ def test_one_evaluation_and_one_notification_per_window_across_kill9(
         "triggers": {"receivers": ["hook"], "cooldown": "1h"},
         "delivery": {"poll_interval": "0.2s"},
     }
-    stream = Stream(produce_json, topic)
+    stream = DriftingStream(produce_json, topic)
     replicas = [Replica(f"r{i}", config, tmp_output) for i in range(3)]
     stream.start()
     try:

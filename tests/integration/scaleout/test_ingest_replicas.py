@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from scaleout_support import Replica, all_alive, base_config, wait_for
+from live_stream import wait_for
+from scaleout_support import Replica, all_alive, base_config
 
 from monitor.store import reads
 from monitor.store.factory import open_store
