@@ -143,9 +143,9 @@ def test_cupy_backend_matches_numpy():
     cupy = pytest.importorskip("cupy")
     try:
         if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("no CUDA device")
+            pytest.skip("GPU test: no CUDA device")
     except Exception as exc:  # driver missing
-        pytest.skip(f"no CUDA device: {exc}")
+        pytest.skip(f"GPU test: no CUDA device: {exc}")
     xp = get_namespace("cupy")
     ref, cur = _data(4)
     for row in IMPLEMENTED:
