@@ -11,10 +11,13 @@ import typer
 
 from monitor.commands.common import exit_with_problems, load_config_or_exit
 from monitor.commands.signals import handle_signals
+from monitor.source.consumer import SourceError
+from monitor.store.base import StoreError, StoreUnavailable
 from monitor.yamlfile import FileProblems
 
 log = logging.getLogger(__name__)
 
+EXIT_CANNOT_START = 1
 EXIT_SHUTDOWN_TIMEOUT = 3
 
 
@@ -47,6 +50,11 @@ def command(
             daemon.run()
         except FileProblems as exc:  # rule files that do not load: say where, no traceback
             exit_with_problems(exc.problems)
+        except (SourceError, StoreError, StoreUnavailable, OSError) as exc:
+            # Kafka or the store cannot be reached at start (or the API port is taken):
+            # one line that says which; the supervisor (systemd, Kubernetes) restarts us.
+            typer.echo(f"driftline: cannot start: {exc}", err=True)
+            raise typer.Exit(EXIT_CANNOT_START) from None
     log.info("daemon stopped")
 
 
