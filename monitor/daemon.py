@@ -28,6 +28,8 @@ from monitor.records import Alert
 from monitor.source.consumer import KafkaSource, SourceError
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
+from monitor.stats.backend import get_namespace
+from monitor.stats.parallel import get_threads, set_threads
 from monitor.store.base import Store
 from monitor.store.factory import open_store
 from monitor.store.retention import drop_expired_partitions
@@ -133,6 +135,7 @@ class Daemon:
                 _closing(open_store(self.config.store))
             )
             store.migrate()
+            _apply_compute(self.config)
             self.store = store
             ingestor: Ingestor | None = None
 
@@ -273,6 +276,20 @@ class _worker:
     def __exit__(self, *exc: object) -> None:
         self.stopping.set()
         self.thread.join(timeout=30)
+
+
+def _apply_compute(config: Config) -> None:
+    """Apply ``compute:``: threads for the statistics, and check the array back end."""
+    set_threads(config.compute.threads)
+    xp = get_namespace(config.compute.backend)  # raises when cupy is asked for and missing
+    if "cupy" in xp.__name__:
+        # The statistics run on CuPy arrays (monitor/stats), but the engine does not move
+        # stored windows and cached profiles to the GPU yet: say so instead of pretending.
+        log.warning(
+            "compute.backend %s: rule evaluation runs on NumPy in this version",
+            config.compute.backend,
+        )
+    log.info("statistics on %s with %d thread(s)", xp.__name__, get_threads())
 
 
 def _update_lag(source: KafkaSource) -> None:
