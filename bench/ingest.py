@@ -8,8 +8,11 @@ same topic, measures events/s of
   the ClickHouse server store) at 100% and at 10% sampling,
 
 alternating them ``--rounds`` times and keeping each one's best round (the machine is
-shared and noisy; the best round is the least disturbed). The last line is
-``ingest_ratio_100pct: X ingest_ratio_10pct: Y`` (Driftline's rate over the bare loop's).
+shared and noisy; the best round is the least disturbed). ``--workers 0 2`` measures
+Driftline once per setting of ``ingest.workers`` in every round (0: everything in the
+daemon's process; N: N decode/store worker processes). Per setting it prints
+``workers=N ingest_ratio_100pct: X ingest_ratio_10pct: Y``; the last line is the same for
+the setting with the best 100% ratio (Driftline's rate over the bare loop's).
 
 Needs the services of scripts/services.sh: reads DRIFTLINE_TEST_KAFKA and
 DRIFTLINE_TEST_CLICKHOUSE (``set -a; . .services/env``).
@@ -29,6 +32,7 @@ from kafka.admin import NewTopic
 
 from monitor.config import Config
 from monitor.ingest import Ingestor
+from monitor.ingest_workers import WorkerSpec
 from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
@@ -96,7 +100,9 @@ def bare_loop(bootstrap: str, topic: str, n: int) -> float:
     return n / elapsed
 
 
-def driftline(bootstrap: str, clickhouse: str, topic: str, n: int, rate: float) -> float:
+def driftline(
+    bootstrap: str, clickhouse: str, topic: str, n: int, rate: float, workers: int
+) -> float:
     host, port = clickhouse.rsplit(":", 1)
     config = Config.model_validate(
         {
@@ -116,6 +122,7 @@ def driftline(bootstrap: str, clickhouse: str, topic: str, n: int, rate: float) 
                     "database": f"bench_{uuid.uuid4().hex[:8]}",
                 }
             },
+            "ingest": {"workers": workers},
         }
     )
     store = open_store(config.store)
@@ -129,6 +136,7 @@ def driftline(bootstrap: str, clickhouse: str, topic: str, n: int, rate: float) 
         store,
         config.ingest,
         stopping,
+        worker_spec=WorkerSpec(config.source, config.store) if workers else None,
     )
     # Join the group and get the first records before the clock starts, as the bare loop.
     got = ingestor.step()
@@ -150,6 +158,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[0],
+        metavar="N",
+        help="ingest.workers settings to measure (0 = in-process)",
+    )
     args = parser.parse_args()
     bootstrap = os.environ["DRIFTLINE_TEST_KAFKA"]
     clickhouse = os.environ["DRIFTLINE_TEST_CLICKHOUSE"]
@@ -166,24 +182,30 @@ def main() -> None:
     )
     print(conditions())
 
-    best = {"bare": 0.0, "dl100": 0.0, "dl10": 0.0}
+    best = {"bare": 0.0} | {f"{w}/{p}": 0.0 for w in args.workers for p in (100, 10)}
     for r in range(args.rounds):
-        runs = {
-            "bare": lambda: bare_loop(bootstrap, topic, args.events),
-            "dl100": lambda: driftline(bootstrap, clickhouse, topic, args.events, 1.0),
-            "dl10": lambda: driftline(bootstrap, clickhouse, topic, args.events, 0.1),
-        }
-        for name, run in runs.items():
-            rate = run()
-            best[name] = max(best[name], rate)
-            print(f"round {r + 1}: {name:6s} {rate:10.0f} events/s")
-    print(
-        f"best: bare {best['bare']:.0f}/s, driftline 100% {best['dl100']:.0f}/s, 10% {best['dl10']:.0f}/s"
-    )
+        rate = bare_loop(bootstrap, topic, args.events)
+        best["bare"] = max(best["bare"], rate)
+        print(f"round {r + 1}: bare            {rate:10.0f} events/s")
+        for w in args.workers:
+            for pct in (100, 10):
+                rate = driftline(bootstrap, clickhouse, topic, args.events, pct / 100, w)
+                best[f"{w}/{pct}"] = max(best[f"{w}/{pct}"], rate)
+                print(f"round {r + 1}: workers={w} {pct:3d}% {rate:10.0f} events/s")
     print(f"after: {conditions()}")
+    bare = best["bare"]
+    print(f"best: bare {bare:.0f}/s")
+    ratios = {}
+    for w in args.workers:
+        ratios[w] = (best[f"{w}/100"] / bare, best[f"{w}/10"] / bare)
+        print(
+            f"workers={w}: driftline 100% {best[f'{w}/100']:.0f}/s, 10% {best[f'{w}/10']:.0f}/s; "
+            f"ingest_ratio_100pct: {ratios[w][0]:.3f} ingest_ratio_10pct: {ratios[w][1]:.3f}"
+        )
+    w = max(ratios, key=lambda k: ratios[k][0])
     print(
-        f"ingest_ratio_100pct: {best['dl100'] / best['bare']:.3f} "
-        f"ingest_ratio_10pct: {best['dl10'] / best['bare']:.3f}"
+        f"best setting workers={w}: "
+        f"ingest_ratio_100pct: {ratios[w][0]:.3f} ingest_ratio_10pct: {ratios[w][1]:.3f}"
     )
 
 

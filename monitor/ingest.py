@@ -13,6 +13,11 @@ fetch overlap instead of adding up. The consumer is only ever touched by the mai
 a chunk it could not write is retried by the main thread, which pauses and keeps polling
 as above. Nothing is in flight between two steps: ``step()`` returns only after every
 chunk was stored and the offsets committed, so the delivery guarantee is unchanged.
+
+With ``workers: N`` (ClickHouse server only) this process only polls and commits; the
+chunks are decoded, sampled and written by N worker processes
+(:mod:`monitor.ingest_workers`). A chunk a worker could not write goes through the same
+retry loop (paused consumption, polling while waiting), the worker writing it again.
 """
 
 from __future__ import annotations
@@ -28,11 +33,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from monitor import metrics
+from monitor.ingest_workers import (
+    ChunkCounts,
+    Pipeline,
+    WorkerPool,
+    WorkerSpec,
+    count_consumed,
+    count_decoded,
+    count_stored,
+)
 from monitor.records import Batch
 from monitor.source.consumer import KafkaSource, PartitionKey, SourceError, next_offsets
-from monitor.source.decode import Decoder, reason_code
+from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
-from monitor.store.base import Store, StoreUnavailable
+from monitor.store.base import Store, StoreError, StoreUnavailable
+from monitor.store.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +71,31 @@ class IngestSettings(BaseModel):
     shutdown_timeout_s: float = Field(
         15.0, gt=0, description="After SIGTERM/SIGINT, the longest wait before exiting anyway."
     )
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description=(
+            "Worker processes that decode, sample and write (0: all in the daemon's "
+            "process). Only with store.clickhouse: chDB is owned by one process."
+        ),
+    )
+
+
+def check_workers(ingest: IngestSettings, store: StoreSettings) -> None:
+    """Reject ``ingest.workers`` without a ClickHouse server store.
+
+    Raises
+    ------
+    ValueError
+        ``ingest.workers`` is set but ``store.clickhouse`` is not.
+    """
+    if ingest.workers and store.clickhouse is None:
+        raise ValueError(
+            f"ingest.workers is {ingest.workers} but store.clickhouse is not set: worker "
+            "processes need a ClickHouse server (chDB's data directory is owned by one "
+            "process); set ingest.workers to 0 or configure store.clickhouse"
+        )
 
 
 class Stopped(Exception):
@@ -72,6 +112,15 @@ class Ingestor:
     settings : IngestSettings
     stopping : threading.Event
         Set when the daemon should stop; interrupts the store retry loop.
+    worker_spec : WorkerSpec, optional
+        What worker processes build their decoder, sampler and store from; required
+        when ``settings.workers`` is not 0 (``decoder``, ``sampler`` and ``store`` are
+        then used only by this process's own checks, not on the ingest path).
+
+    Raises
+    ------
+    ValueError
+        ``settings.workers`` is set without a ``worker_spec`` naming a ClickHouse server.
     """
 
     def __init__(
@@ -83,6 +132,7 @@ class Ingestor:
         settings: IngestSettings,
         stopping: threading.Event,
         clock: Callable[[], float] = time.monotonic,
+        worker_spec: WorkerSpec | None = None,
     ):
         self.source = source
         self.decoder = decoder
@@ -97,12 +147,32 @@ class Ingestor:
         self._lock = threading.Lock()
         # One writer: chunks of a step reach the store in order, one insert at a time.
         self._writer: ThreadPoolExecutor | None = None
+        self._pipe: Pipeline | None = None
+        if settings.workers:
+            if worker_spec is None:
+                raise ValueError("ingest.workers is set but no worker spec was given")
+            check_workers(settings, worker_spec.store)
+            # Started now: the workers import and connect while the consumer joins.
+            self._pipe = Pipeline(WorkerPool(settings.workers, worker_spec))
 
     def close(self) -> None:
-        """Stop the writer thread (idempotent; a later :meth:`step` starts a new one)."""
+        """Stop the writer thread and worker processes (idempotent).
+
+        A later :meth:`step` starts a new writer thread, but not new workers.
+        """
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.shutdown(wait=True)
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            try:
+                # Drain: what the workers store now is committed, not re-read later.
+                pipe.settle()
+                self._stored(pipe.committable())
+            except Exception as exc:  # noqa: BLE001 - uncommitted records are re-read
+                log.warning("ingest workers not drained: %s", exc)
+            finally:
+                pipe.pool.close()
 
     def forget_partitions(self, partitions: set[PartitionKey]) -> None:
         """Drop pending commits of revoked partitions; their next owner re-reads them."""
@@ -124,6 +194,10 @@ class Ingestor:
             A stop was requested while the store was unavailable; nothing of the
             batch was committed, so it will be consumed again after the restart.
         """
+        if self.settings.workers:
+            if self._pipe is None:
+                raise StoreError("ingest workers are closed")
+            return self._step_workers(self._pipe)
         s = self.settings
         # A chunk goes to the writer once it holds this many records: big enough that
         # ClickHouse gets few large inserts, small enough that writing overlaps polling.
@@ -159,11 +233,55 @@ class Ingestor:
             for _, future in inflight:
                 if future is not None and not future.cancel():
                     future.exception()
+        self._stored(offsets)
+        return total
+
+    def _step_workers(self, pipe: Pipeline) -> int:
+        """:meth:`step` with worker processes: poll and ship chunks, commit what is stored.
+
+        Chunks stay in flight across steps; a step commits the stored prefix and, once
+        nothing more arrives, waits for the rest. A failed chunk stops the pipeline:
+        everything sent is awaited, then the failed chunks are retried with consumption
+        paused, as in the in-process path.
+        """
+        s = self.settings
+        # Smaller chunks than the writer thread's: the workers start sooner.
+        chunk_min = max(1, s.batch_max_records // (_CHUNKS_PER_STEP * 2))
+        deadline = self._clock() + s.batch_max_wait_ms / 1000
+        pending: list[Any] = []
+        total = 0
+        while total < s.batch_max_records and not self._stopping.is_set():
+            left_ms = int((deadline - self._clock()) * 1000)
+            if left_ms <= 0 and total:
+                break
+            polled = self.source.poll(
+                timeout_ms=max(left_ms, 0), max_records=s.batch_max_records - total
+            )
+            pending.extend(polled)
+            total += len(polled)
+            if len(pending) >= chunk_min:
+                pipe.ship(pending)
+                pending = []
+                pipe.collect()
+            if left_ms <= 0:
+                break
+        if pending:
+            pipe.ship(pending)
+        if total:
+            pipe.collect()
+        else:
+            pipe.settle()  # idle: let every chunk sent so far be committed
+        if pipe.failed:
+            pipe.settle()
+            self._with_retries(pipe.retry_failed)
+        self._stored(pipe.committable())
+        return total
+
+    def _stored(self, offsets: dict[PartitionKey, int]) -> None:
         with self._lock:
             for key, offset in offsets.items():
                 self._uncommitted[key] = max(offset, self._uncommitted.get(key, 0))
         self._commit_pending()
-        return total
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -207,6 +325,21 @@ class Ingestor:
             self._store(batch)
 
     def _store(self, batch: Batch) -> None:
+        def attempt() -> None:
+            with metrics.STORE_WRITE_SECONDS.time():
+                self.store.write_batch(batch)
+
+        self._with_retries(attempt)
+        self._count_stored(batch)
+
+    def _with_retries(self, attempt: Callable[[], None]) -> None:
+        """Run ``attempt`` until it does not raise StoreUnavailable, polling paused between.
+
+        Raises
+        ------
+        Stopped
+            A stop was requested while the store was unavailable.
+        """
         s = self.settings
 
         def before_sleep(state: RetryCallState) -> None:
@@ -230,22 +363,21 @@ class Ingestor:
             reraise=True,
         )
         try:
-            for attempt in retrying:
-                with attempt, metrics.STORE_WRITE_SECONDS.time():
-                    self.store.write_batch(batch)
+            for try_ in retrying:
+                with try_:
+                    attempt()
         except StoreUnavailable as exc:
             raise Stopped(f"stopped while the store was unavailable: {exc}") from exc
         if self.source.paused:
             log.info("store available again: resuming consumption")
             self.source.resume_all()
             metrics.PAUSED.set(0)
-        self._count_stored(batch)
 
     @staticmethod
     def _count_stored(batch: Batch) -> None:
-        metrics.STORED.labels("event").inc(len(batch.events))
-        metrics.STORED.labels("label").inc(len(batch.labels))
-        metrics.STORED.labels("dead_letter").inc(len(batch.dead_letters))
+        count_stored(
+            ChunkCounts(stored=(len(batch.events), len(batch.labels), len(batch.dead_letters)))
+        )
 
     def _sleep_polling(self, seconds: float) -> None:
         # Sleeping by polling the paused consumer keeps this member in its group; a stop
@@ -287,21 +419,5 @@ class Ingestor:
 
     @staticmethod
     def _count(records: list[Any], batch: Batch) -> None:
-        per_topic: dict[str, int] = {}
-        for r in records:
-            per_topic[r.topic] = per_topic.get(r.topic, 0) + 1
-        for topic, n in per_topic.items():
-            metrics.CONSUMED.labels(topic).inc(n)
-        per_model: dict[str, list[int]] = {}
-        for e in batch.events:
-            counts = per_model.setdefault(e.model, [0, 0])
-            counts[0] += 1
-            counts[1] += e.sampled
-        for model, (n, sampled) in per_model.items():
-            metrics.EVENTS.labels(model).inc(n)
-            metrics.SAMPLED.labels(model).inc(sampled)
-        for label in batch.labels:
-            metrics.LABELS.labels(label.model).inc()
-        for dead in batch.dead_letters:
-            metrics.DEAD_LETTERED.labels(dead.origin.topic, reason_code(dead.reason)).inc()
-            log.warning("dead letter %s: %s", dead.origin, dead.reason)
+        count_consumed(records)
+        count_decoded(ChunkCounts.of(batch))
