@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 
 from monitor import metrics
 from monitor.records import Batch
-from monitor.source.consumer import PartitionKey, next_offsets
+from monitor.source.consumer import PartitionKey
 from monitor.source.decode import Decoder, reason_code
 from monitor.source.sampling import Sampler
 from monitor.source.settings import SourceSettings
@@ -230,6 +230,7 @@ class WorkerPool:
             p.start()
         self._next = 0
         self._owner: dict[int, int] = {}  # chunk -> worker, while unanswered or held
+        self._worker_of: dict[PartitionKey, int] = {}
         log.info("ingest: %d worker processes (%s)", n, start_method)
 
     def __len__(self) -> int:
@@ -246,19 +247,28 @@ class WorkerPool:
         -------
         list of (chunk id, offsets to commit once it is stored)
         """
-        parts: dict[int, list[tuple]] = {}
-        route = self.route
+        # One pass per record (this loop runs in the poll loop's process, on every record):
+        # the worker of a partition is cached, and offsets only grow within a partition.
+        parts: dict[int, tuple[list[tuple], dict[PartitionKey, int]]] = {}
+        workers = self._worker_of
         for r in records:
-            parts.setdefault(route(r.topic, r.partition), []).append(
-                (r.topic, r.partition, r.offset, r.timestamp, r.value)
-            )
+            key = (r.topic, r.partition)
+            worker = workers.get(key)
+            if worker is None:
+                worker = workers[key] = self.route(*key)
+            part = parts.get(worker)
+            if part is None:
+                part = parts[worker] = ([], {})
+            part[0].append((r.topic, r.partition, r.offset, r.timestamp, r.value))
+            if r.offset >= part[1].get(key, 0):
+                part[1][key] = r.offset + 1
         ids = []
-        for worker, part in parts.items():
+        for worker, (rows, offsets) in parts.items():
             chunk = self._next
             self._next += 1
-            self._put(worker, ("chunk", chunk, part))
+            self._put(worker, ("chunk", chunk, rows))
             self._owner[chunk] = worker
-            ids.append((chunk, next_offsets(RawRecord._make(r) for r in part)))
+            ids.append((chunk, offsets))
         return ids
 
     def retry(self, chunk: int) -> None:
