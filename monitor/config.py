@@ -15,12 +15,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.alerting.settings import AlertingSettings
 from monitor.api.settings import ApiSettings
 from monitor.coordination import CoordinationSettings
-from monitor.ingest import IngestSettings
+from monitor.ingest import IngestSettings, check_workers
 from monitor.rules.settings import RulesSettings
 from monitor.source.settings import SourceSettings
 from monitor.stats.settings import ComputeSettings
@@ -45,6 +45,11 @@ class Config(BaseModel):
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # monitor/alerting
     api: ApiSettings = Field(default_factory=ApiSettings)  # monitor/api
     # ---------------------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _workers_need_a_server(self) -> Config:
+        check_workers(self.ingest, self.store)
+        return self
 
 
 def load_config(path: str | Path) -> Config:

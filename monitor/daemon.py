@@ -24,6 +24,7 @@ from monitor.config import Config
 from monitor.coordination import Election
 from monitor.evaluator import Evaluator
 from monitor.ingest import Ingestor, Stopped
+from monitor.ingest_workers import WorkerSpec
 from monitor.records import Alert
 from monitor.source.consumer import KafkaSource, SourceError
 from monitor.source.decode import Decoder
@@ -153,6 +154,11 @@ class Daemon:
                 store,
                 self.config.ingest,
                 self._stopping,
+                worker_spec=(
+                    WorkerSpec(self.config.source, self.config.store)
+                    if self.config.ingest.workers
+                    else None
+                ),
             )
             stack.callback(ingestor.close)  # its writer thread ends before the source closes
             if self.config.rules.enabled:

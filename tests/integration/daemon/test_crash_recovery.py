@@ -25,6 +25,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from monitor.store import reads
 from monitor.store.factory import open_store
+from monitor.store.settings import StoreSettings
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +91,27 @@ class DaemonProcess:
 def test_kill9_at_many_points_then_stored_equals_produced(
     kafka_bootstrap, topic_factory, store_settings, tmp_output
 ):
+    _kill9_cycle(kafka_bootstrap, topic_factory, store_settings, tmp_output, workers=0)
+
+
+def test_kill9_with_ingest_worker_processes(
+    kafka_bootstrap, topic_factory, clickhouse_address, tmp_output
+):
+    """The same cycle with ``ingest.workers: 2`` (ClickHouse server only): killing the
+    daemon kills its workers, and what they stored but did not report is stored again."""
+    host, port = clickhouse_address
+    settings = StoreSettings.model_validate(
+        {"clickhouse": {"host": host, "port": port, "database": f"dl_w_{uuid.uuid4().hex[:10]}"}}
+    )
+    try:
+        _kill9_cycle(kafka_bootstrap, topic_factory, settings, tmp_output, workers=2)
+    finally:
+        store = open_store(settings)
+        store.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse.database}")
+        store.close()
+
+
+def _kill9_cycle(kafka_bootstrap, topic_factory, store_settings, tmp_output, workers: int):
     topic = topic_factory(PARTITIONS)
     produced = produce_events(kafka_bootstrap, topic, N_EVENTS)
     assert len(produced) == N_EVENTS
@@ -110,7 +132,7 @@ def test_kill9_at_many_points_then_stored_equals_produced(
             "sampling": {"rate": 0.5},
         },
         "store": store_settings.model_dump(mode="json", exclude_none=True),
-        "ingest": {"batch_max_records": 5000, "batch_max_wait_ms": 300},
+        "ingest": {"batch_max_records": 5000, "batch_max_wait_ms": 300, "workers": workers},
         "rules": {"enabled": False},
         "api": {"enabled": False},
     }
