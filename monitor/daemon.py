@@ -288,13 +288,6 @@ def _apply_compute(config: Config) -> None:
     """Apply ``compute:``: threads for the statistics, and check the array back end."""
     set_threads(config.compute.threads)
     xp = get_namespace(config.compute.backend)  # raises when cupy is asked for and missing
-    if "cupy" in xp.__name__:
-        # The statistics run on CuPy arrays (monitor/stats), but the engine does not move
-        # stored windows and cached profiles to the GPU yet: say so instead of pretending.
-        log.warning(
-            "compute.backend %s: rule evaluation runs on NumPy in this version",
-            config.compute.backend,
-        )
     log.info("statistics on %s with %d thread(s)", xp.__name__, get_threads())
 
 

@@ -30,6 +30,7 @@ from monitor.rules.loader import RuleSet, load_rule_files
 from monitor.rules.model import Group
 from monitor.rules.persist import StateKey
 from monitor.rules.state import AlertState
+from monitor.stats.backend import get_namespace
 from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,10 @@ class Evaluator:
         )
         with self._lock:
             engine = _LoggingEngine(
-                self.store, self.rules, max_catch_up=self.config.rules.max_catch_up
+                self.store,
+                self.rules,
+                max_catch_up=self.config.rules.max_catch_up,
+                xp=get_namespace(self.config.compute.backend),
             )
             engine.replica = self.replica
             self.engine = engine

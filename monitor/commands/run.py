@@ -12,6 +12,7 @@ import typer
 from monitor.commands.common import exit_with_problems, load_config_or_exit
 from monitor.commands.signals import handle_signals
 from monitor.source.consumer import SourceError
+from monitor.stats.backend import BackendUnavailable
 from monitor.store.base import StoreError, StoreUnavailable
 from monitor.yamlfile import FileProblems
 
@@ -50,7 +51,7 @@ def command(
             daemon.run()
         except FileProblems as exc:  # rule files that do not load: say where, no traceback
             exit_with_problems(exc.problems)
-        except (SourceError, StoreError, StoreUnavailable, OSError) as exc:
+        except (SourceError, StoreError, StoreUnavailable, BackendUnavailable, OSError) as exc:
             # Kafka or the store cannot be reached at start (or the API port is taken):
             # one line that says which; the supervisor (systemd, Kubernetes) restarts us.
             typer.echo(f"driftline: cannot start: {exc}", err=True)

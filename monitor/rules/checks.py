@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from types import ModuleType
 
 import numpy as np
 from scipy.stats import rankdata
@@ -178,8 +179,13 @@ def evaluate_volume(rule: Rule, baseline: WindowData, cur: WindowData) -> list[R
     ]
 
 
-def evaluate_prediction(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[Result]:
-    """Distribution of predictions (a numeric drift statistic) or their mean shift."""
+def evaluate_prediction(
+    rule: Rule, ref: ReferenceProfile, cur: WindowData, xp: ModuleType | None = None
+) -> list[Result]:
+    """Distribution of predictions (a numeric drift statistic) or their mean shift.
+
+    ``xp``: the array namespace the statistic runs in (None: NumPy).
+    """
     if ref.prediction is None:
         return [
             Result(
@@ -210,7 +216,7 @@ def evaluate_prediction(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> l
     )
     window = WindowData(numeric={"prediction": preds})
     stat, values, p, _, n_r, n_c = drift_values(
-        rule.statistic, "numeric", shim, ["prediction"], window
+        rule.statistic, "numeric", shim, ["prediction"], window, xp
     )
     info = catalog.drift_statistics()[stat]
     threshold, direction = threshold_and_direction(rule, (info.threshold, info.direction))

@@ -20,6 +20,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from types import ModuleType
 
 from monitor.records import Alert
 from monitor.rules import checks, persist
@@ -61,6 +62,8 @@ class RuleEngine:
         Returns the current UTC time; tests pass a controllable one.
     max_catch_up : int
         Boundaries evaluated per group per call when calls were missed.
+    xp : module, optional
+        Array namespace the statistics run in (``compute.backend``); None means NumPy.
     """
 
     def __init__(
@@ -69,8 +72,10 @@ class RuleEngine:
         rules: RuleSet,
         clock: Callable[[], datetime] = utc_now,
         max_catch_up: int = 3,
+        xp: ModuleType | None = None,
     ) -> None:
         self.store = store
+        self.xp = xp  # array namespace of the statistics (compute.backend); None: NumPy
         self.rules = rules
         self.clock = clock
         self.max_catch_up = max_catch_up
@@ -241,7 +246,7 @@ class RuleEngine:
                 )
             ], ref_name
         if kind in ("drift", "drift_share"):
-            return evaluate_drift(rule, ref, cur), ref_name
+            return evaluate_drift(rule, ref, cur, self.xp), ref_name
         if kind == "missing":
             return checks.evaluate_missing(rule, ref, cur), ref_name
         if kind == "range":
@@ -253,7 +258,7 @@ class RuleEngine:
         if kind == "volume":
             return checks.evaluate_volume(rule, ref_data or WindowData(), cur), ref_name
         if kind == "prediction":
-            return checks.evaluate_prediction(rule, ref, cur), ref_name
+            return checks.evaluate_prediction(rule, ref, cur, self.xp), ref_name
         return checks.evaluate_performance(rule, cur), ref_name
 
     def _alert(

@@ -17,6 +17,7 @@ import fnmatch
 import logging
 import math
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from monitor.rules import catalog
 from monitor.rules.model import Rule
 from monitor.rules.references import ReferenceProfile
 from monitor.rules.state import Outcome
+from monitor.stats.backend import to_numpy
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.decision import decide
 from monitor.stats.profile import NumericProfile
@@ -116,9 +118,14 @@ def _pad(columns: list[np.ndarray], fill: object, dtype: object) -> np.ndarray:
     return out
 
 
-def _subset_numeric(profile: NumericProfile, names: list[str]) -> NumericProfile:
+def _subset_numeric(
+    profile: NumericProfile, names: list[str], xp: ModuleType | None = None
+) -> NumericProfile:
     idx = [profile.names.index(n) for n in names]
-    return NumericProfile(profile.sorted[idx], list(names))
+    rows = profile.sorted[idx]
+    # The profile's derived moments are rebuilt from the rows in the evaluation's array
+    # namespace (e.g. CuPy), so every array a statistic sees lives on the same device.
+    return NumericProfile(rows if xp is None else xp.asarray(rows), list(names))
 
 
 def _subset_categorical(profile: CategoricalProfile, names: list[str]) -> CategoricalProfile:
@@ -132,16 +139,24 @@ def _subset_categorical(profile: CategoricalProfile, names: list[str]) -> Catego
 
 
 def drift_values(
-    statistic: str | None, kind: str, ref: ReferenceProfile, names: list[str], cur: WindowData
+    statistic: str | None,
+    kind: str,
+    ref: ReferenceProfile,
+    names: list[str],
+    cur: WindowData,
+    xp: ModuleType | None = None,
 ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run one statistic over a block of features of one kind.
 
-    Returns ``(statistic, values, p_values, effect, n_ref, n_cur)``; p_values and effect
-    are NaN where the statistic has none.
+    Returns ``(statistic, values, p_values, effect, n_ref, n_cur)`` as host NumPy arrays;
+    p_values and effect are NaN where the statistic has none. ``xp`` is the array
+    namespace the statistic runs in (``compute.backend``); None means NumPy.
     """
+    if xp is not None and "numpy" in xp.__name__:
+        xp = None  # already the host arrays the windows are read into
     if kind == "numeric":
         assert ref.numeric is not None
-        profile = _subset_numeric(ref.numeric, names)
+        profile = _subset_numeric(ref.numeric, names, xp)
         block = _pad([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
         size = int(np.min(profile.n_valid)) if names else 0
         stat = statistic or auto_statistic(kind, size)
@@ -154,18 +169,24 @@ def drift_values(
         size = min(sum(c) for c in profile.counts) if names else 0
         uniq = max((len(c) for c in profile.categories), default=0)
         stat = statistic or auto_statistic(kind, size, uniq)
+    if xp is not None:
+        block = xp.asarray(block)
     res = get_statistic(stat).function(profile, block)
-    values = np.asarray(res.values, dtype=np.float64)
+
+    def host(x, dtype):
+        return np.asarray(to_numpy(x), dtype=dtype)
+
+    values = host(res.values, np.float64)
     nan = np.full(len(names), np.nan)
-    p = np.asarray(res.p_values, dtype=np.float64) if res.p_values is not None else nan
-    effect = np.asarray(res.statistic, dtype=np.float64) if res.statistic is not None else nan
+    p = host(res.p_values, np.float64) if res.p_values is not None else nan
+    effect = host(res.statistic, np.float64) if res.statistic is not None else nan
     return (
         stat,
         values,
         p,
         effect,
-        np.asarray(res.n_reference, dtype=np.int64),
-        np.asarray(res.n_current, dtype=np.int64),
+        host(res.n_reference, np.int64),
+        host(res.n_current, np.int64),
     )
 
 
@@ -199,8 +220,13 @@ def decide_drift(
     return drifted
 
 
-def evaluate_drift(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[Result]:
-    """Per-feature drift (``drift``) or the share of drifted features (``drift_share``)."""
+def evaluate_drift(
+    rule: Rule, ref: ReferenceProfile, cur: WindowData, xp: ModuleType | None = None
+) -> list[Result]:
+    """Per-feature drift (``drift``) or the share of drifted features (``drift_share``).
+
+    ``xp``: the array namespace the statistics run in (None: NumPy).
+    """
     results: list[Result] = []
     table = catalog.drift_statistics()
     for kind in ("numeric", "categorical"):
@@ -214,7 +240,9 @@ def evaluate_drift(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[R
             continue
         if rule.statistic is not None and kind not in table[rule.statistic].kinds:
             continue  # feature_kind "any": the statistic covers only its own kind
-        stat, values, p, effect, n_ref, n_cur = drift_values(rule.statistic, kind, ref, names, cur)
+        stat, values, p, effect, n_ref, n_cur = drift_values(
+            rule.statistic, kind, ref, names, cur, xp
+        )
         info = table[stat]
         if rule.kind == "drift_share":
             threshold = (
