@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -198,32 +198,16 @@ class Ingestor:
             if self._pipe is None:
                 raise StoreError("ingest workers are closed")
             return self._step_workers(self._pipe)
-        s = self.settings
         # A chunk goes to the writer once it holds this many records: big enough that
         # ClickHouse gets few large inserts, small enough that writing overlaps polling.
-        chunk_min = max(1, s.batch_max_records // _CHUNKS_PER_STEP)
-        deadline = self._clock() + s.batch_max_wait_ms / 1000
+        chunk_min = max(1, self.settings.batch_max_records // _CHUNKS_PER_STEP)
         inflight: list[tuple[Batch, Future[None] | None]] = []
         offsets: dict[PartitionKey, int] = {}
-        pending: list[Any] = []
         total = 0
         try:
-            while total < s.batch_max_records and not self._stopping.is_set():
-                left_ms = int((deadline - self._clock()) * 1000)
-                if left_ms <= 0 and total:
-                    break
-                polled = self.source.poll(
-                    timeout_ms=max(left_ms, 0), max_records=s.batch_max_records - total
-                )
-                pending.extend(polled)
-                total += len(polled)
-                if len(pending) >= chunk_min:
-                    inflight.append(self._submit(self._prepare(pending, offsets)))
-                    pending = []
-                if left_ms <= 0:
-                    break
-            if pending:
-                inflight.append(self._submit(self._prepare(pending, offsets), last=True))
+            for chunk, trailing in self._poll_chunks(chunk_min):
+                total += len(chunk)
+                inflight.append(self._submit(self._prepare(chunk, offsets), last=trailing))
             if not total:
                 self._commit_pending()
                 return 0
@@ -244,9 +228,31 @@ class Ingestor:
         everything sent is awaited, then the failed chunks are retried with consumption
         paused, as in the in-process path.
         """
-        s = self.settings
         # Smaller chunks than the writer thread's: the workers start sooner.
-        chunk_min = max(1, s.batch_max_records // (_CHUNKS_PER_STEP * 2))
+        chunk_min = max(1, self.settings.batch_max_records // (_CHUNKS_PER_STEP * 2))
+        total = 0
+        for chunk, trailing in self._poll_chunks(chunk_min):
+            total += len(chunk)
+            pipe.ship(chunk)
+            if not trailing:
+                pipe.collect()
+        if total:
+            pipe.collect()
+        else:
+            pipe.settle()  # idle: let every chunk sent so far be committed
+        if pipe.failed:
+            pipe.settle()
+            self._with_retries(pipe.retry_failed)
+        self._stored(pipe.committable())
+        return total
+
+    def _poll_chunks(self, chunk_min: int) -> Iterator[tuple[list[Any], bool]]:
+        """Poll until the step holds ``batch_max_records`` or waited ``batch_max_wait_ms``.
+
+        Yields ``(records, trailing)`` each time ``chunk_min`` records are held, and the
+        rest at the end with ``trailing`` True (what arrived after the last full chunk).
+        """
+        s = self.settings
         deadline = self._clock() + s.batch_max_wait_ms / 1000
         pending: list[Any] = []
         total = 0
@@ -260,22 +266,12 @@ class Ingestor:
             pending.extend(polled)
             total += len(polled)
             if len(pending) >= chunk_min:
-                pipe.ship(pending)
+                yield pending, False
                 pending = []
-                pipe.collect()
             if left_ms <= 0:
                 break
         if pending:
-            pipe.ship(pending)
-        if total:
-            pipe.collect()
-        else:
-            pipe.settle()  # idle: let every chunk sent so far be committed
-        if pipe.failed:
-            pipe.settle()
-            self._with_retries(pipe.retry_failed)
-        self._stored(pipe.committable())
-        return total
+            yield pending, True
 
     def _stored(self, offsets: dict[PartitionKey, int]) -> None:
         with self._lock:

@@ -24,22 +24,12 @@ done by :mod:`monitor.rules.loader`, which reports them with positions as well.
 from __future__ import annotations
 
 import re
+import typing
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-KINDS = (
-    "drift",
-    "drift_share",
-    "missing",
-    "range",
-    "unseen_categories",
-    "schema",
-    "volume",
-    "prediction",
-    "performance",
-)
 Kind = Literal[
     "drift",
     "drift_share",
@@ -51,6 +41,7 @@ Kind = Literal[
     "prediction",
     "performance",
 ]
+KINDS: tuple[str, ...] = typing.get_args(Kind)
 # Kinds that produce one result per feature; the others produce one per model.
 PER_FEATURE_KINDS = frozenset({"drift", "missing", "range", "unseen_categories"})
 # Kinds compared against a reference (a dataset or a past window).
