@@ -49,6 +49,8 @@ from monitor.source.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 
+CLOSE_TIMEOUT_MS = 3000
+
 
 class CoordinationSettings(BaseModel):
     """How replicas elect the evaluator (``coordination:`` in driftline.yaml)."""
@@ -103,7 +105,10 @@ class Election:
         options.pop("max_poll_records", None)
         self._lease_s = source.kafka.session_timeout_ms / 2000
         self._join_wait_s = source.kafka.session_timeout_ms / 1000
+        # Silent this long, the broker has long expired this member: start a new one.
+        self._stale_s = 2 * source.kafka.session_timeout_ms / 1000
         self._leader = False
+        self._options = options
         self._consumer = client
         if client is None:
             _ensure_topic(options, self.topic)
@@ -126,6 +131,8 @@ class Election:
             owned = False
         if owned and not self._lease_held():
             owned = False
+        if not owned and self._silent_for() > self._stale_s:
+            self._new_member()
         if owned != self._leader:
             log.info(
                 "replica %s %s the evaluator",
@@ -156,6 +163,30 @@ class Election:
             return False
         return True
 
+    def _silent_for(self) -> float:
+        """Seconds since the group coordinator last answered this member (0: unknown)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        heartbeat = getattr(coordinator, "heartbeat", None)
+        if heartbeat is None or self._options is None:
+            return 0.0
+        return time.monotonic() - max(heartbeat.last_receive, heartbeat.last_reset)
+
+    def _new_member(self) -> None:
+        # Seen under heavy load: a member left half-way through a join (joined, never
+        # synced) stops heartbeating, is expired by the broker, and kafka-python never
+        # notices, so this replica could never take over. A fresh member rejoins; the
+        # client id (and so the replica's seniority) stays the same.
+        log.warning(
+            "evaluator election: no answer from the group for %.0fs; rejoining as a new member",
+            self._silent_for(),
+        )
+        try:
+            self._consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
+        except KafkaError as exc:
+            log.warning("evaluator election: closing the stale member: %s", exc)
+        self._consumer = KafkaConsumer(**self._options)
+        self._consumer.subscribe([self.topic], listener=_Listener(self))
+
     def _lost(self) -> None:
         callback = self.on_lost
         if callback is not None:
@@ -165,7 +196,9 @@ class Election:
                 log.exception("evaluator election: stepping down failed")
 
     def close(self) -> None:
-        self._consumer.close(autocommit=False)
+        # Leaving the group is a courtesy (the broker expires a silent member anyway):
+        # never let it hold up the daemon's shutdown bound.
+        self._consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
 
 
 class _Listener(ConsumerRebalanceListener):
