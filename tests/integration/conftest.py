@@ -25,36 +25,40 @@ from monitor.store.factory import open_store
 from monitor.store.settings import StoreSettings
 
 
-def _settings(request: pytest.FixtureRequest, backend: str, tmp_path) -> StoreSettings:
-    if backend == "clickhouse":
-        host, port = request.getfixturevalue("clickhouse_address")
-        database = f"dl_test_{uuid.uuid4().hex[:12]}"
-        return StoreSettings.model_validate(
-            {"clickhouse": {"host": host, "port": port, "database": database}}
-        )
-    return StoreSettings(path=tmp_path / "chdb-data")
-
-
-def _drop(settings: StoreSettings) -> None:
-    if settings.clickhouse is None:
-        return
+@pytest.fixture
+def server_store(clickhouse_address: tuple[str, int]) -> Iterator[StoreSettings]:
+    """Settings of a fresh database on the test ClickHouse server, dropped afterwards."""
+    host, port = clickhouse_address
+    settings = StoreSettings.model_validate(
+        {"clickhouse": {"host": host, "port": port, "database": f"dl_t_{uuid.uuid4().hex[:12]}"}}
+    )
+    yield settings
     from clickhouse_driver import Client
 
-    ch = settings.clickhouse
-    client = Client(host=ch.host, port=ch.port, connect_timeout=5)
+    client = Client(host=host, port=port, connect_timeout=5)
     try:
-        client.execute(f"DROP DATABASE IF EXISTS `{ch.database}`")
+        client.execute(f"DROP DATABASE IF EXISTS `{settings.clickhouse.database}`")
     finally:
         client.disconnect()
 
 
 @pytest.fixture(params=["clickhouse", "chdb"])
-def store_opener(request: pytest.FixtureRequest, tmp_path) -> Iterator[Callable[[], Store]]:
+def store_settings(request: pytest.FixtureRequest, tmp_path) -> StoreSettings:
+    """Settings of an empty store over both back ends: a fresh server database (dropped
+    afterwards) or a chDB directory under ``tmp_path``."""
+    if request.param == "chdb":
+        return StoreSettings(path=tmp_path / "chdb-data")
+    return request.getfixturevalue("server_store")
+
+
+@pytest.fixture
+def store_opener(store_settings: StoreSettings) -> Iterator[Callable[[], Store]]:
     """A function that opens (not migrates) a store on the same database or directory.
 
-    Each call returns a new store object; all are closed at teardown.
+    Each call returns a new store object; all are closed at teardown (before the server
+    database is dropped).
     """
-    settings = _settings(request, request.param, tmp_path)
+    settings = store_settings
     opened: list[Store] = []
 
     def open_one() -> Store:
@@ -65,7 +69,6 @@ def store_opener(request: pytest.FixtureRequest, tmp_path) -> Iterator[Callable[
     yield open_one
     for store in opened:
         store.close()
-    _drop(settings)
 
 
 @pytest.fixture

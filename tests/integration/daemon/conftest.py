@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from monitor.config import Config
 from monitor.store.settings import StoreSettings
-
-
-@pytest.fixture(params=["clickhouse", "chdb"])
-def store_settings(request: pytest.FixtureRequest, tmp_path) -> Iterator[StoreSettings]:
-    """Settings of an empty store: a unique database on the server, or a chDB directory."""
-    if request.param == "chdb":
-        yield StoreSettings(path=tmp_path / "chdb-data")
-        return
-    host, port = request.getfixturevalue("clickhouse_address")
-    settings = StoreSettings.model_validate(
-        {"clickhouse": {"host": host, "port": port, "database": f"dl_d_{uuid.uuid4().hex[:12]}"}}
-    )
-    yield settings
-    from clickhouse_driver import Client
-
-    client = Client(host=host, port=port, connect_timeout=5)
-    try:
-        client.execute(f"DROP DATABASE IF EXISTS `{settings.clickhouse.database}`")
-    finally:
-        client.disconnect()
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from monitor.store import reads
 from monitor.store.factory import open_store
-from monitor.store.settings import StoreSettings
 
 pytestmark = pytest.mark.slow
 
@@ -95,20 +94,11 @@ def test_kill9_at_many_points_then_stored_equals_produced(
 
 
 def test_kill9_with_ingest_worker_processes(
-    kafka_bootstrap, topic_factory, clickhouse_address, tmp_output
+    kafka_bootstrap, topic_factory, server_store, tmp_output
 ):
     """The same cycle with ``ingest.workers: 2`` (ClickHouse server only): killing the
     daemon kills its workers, and what they stored but did not report is stored again."""
-    host, port = clickhouse_address
-    settings = StoreSettings.model_validate(
-        {"clickhouse": {"host": host, "port": port, "database": f"dl_w_{uuid.uuid4().hex[:10]}"}}
-    )
-    try:
-        _kill9_cycle(kafka_bootstrap, topic_factory, settings, tmp_output, workers=2)
-    finally:
-        store = open_store(settings)
-        store.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse.database}")
-        store.close()
+    _kill9_cycle(kafka_bootstrap, topic_factory, server_store, tmp_output, workers=2)
 
 
 def _kill9_cycle(kafka_bootstrap, topic_factory, store_settings, tmp_output, workers: int):

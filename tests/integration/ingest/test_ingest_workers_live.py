@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -41,20 +40,6 @@ def event(i: int) -> dict:
         "features": {"amount": float(i), "country": ["DE", "FR", "US"][i % 3]},
         "prediction": (i % 100) / 100,
     }
-
-
-@pytest.fixture
-def server_store(clickhouse_address: tuple[str, int]) -> Iterator[StoreSettings]:
-    host, port = clickhouse_address
-    settings = StoreSettings.model_validate(
-        {"clickhouse": {"host": host, "port": port, "database": f"dl_w_{uuid.uuid4().hex[:12]}"}}
-    )
-    yield settings
-    store = open_store(settings)
-    try:
-        store.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse.database}")
-    finally:
-        store.close()
 
 
 def config_for(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,25 +27,6 @@ def daemons(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
 
 
 @pytest.fixture
-def clickhouse_database(clickhouse_address: tuple[str, int]) -> Iterator[dict]:
+def clickhouse_database(server_store: StoreSettings) -> dict:
     """``store:`` section of a fresh database on the test server, dropped afterwards."""
-    host, port = clickhouse_address
-    database = f"dl_life_{uuid.uuid4().hex[:12]}"
-    yield {"clickhouse": {"host": host, "port": port, "database": database}}
-    from clickhouse_driver import Client
-
-    client = Client(host=host, port=port, connect_timeout=5)
-    try:
-        client.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    finally:
-        client.disconnect()
-
-
-@pytest.fixture(params=["clickhouse", "chdb"])
-def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSettings]:
-    """Settings of an empty store over both back ends (for in-process daemons)."""
-    if request.param == "chdb":
-        yield StoreSettings(path=tmp_path / "chdb-data")
-        return
-    section = request.getfixturevalue("clickhouse_database")
-    yield StoreSettings.model_validate(section)
+    return server_store.model_dump(mode="json", exclude_none=True)
