@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 from datetime import datetime, timezone
 
 import orjson
@@ -11,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.records import DeadLetter, Event, Label
+from monitor.source import decode as decode_module
 from monitor.source.decode import REASON_CODES, Decoder, parse_timestamp, reason_code
+from monitor.source.reasons import Reject
 from monitor.source.settings import SourceSettings
 
 UTC = timezone.utc
@@ -182,3 +186,155 @@ def test_decoder_never_raises(dec: Decoder, body: bytes, topic: str) -> None:
     if isinstance(out, Event):
         assert out.ts.tzinfo is not None
         assert len(out.features) <= LIMITS["max_features"]
+
+
+# -- features: the fast path agrees with the exact per-feature loop -----------------------
+
+FEATURE_LIMITS = {**LIMITS, "max_message_bytes": 1_000_000, "max_features": 12}
+BIG = 1.7976931348623157e308  # the largest finite double
+
+
+def feature_decoder() -> Decoder:
+    return Decoder(
+        SourceSettings.model_validate({"events": [{"topic": "ev"}], "limits": FEATURE_LIMITS})
+    )
+
+
+def exact_features(dec: Decoder, raw: dict) -> str:
+    """What the exact loop makes of ``raw``: the repr of its dict (keys in order, value
+    types told apart: 1 vs 1.0 vs True), or the dead letter reason."""
+    if len(raw) > dec.limits.max_features:  # checked before either path, as in _features
+        return f"too_many_features: {len(raw)} features > max_features {dec.limits.max_features}"
+    try:
+        return repr(dec._features_exact(raw))
+    except Reject as rejected:
+        return rejected.reason
+
+
+def fast_features(dec: Decoder, raw: dict) -> str:
+    try:
+        return repr(dec._features(raw))
+    except Reject as rejected:
+        return rejected.reason
+
+
+FEATURE_CASES = [
+    # (features, the reason code when rejected or None when accepted)
+    ({"a": 1.5, "b": "x", "c": -0.0}, None),
+    ({}, None),
+    ({"a": 1, "b": 2.5}, None),  # ints become floats
+    ({"a": 18446744073709551615}, None),  # the largest int orjson reads as an int
+    ({"a": True, "b": False, "c": 0.5}, None),  # flags become 1.0 / 0.0
+    ({"a": None, "b": "x", "c": None}, None),  # nulls are missing values
+    ({"a": BIG, "b": BIG, "c": BIG}, None),  # finite, though their sum overflows
+    ({"a": -BIG, "b": -BIG, "c": 1.0}, None),
+    ({"a": 1.0, "b": {"x": 1}}, "bad_feature"),
+    ({"a": [1.0], "b": 1.0}, "bad_feature"),
+    ({"a": math.inf}, "bad_feature"),  # JSON cannot carry these (orjson rejects them),
+    ({"a": 1.0, "b": -math.inf}, "bad_feature"),  # but the check must not let them pass
+    ({"a": math.nan, "b": "x"}, "bad_feature"),
+    ({"a": math.inf, "b": -math.inf}, "bad_feature"),
+    ({"": 1.0}, "bad_feature"),
+    ({"a": 1.0, "": "x"}, "bad_feature"),
+    ({"eightchr": 1.0, "ninechars": 1.0}, "name_too_long"),
+    ({"a": "x" * 10, "b": "y" * 11}, "value_too_long"),
+    ({"a": "x" * 10, "eightchr": "y"}, None),  # both exactly at the limits
+    ({"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "e": 5.0}, None),
+    ({f"f{i}": 1.0 for i in range(13)}, "too_many_features"),
+    ({"a": "x" * 11, "ninechars": 1, "c": [1]}, "value_too_long"),  # the first bad one
+]
+
+
+@pytest.mark.parametrize(("features", "code"), FEATURE_CASES)
+def test_fast_features_agree_with_the_exact_loop(features: dict, code: str | None) -> None:
+    dec = feature_decoder()
+    expected = exact_features(dec, features)
+    assert (expected.split(":", 1)[0] if code else None) == code, expected
+    # twice: the second time the names are known to the decoder
+    assert fast_features(dec, dict(features)) == expected
+    assert fast_features(dec, dict(features)) == expected
+    # and through the whole decoder when JSON can carry the values
+    if all(isinstance(v, str) or v is None or math.isfinite(v) for v in _leaves(features)):
+        out = dec.decode("ev", 0, 0, with_(features=features))
+        got = out.reason if isinstance(out, DeadLetter) else repr(out.features)
+        assert got == expected
+
+
+def _leaves(value: object) -> list:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+@pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"1.8e308", b"NaN", b"Infinity"])
+def test_json_cannot_carry_a_non_finite_feature(dec: Decoder, number: bytes) -> None:
+    out = dec.decode("ev", 0, 0, with_(features={"a": 1}).replace(b":1}", b":" + number + b"}"))
+    assert isinstance(out, DeadLetter) and reason_code(out.reason) == "malformed_json"
+
+
+def test_plain_features_are_not_copied_and_others_are_converted() -> None:
+    dec = feature_decoder()
+    plain = {"a": 1.5, "b": "x", "c": None}
+    assert dec._features(plain) is plain
+    assert dec._features(plain) is plain  # names now known
+    mixed = {"a": 1.5, "b": 2}
+    assert dec._features(mixed) == {"a": 1.5, "b": 2.0}
+    assert type(dec._features(mixed)["b"]) is float
+
+
+NAMES = ["a", "b", "cc", "dd", "eightchr", "ninechars", "", "ü", "naïve", "a.b"]
+STRINGS = ["", "x", "DE", "x" * 10, "x" * 11, "ünïcødé", "é" * 11]
+
+
+def random_value(rnd: random.Random) -> object:
+    pick = rnd.randrange(12)
+    if pick < 4:
+        return rnd.choice([0.0, -0.0, 1.5, -2.25, 1e-300, 3.14e15, BIG, -BIG, 1e308])
+    if pick < 7:
+        return rnd.choice(STRINGS)
+    if pick == 7:
+        return None
+    if pick == 8:
+        return rnd.choice([0, 1, -7, 2**53 + 1, 2**63, 18446744073709551615])
+    if pick == 9:
+        return rnd.choice([True, False])
+    if pick == 10:
+        return rnd.choice([[], [1.0], {}, {"x": 1}])
+    return rnd.uniform(-1e6, 1e6)
+
+
+@pytest.mark.parametrize("names_cache_size", [4096, 3])
+def test_random_messages_decode_as_the_exact_loop_says(
+    monkeypatch: pytest.MonkeyPatch, names_cache_size: int
+) -> None:
+    # A small names cache is cleared again and again while messages are decoded.
+    monkeypatch.setattr(decode_module, "_NAMES_CACHE_SIZE", names_cache_size)
+    rnd = random.Random(20261121)
+    dec = feature_decoder()
+    reference = feature_decoder()
+    accepted = 0
+    for i in range(3000):
+        n = rnd.choice([0, 1, 3, 5, 8, 12, 13])
+        features = {rnd.choice(NAMES) + rnd.choice(["", "", "", "x", "yy"]): None for _ in range(n)}
+        # mostly messages that are fine, so the fast path is exercised as well
+        clean = rnd.random() < 0.5
+        for name in features:
+            value = random_value(rnd)
+            while clean and not (type(value) in (float, str) and len(str(value)) <= 10):
+                value = random_value(rnd)
+            features[name] = value
+        body = with_(features=features)
+        # the reference sees exactly what the decoder parses
+        expected = exact_features(reference, orjson.loads(body)["features"])
+        out = dec.decode("ev", 0, i, body)
+        if isinstance(out, DeadLetter):
+            assert out.reason == expected, features
+        else:
+            assert isinstance(out, Event)
+            assert repr(out.features) == expected, features
+            accepted += 1
+    assert 500 < accepted < 2900  # both outcomes are well represented
+    # the names cache stays bounded (it may pass its size by one message's names)
+    assert len(dec._feature_names) <= names_cache_size + FEATURE_LIMITS["max_features"]
