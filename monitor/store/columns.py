@@ -11,13 +11,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import chain, repeat
+from itertools import groupby, repeat
 from numbers import Real
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from monitor.records import Batch, FeatureValue
+from monitor.records import Batch, Event, FeatureValue
 from monitor.store import schema
 
 NUMERIC = "numeric"
@@ -113,73 +114,10 @@ def batch_columns(batch: Batch, now: datetime | None = None) -> BatchColumns:
     kinds = out.kinds
 
     if batch.events:
-        ev: Columns = {c: [] for c in _EVENT_COLUMNS}
-        fv: Columns = {c: [] for c in _FEATURE_COLUMNS}
-        raw: list[FeatureValue] = []
-        # Per sampled event, its columns that repeat on each of its feature rows and
-        # how often; expanded at the end with C-level repeat/chain instead of one list
-        # per event and column (this is the hot path: ~20 rows per event).
-        per_event: dict[str, list[Any]] = {c: [] for c in _REPEATED_COLUMNS}
-        counts: list[int] = []
-        # Per model, features whose kind is known; a feature seen only as None stays
-        # out until a value tells its kind.
-        known: dict[str, set[str]] = {}
-        last_dt: datetime | None = None
-        last_ts = 0
-        for e in batch.events:
-            if e.ts is not last_dt:  # events of one second often share one datetime
-                last_dt, last_ts = e.ts, epoch_seconds(e.ts)
-            ts = last_ts
-            o = e.origin
-            ev["model"].append(e.model)
-            ev["model_version"].append(e.model_version)
-            ev["event_id"].append(e.event_id)
-            ev["ts"].append(ts)
-            ev["prediction"].append(_finite_or_none(e.prediction))
-            ev["latency_ms"].append(_finite_or_none(e.latency_ms))
-            ev["sampled"].append(1 if e.sampled else 0)
-            ev["topic"].append(o.topic)
-            ev["partition"].append(o.partition)
-            ev["offset"].append(o.offset)
-            ev["ingested_at"].append(ingested)
-            if not e.sampled or not e.features:
-                continue
-            feats = e.features
-            fv["feature"].extend(feats.keys())
-            raw.extend(feats.values())
-            counts.append(len(feats))
-            per_event["model"].append(e.model)
-            per_event["ts"].append(ts)
-            per_event["event_id"].append(e.event_id)
-            per_event["topic"].append(o.topic)
-            per_event["partition"].append(o.partition)
-            per_event["offset"].append(o.offset)
-            model_known = known.setdefault(e.model, set())
-            if model_known.issuperset(feats):  # the usual case: no set built per event
-                continue
-            for name in feats.keys() - model_known:
-                kind = feature_kind(feats[name])
-                if kind is not None:
-                    model_known.add(name)
-                    kinds.setdefault((e.model, name), kind)
-        if raw:
-            for name, values in per_event.items():
-                fv[name] = list(chain.from_iterable(map(repeat, values, counts)))
-            # Values are split by type in two comprehensions instead of a Python branch
-            # per value.
-            types = list(map(type, raw))
-            fv["value"] = [
-                v if (t is float and v == v) else (None if t is str or t is float else _number(v))
-                for v, t in zip(raw, types, strict=True)
-            ]
-            fv["category"] = [
-                v if t is str else (None if t is float or t is int else _category(v))
-                for v, t in zip(raw, types, strict=True)
-            ]
-            out.tables.append(TableData(schema.EVENTS, ev))
+        ev, fv = _event_tables(batch.events, ingested, kinds)
+        out.tables.append(TableData(schema.EVENTS, ev))
+        if fv is not None:
             out.tables.append(TableData(schema.FEATURE_VALUES, fv))
-        else:
-            out.tables.append(TableData(schema.EVENTS, ev))
 
     if batch.labels:
         lb: Columns = {c: [] for c in _LABEL_COLUMNS}
@@ -207,6 +145,133 @@ def batch_columns(batch: Batch, now: datetime | None = None) -> BatchColumns:
             dl["payload"].append(text[:MAX_PAYLOAD_CHARS])
         out.tables.append(TableData(schema.DEAD_LETTERS, dl))
     return out
+
+
+def _event_tables(
+    events: list[Event], ingested: int, kinds: dict[tuple[str, str], str]
+) -> tuple[Columns, Columns | None]:
+    """Columns of ``events`` and of the sampled events' feature rows, in sorting-key order.
+
+    Rows are handed over already in each table's ``ORDER BY`` order: ClickHouse then
+    skips sorting the insert block, which is most of its insert cost for the feature
+    rows (measured on 18.16: ~5 instead of ~30 µs per 20-feature event). Python's str
+    order is code point order, which for UTF-8 is ClickHouse's byte order; were it ever
+    not sorted, the server would only sort as it always did.
+    """
+    keyed = []
+    last_dt: datetime | None = None
+    last_ts = 0
+    for e in events:
+        if e.ts is not last_dt:  # events of one second often share one datetime
+            last_dt, last_ts = e.ts, epoch_seconds(e.ts)
+        o = e.origin
+        keyed.append((e.model, last_ts, o.topic, o.partition, o.offset, e))
+    keyed.sort(key=itemgetter(0, 1, 2, 3, 4))  # the events table's key; stable
+    models, tss, topics, partitions, offsets, ordered = (list(c) for c in zip(*keyed, strict=True))
+    ev: Columns = {
+        "model": models,
+        "model_version": [e.model_version for e in ordered],
+        "event_id": [e.event_id for e in ordered],
+        "ts": tss,
+        "prediction": [_finite_or_none(e.prediction) for e in ordered],
+        "latency_ms": [_finite_or_none(e.latency_ms) for e in ordered],
+        "sampled": [1 if e.sampled else 0 for e in ordered],
+        "topic": topics,
+        "partition": partitions,
+        "offset": offsets,
+        "ingested_at": [ingested] * len(ordered),
+    }
+    with_features = [i for i, e in enumerate(ordered) if e.sampled and e.features]
+    if not with_features:
+        return ev, None
+    fv: Columns = {c: [] for c in _FEATURE_COLUMNS}
+    # Values are read event by event, in memory order (reading them feature by feature
+    # across thousands of dicts was twice as slow), and put in key order at the end by
+    # one permutation.
+    raw: list[FeatureValue] = []
+    blocks: list[np.ndarray] = []  # per model run: positions in raw, in key order
+    # Sampled events of one model are contiguous in this order; the feature rows' key is
+    # (model, feature, ts, origin), so each model's rows go feature by feature.
+    for model, run in groupby(with_features, key=models.__getitem__):
+        rows = list(run)
+        feats = [ordered[i].features for i in rows]
+        _note_kinds(model, feats, kinds)
+        per_event = {
+            "ts": [tss[i] for i in rows],
+            "event_id": [ordered[i].event_id for i in rows],
+            "topic": [topics[i] for i in rows],
+            "partition": [partitions[i] for i in rows],
+            "offset": [offsets[i] for i in rows],
+        }
+        start = len(raw)
+        first = tuple(feats[0])
+        if all(tuple(f) == first for f in feats):
+            # The usual case: every event carries the same features in the same order,
+            # so each feature's rows repeat the per-event columns as they are.
+            n, k = len(rows), len(first)
+            by_name = sorted(range(k), key=first.__getitem__)
+            for f in feats:
+                raw.extend(f.values())
+            grid = np.arange(n, dtype=np.int64) * k
+            blocks.append((np.asarray(by_name, dtype=np.int64)[:, None] + grid).ravel() + start)
+            for j in by_name:
+                fv["feature"].extend(repeat(first[j], n))
+            fv["model"].extend(repeat(model, n * k))
+            for column, values in per_event.items():
+                fv[column].extend(values * k)
+            continue
+        holders: dict[str, list[int]] = {}  # feature -> its positions in raw
+        event_of: list[int] = []
+        for j, f in enumerate(feats):
+            for name in f:
+                holders.setdefault(name, []).append(start + len(event_of))
+                event_of.append(j)
+            raw.extend(f.values())
+        order: list[int] = []
+        for name in sorted(holders):
+            positions = holders[name]
+            order.extend(positions)
+            fv["feature"].extend(repeat(name, len(positions)))
+            fv["model"].extend(repeat(model, len(positions)))
+            for column, values in per_event.items():
+                fv[column].extend(values[event_of[p - start]] for p in positions)
+        blocks.append(np.asarray(order, dtype=np.int64))
+    # Values are split by type in two comprehensions instead of a Python branch per value.
+    types = list(map(type, raw))
+    values = [
+        v if (t is float and v == v) else (None if t is str or t is float else _number(v))
+        for v, t in zip(raw, types, strict=True)
+    ]
+    categories = [
+        v if t is str else (None if t is float or t is int else _category(v))
+        for v, t in zip(raw, types, strict=True)
+    ]
+    key_order = np.concatenate(blocks)
+    fv["value"] = _object_array(values)[key_order].tolist()
+    fv["category"] = _object_array(categories)[key_order].tolist()
+    return ev, fv
+
+
+def _object_array(items: list[Any]) -> np.ndarray:
+    # np.array(list) would try to find a common numeric type (and turn None into NaN).
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _note_kinds(
+    model: str, feats: list[dict[str, FeatureValue]], kinds: dict[tuple[str, str], str]
+) -> None:
+    """Record the kind of each feature of ``model`` first seen with a value."""
+    known = {name for (m, name) in kinds if m == model}
+    for f in feats:
+        if known.issuperset(f):  # the usual case: no set built per event
+            continue
+        for name in f.keys() - known:
+            kind = feature_kind(f[name])
+            if kind is not None:  # a feature seen only as None waits for a value
+                known.add(name)
+                kinds.setdefault((model, name), kind)
 
 
 def model_feature_rows(
@@ -262,6 +327,5 @@ _FEATURE_COLUMNS = (
     "partition",
     "offset",
 )
-_REPEATED_COLUMNS = ("model", "ts", "event_id", "topic", "partition", "offset")
 _LABEL_COLUMNS = ("model", "event_id", "label", "label_value", "ts", "topic", "partition", "offset")
 _DEAD_LETTER_COLUMNS = ("ts", "topic", "partition", "offset", "reason", "payload")

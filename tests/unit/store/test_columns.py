@@ -67,7 +67,11 @@ def test_batch_columns_tables_and_values() -> None:
         "npi": (4.0, None),
         "npb": (None, "true"),
     }
-    assert fv["event_id"] == ["e1"] * 5 + ["e3"] * 3 and fv["offset"] == [1] * 5 + [3] * 3
+    owners = dict(zip(fv["feature"], zip(fv["event_id"], fv["offset"], strict=True), strict=True))
+    assert owners == {
+        **{name: ("e1", 1) for name in ("x", "c", "b", "n", "nan")},
+        **{name: ("e3", 3) for name in ("np", "npi", "npb")},
+    }
     assert data.kinds == {
         ("m", "x"): NUMERIC,
         ("m", "c"): CATEGORICAL,
@@ -97,3 +101,58 @@ def test_rows_to_columns_rejects_ragged_rows() -> None:
         assert "expected 2" in str(exc)
     else:
         raise AssertionError("ragged row accepted")
+
+
+def _rows(columns: dict, names: tuple[str, ...]) -> list[tuple]:
+    return list(zip(*(columns[n] for n in names), strict=True))
+
+
+FEATURE_KEY = ("model", "feature", "ts", "topic", "partition", "offset")
+EVENT_KEY = ("model", "ts", "topic", "partition", "offset")
+
+
+def test_rows_come_in_each_tables_sorting_key_order() -> None:
+    """ClickHouse skips sorting an insert block that is already in key order."""
+    import random
+
+    rng = random.Random(7)
+    events = []
+    for i in range(300):
+        model = rng.choice(["fraud", "churn", "ünï"])
+        ts = datetime(2026, 5, 1, 10, rng.randrange(3), tzinfo=timezone.utc)
+        names = ["amount", "country", "z", "b"] if model != "churn" else ["age", "plan"]
+        if model == "ünï" and i % 3 == 0:
+            names = names[:2]  # events of one model with different feature sets
+        features = {n: (rng.random() if n != "country" else "DE") for n in names}
+        origin = Origin(rng.choice(["t1", "t2"]), rng.randrange(3), i)
+        events.append(Event(f"e{i}", model, "1", ts, features, None, None, origin, i % 4 != 0))
+    rng.shuffle(events)
+    tables = {t.table: t.columns for t in batch_columns(Batch(events=events), now=T).tables}
+
+    ev = _rows(tables[schema.EVENTS], EVENT_KEY)
+    assert ev == sorted(ev) and len(ev) == 300
+    fv = _rows(tables[schema.FEATURE_VALUES], FEATURE_KEY)
+    assert fv == sorted(fv)
+    # Nothing lost or moved between events: every sampled feature value is on its row.
+    stored = {
+        (eid, f): (v, c)
+        for eid, f, v, c in _rows(
+            tables[schema.FEATURE_VALUES], ("event_id", "feature", "value", "category")
+        )
+    }
+    expected = {
+        (e.event_id, name): ((None, value) if isinstance(value, str) else (value, None))
+        for e in events
+        if e.sampled
+        for name, value in e.features.items()
+    }
+    assert stored == expected
+
+
+def test_a_feature_seen_only_as_missing_gets_no_kind_until_it_has_a_value() -> None:
+    batch = Batch(
+        events=[_event(1, True, {"a": None, "b": 1.0}), _event(2, True, {"a": None, "b": 2.0})]
+    )
+    assert batch_columns(batch, now=T).kinds == {("m", "b"): NUMERIC}
+    batch.events.append(_event(3, True, {"a": "x"}))
+    assert batch_columns(batch, now=T).kinds == {("m", "b"): NUMERIC, ("m", "a"): CATEGORICAL}
