@@ -13,7 +13,7 @@ import logging
 
 import typer
 
-from monitor import __version__
+from monitor import __version__, logs
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def main(
     level = logging.getLevelName(log_level.upper())
     if not isinstance(level, int):
         raise typer.BadParameter(f"unknown log level {log_level!r}", param_hint="--log-level")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level)
 
 
 def add_group(name: str, module: str, help_text: str) -> None:

@@ -24,7 +24,7 @@ from monitor.config import Config
 from monitor.coordination import Election
 from monitor.evaluator import Evaluator
 from monitor.ingest import Ingestor, Stopped
-from monitor.ingest_workers import WorkerSpec
+from monitor.ingest_processes import ChildSpec, IngestProcesses
 from monitor.records import Alert
 from monitor.source.consumer import KafkaSource, SourceError
 from monitor.source.decode import Decoder
@@ -138,29 +138,7 @@ class Daemon:
             store.migrate()
             _apply_compute(self.config)
             self.store = store
-            ingestor: Ingestor | None = None
-
-            def revoked(partitions: set[tuple[str, int]]) -> None:
-                if ingestor is not None:
-                    ingestor.forget_partitions(partitions)
-
-            source = stack.enter_context(
-                _closing(self._source_factory(self.config.source, on_revoked=revoked))
-            )
-            ingestor = Ingestor(
-                source,
-                Decoder(self.config.source),
-                Sampler(self.config.source.sampling),
-                store,
-                self.config.ingest,
-                self._stopping,
-                worker_spec=(
-                    WorkerSpec(self.config.source, self.config.store)
-                    if self.config.ingest.workers
-                    else None
-                ),
-            )
-            stack.callback(ingestor.close)  # its writer thread ends before the source closes
+            ingest = self._start_ingest(stack, store)
             if self.config.rules.enabled:
                 self.evaluator = self._evaluator(store)
                 stack.callback(self.evaluator.close)
@@ -173,6 +151,38 @@ class Daemon:
             if self._on_started is not None:
                 self._on_started(self)
             log.info("daemon running")
+            ingest(count, deadline)
+            self._stopping.set()  # workers stop before the store closes
+            log.info("daemon stopping: %d records ingested", self.ingested)
+        if self._failure is not None:
+            raise self._failure
+
+    def _start_ingest(
+        self, stack: ExitStack, store: Store
+    ) -> Callable[[int | None, float | None], None]:
+        """Open the ingest path; returns the loop that runs it until stopped."""
+        if self.config.ingest.workers:
+            return self._start_child_ingest(stack)
+        ingestor: Ingestor | None = None
+
+        def revoked(partitions: set[tuple[str, int]]) -> None:
+            if ingestor is not None:
+                ingestor.forget_partitions(partitions)
+
+        source = stack.enter_context(
+            _closing(self._source_factory(self.config.source, on_revoked=revoked))
+        )
+        ingestor = Ingestor(
+            source,
+            Decoder(self.config.source),
+            Sampler(self.config.source.sampling),
+            store,
+            self.config.ingest,
+            self._stopping,
+        )
+        stack.callback(ingestor.close)  # its writer thread ends before the source closes
+
+        def loop(count: int | None, deadline: float | None) -> None:
             last_lag = 0.0
             while not self._stopping.is_set():
                 try:
@@ -187,14 +197,31 @@ class Daemon:
                 if time.monotonic() - last_lag > 10:
                     last_lag = time.monotonic()
                     _update_lag(source)
-                if count is not None and self.ingested >= count:
+                if _done(self.ingested, count, deadline):
                     break
-                if deadline is not None and time.monotonic() >= deadline:
+
+        return loop
+
+    def _start_child_ingest(self, stack: ExitStack) -> Callable[[int | None, float | None], None]:
+        if self._source_factory is not KafkaSource:
+            raise ValueError("ingest.workers needs the Kafka source (children build their own)")
+        spec = ChildSpec(
+            self.config.source,
+            self.config.store,
+            self.config.ingest,
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
+        children = IngestProcesses(spec).start()
+        stack.callback(children.stop, self.config.ingest.shutdown_timeout_s)
+
+        def loop(count: int | None, deadline: float | None) -> None:
+            while not self._stopping.is_set():
+                self.ingested += children.collect(timeout=0.5)
+                self._last_poll_ok = children.last_poll_ok
+                if _done(self.ingested, count, deadline):
                     break
-            self._stopping.set()  # workers stop before the store closes
-            log.info("daemon stopping: %d records ingested", self.ingested)
-        if self._failure is not None:
-            raise self._failure
+
+        return loop
 
     def _evaluator(self, store: Store) -> Evaluator:
         mode = self.config.coordination.mode
@@ -289,6 +316,12 @@ def _apply_compute(config: Config) -> None:
     set_threads(config.compute.threads)
     xp = get_namespace(config.compute.backend)  # raises when cupy is asked for and missing
     log.info("statistics on %s with %d thread(s)", xp.__name__, get_threads())
+
+
+def _done(ingested: int, count: int | None, deadline: float | None) -> bool:
+    if count is not None and ingested >= count:
+        return True
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def _update_lag(source: KafkaSource) -> None:

@@ -14,10 +14,8 @@ a chunk it could not write is retried by the main thread, which pauses and keeps
 as above. Nothing is in flight between two steps: ``step()`` returns only after every
 chunk was stored and the offsets committed, so the delivery guarantee is unchanged.
 
-With ``workers: N`` (ClickHouse server only) this process only polls and commits; the
-chunks are decoded, sampled and written by N worker processes
-(:mod:`monitor.ingest_workers`). A chunk a worker could not write goes through the same
-retry loop (paused consumption, polling while waiting), the worker writing it again.
+With ``workers: N`` (ClickHouse server only) this loop runs in N child processes
+instead, each with its own consumer in the group (:mod:`monitor.ingest_processes`).
 """
 
 from __future__ import annotations
@@ -33,20 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from monitor import metrics
-from monitor.ingest_workers import (
-    ChunkCounts,
-    Pipeline,
-    WorkerPool,
-    WorkerSpec,
-    count_consumed,
-    count_decoded,
-    count_stored,
-)
 from monitor.records import Batch
 from monitor.source.consumer import KafkaSource, PartitionKey, SourceError, next_offsets
-from monitor.source.decode import Decoder
+from monitor.source.decode import Decoder, reason_code
 from monitor.source.sampling import Sampler
-from monitor.store.base import Store, StoreError, StoreUnavailable
+from monitor.store.base import Store, StoreUnavailable
 from monitor.store.settings import StoreSettings
 
 log = logging.getLogger(__name__)
@@ -76,8 +65,9 @@ class IngestSettings(BaseModel):
         ge=0,
         le=64,
         description=(
-            "Worker processes that decode, sample and write (0: all in the daemon's "
-            "process). Only with store.clickhouse: chDB is owned by one process."
+            "Ingest child processes, each a member of the consumer group that polls, "
+            "decodes, samples, writes and commits its own partitions (0: the daemon's "
+            "process ingests). Only with store.clickhouse: chDB is owned by one process."
         ),
     )
 
@@ -112,15 +102,6 @@ class Ingestor:
     settings : IngestSettings
     stopping : threading.Event
         Set when the daemon should stop; interrupts the store retry loop.
-    worker_spec : WorkerSpec, optional
-        What worker processes build their decoder, sampler and store from; required
-        when ``settings.workers`` is not 0 (``decoder``, ``sampler`` and ``store`` are
-        then used only by this process's own checks, not on the ingest path).
-
-    Raises
-    ------
-    ValueError
-        ``settings.workers`` is set without a ``worker_spec`` naming a ClickHouse server.
     """
 
     def __init__(
@@ -132,7 +113,6 @@ class Ingestor:
         settings: IngestSettings,
         stopping: threading.Event,
         clock: Callable[[], float] = time.monotonic,
-        worker_spec: WorkerSpec | None = None,
     ):
         self.source = source
         self.decoder = decoder
@@ -147,32 +127,12 @@ class Ingestor:
         self._lock = threading.Lock()
         # One writer: chunks of a step reach the store in order, one insert at a time.
         self._writer: ThreadPoolExecutor | None = None
-        self._pipe: Pipeline | None = None
-        if settings.workers:
-            if worker_spec is None:
-                raise ValueError("ingest.workers is set but no worker spec was given")
-            check_workers(settings, worker_spec.store)
-            # Started now: the workers import and connect while the consumer joins.
-            self._pipe = Pipeline(WorkerPool(settings.workers, worker_spec))
 
     def close(self) -> None:
-        """Stop the writer thread and worker processes (idempotent).
-
-        A later :meth:`step` starts a new writer thread, but not new workers.
-        """
+        """Stop the writer thread (idempotent); a later :meth:`step` starts a new one."""
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.shutdown(wait=True)
-        pipe, self._pipe = self._pipe, None
-        if pipe is not None:
-            try:
-                # Drain: what the workers store now is committed, not re-read later.
-                pipe.settle()
-                self._stored(pipe.committable())
-            except Exception as exc:  # noqa: BLE001 - uncommitted records are re-read
-                log.warning("ingest workers not drained: %s", exc)
-            finally:
-                pipe.pool.close()
 
     def forget_partitions(self, partitions: set[PartitionKey]) -> None:
         """Drop pending commits of revoked partitions; their next owner re-reads them."""
@@ -194,10 +154,6 @@ class Ingestor:
             A stop was requested while the store was unavailable; nothing of the
             batch was committed, so it will be consumed again after the restart.
         """
-        if self.settings.workers:
-            if self._pipe is None:
-                raise StoreError("ingest workers are closed")
-            return self._step_workers(self._pipe)
         # A chunk goes to the writer once it holds this many records: big enough that
         # ClickHouse gets few large inserts, small enough that writing overlaps polling.
         chunk_min = max(1, self.settings.batch_max_records // _CHUNKS_PER_STEP)
@@ -218,32 +174,6 @@ class Ingestor:
                 if future is not None and not future.cancel():
                     future.exception()
         self._stored(offsets)
-        return total
-
-    def _step_workers(self, pipe: Pipeline) -> int:
-        """:meth:`step` with worker processes: poll and ship chunks, commit what is stored.
-
-        Chunks stay in flight across steps; a step commits the stored prefix and, once
-        nothing more arrives, waits for the rest. A failed chunk stops the pipeline:
-        everything sent is awaited, then the failed chunks are retried with consumption
-        paused, as in the in-process path.
-        """
-        # Smaller chunks than the writer thread's: the workers start sooner.
-        chunk_min = max(1, self.settings.batch_max_records // (_CHUNKS_PER_STEP * 2))
-        total = 0
-        for chunk, trailing in self._poll_chunks(chunk_min):
-            total += len(chunk)
-            pipe.ship(chunk)
-            if not trailing:
-                pipe.collect()
-        if total:
-            pipe.collect()
-        else:
-            pipe.settle()  # idle: let every chunk sent so far be committed
-        if pipe.failed:
-            pipe.settle()
-            self._with_retries(pipe.retry_failed)
-        self._stored(pipe.committable())
         return total
 
     def _poll_chunks(self, chunk_min: int) -> Iterator[tuple[list[Any], bool]]:
@@ -299,7 +229,7 @@ class Ingestor:
         return batch, self._writer.submit(self._write_once, batch)
 
     def _write_once(self, batch: Batch) -> None:
-        with metrics.STORE_WRITE_SECONDS.time():
+        with metrics.timed_store_write():
             self.store.write_batch(batch)
         self._count_stored(batch)
 
@@ -322,7 +252,7 @@ class Ingestor:
 
     def _store(self, batch: Batch) -> None:
         def attempt() -> None:
-            with metrics.STORE_WRITE_SECONDS.time():
+            with metrics.timed_store_write():
                 self.store.write_batch(batch)
 
         self._with_retries(attempt)
@@ -371,9 +301,9 @@ class Ingestor:
 
     @staticmethod
     def _count_stored(batch: Batch) -> None:
-        count_stored(
-            ChunkCounts(stored=(len(batch.events), len(batch.labels), len(batch.dead_letters)))
-        )
+        metrics.STORED.labels("event").inc(len(batch.events))
+        metrics.STORED.labels("label").inc(len(batch.labels))
+        metrics.STORED.labels("dead_letter").inc(len(batch.dead_letters))
 
     def _sleep_polling(self, seconds: float) -> None:
         # Sleeping by polling the paused consumer keeps this member in its group; a stop
@@ -415,5 +345,21 @@ class Ingestor:
 
     @staticmethod
     def _count(records: list[Any], batch: Batch) -> None:
-        count_consumed(records)
-        count_decoded(ChunkCounts.of(batch))
+        per_topic: dict[str, int] = {}
+        for r in records:
+            per_topic[r.topic] = per_topic.get(r.topic, 0) + 1
+        for topic, n in per_topic.items():
+            metrics.CONSUMED.labels(topic).inc(n)
+        per_model: dict[str, list[int]] = {}  # model -> [decoded, sampled]
+        for e in batch.events:
+            counts = per_model.setdefault(e.model, [0, 0])
+            counts[0] += 1
+            counts[1] += e.sampled
+        for model, (n, sampled) in per_model.items():
+            metrics.EVENTS.labels(model).inc(n)
+            metrics.SAMPLED.labels(model).inc(sampled)
+        for label in batch.labels:
+            metrics.LABELS.labels(label.model).inc()
+        for d in batch.dead_letters:
+            metrics.DEAD_LETTERED.labels(d.origin.topic, reason_code(d.reason)).inc()
+            log.warning("dead letter %s: %s", d.origin, d.reason)

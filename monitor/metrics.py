@@ -6,6 +6,10 @@ increments the same objects and the HTTP API exposes them.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import Counter, Gauge, Histogram
 
 CONSUMED = Counter(
@@ -14,11 +18,11 @@ CONSUMED = Counter(
 EVENTS = Counter("driftline_events_total", "Events decoded, sampled or not", ["model"])
 SAMPLED = Counter("driftline_events_sampled_total", "Events kept by the sampler", ["model"])
 LABELS = Counter("driftline_labels_total", "Labels decoded", ["model"])
-STORED = Counter(
-    "driftline_records_stored_total", "Records written to the store", ["kind"]
-)
+STORED = Counter("driftline_records_stored_total", "Records written to the store", ["kind"])
 DEAD_LETTERED = Counter(
-    "driftline_dead_letters_total", "Messages that could not be decoded or mapped", ["topic", "reason"]
+    "driftline_dead_letters_total",
+    "Messages that could not be decoded or mapped",
+    ["topic", "reason"],
 )
 STORE_RETRIES = Counter(
     "driftline_store_write_retries_total", "Batch writes retried because the store was unavailable"
@@ -38,5 +42,78 @@ EVALUATION_SECONDS = Histogram(
 )
 ALERTS = Gauge("driftline_alerts", "Alerts by state", ["state"])
 NOTIFICATIONS = Counter(
-    "driftline_notifications_total", "Notification delivery attempts by outcome", ["receiver", "outcome"]
+    "driftline_notifications_total",
+    "Notification delivery attempts by outcome",
+    ["receiver", "outcome"],
 )
+
+# -- relaying a child process's ingest metrics (monitor.ingest_processes) ---------------
+
+# The counters an ingest child process increments; the daemon's process adds each
+# child's increments to its own, so /metrics shows the total of every process.
+RELAYED_COUNTERS = (
+    CONSUMED,
+    EVENTS,
+    SAMPLED,
+    LABELS,
+    STORED,
+    DEAD_LETTERED,
+    STORE_RETRIES,
+    COMMITTED,
+)
+_RELAYED_BY_NAME = {family.name: c for c in RELAYED_COUNTERS for family in c.collect()}
+
+CounterTotals = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+# Store write durations observed since the last drain, kept only in a child process
+# (a histogram's buckets cannot be added to another histogram through the public API,
+# so the observations themselves are relayed).
+_write_log: list[float] | None = None
+
+
+@contextmanager
+def timed_store_write() -> Iterator[None]:
+    """Time one batch write into ``STORE_WRITE_SECONDS`` (and the relay log, if kept)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - started
+        STORE_WRITE_SECONDS.observe(seconds)
+        if _write_log is not None:
+            _write_log.append(seconds)
+
+
+def keep_store_writes() -> None:
+    """Start keeping store write durations for :func:`drain_store_writes` (child side)."""
+    global _write_log
+    _write_log = []
+
+
+def drain_store_writes() -> list[float]:
+    """The store write durations observed since the last call (child side)."""
+    global _write_log
+    out, _write_log = (_write_log or []), ([] if _write_log is not None else None)
+    return out
+
+
+def counter_totals() -> CounterTotals:
+    """This process's totals of :data:`RELAYED_COUNTERS`, by metric and labels."""
+    out: CounterTotals = {}
+    for name, counter in _RELAYED_BY_NAME.items():
+        for family in counter.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    out[(name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def add_counter_increments(now: CounterTotals, before: CounterTotals) -> None:
+    """Add ``now - before`` (a child's totals at two reports) to this process's counters."""
+    for key, value in now.items():
+        delta = value - before.get(key, 0.0)
+        if delta <= 0:
+            continue
+        name, labels = key
+        counter = _RELAYED_BY_NAME[name]
+        (counter.labels(**dict(labels)) if labels else counter).inc(delta)
