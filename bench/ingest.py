@@ -4,13 +4,16 @@ Produces JSON events with 20 features to a real topic, then, in the same run and
 same topic, measures events/s of
 
 * a bare kafka-python poll loop (a fresh consumer group reading every message, no work),
-* Driftline's ingest step (the daemon's own Ingestor: KafkaSource, Decoder, Sampler and
-  the ClickHouse server store) at 100% and at 10% sampling,
+* Driftline's ingest (the daemon's own code: KafkaSource, Decoder, Sampler and the
+  ClickHouse server store) at 100% and at 10% sampling,
 
 alternating them ``--rounds`` times and keeping each one's best round (the machine is
 shared and noisy; the best round is the least disturbed). ``--workers 0 2`` measures
-Driftline once per setting of ``ingest.workers`` in every round (0: everything in the
-daemon's process; N: N decode/store worker processes). Per setting it prints
+Driftline once per setting of ``ingest.workers`` in every round: 0 runs the Ingestor in
+this process, timed from its first records as the bare loop is; N runs the daemon's N
+ingest child processes (IngestProcesses, each a member of the consumer group), timed
+from the moment every child holds partitions and records flow (steady state: the
+rebalances while the children join one by one are not counted). Per setting it prints
 ``workers=N ingest_ratio_100pct: X ingest_ratio_10pct: Y``; the last line is the same for
 the setting with the best 100% ratio (Driftline's rate over the bare loop's).
 
@@ -21,6 +24,7 @@ DRIFTLINE_TEST_CLICKHOUSE (``set -a; . .services/env``).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import threading
 import time
@@ -32,13 +36,14 @@ from kafka.admin import NewTopic
 
 from monitor.config import Config
 from monitor.ingest import Ingestor
-from monitor.ingest_workers import WorkerSpec
+from monitor.ingest_processes import ChildSpec, IngestProcesses
 from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
 from monitor.store.factory import open_store
 
 N_FEATURES = 20
+PARTITIONS = 3
 
 
 def conditions() -> str:
@@ -127,16 +132,24 @@ def driftline(
     )
     store = open_store(config.store)
     store.migrate()
+    try:
+        if workers:
+            return _children_rate(config, n)
+        return _in_process_rate(config, store, n)
+    finally:
+        store.execute(f"DROP DATABASE IF EXISTS {config.store.clickhouse.database}")
+        store.close()
+
+
+def _in_process_rate(config: Config, store, n: int) -> float:
     source = KafkaSource(config.source)
-    stopping = threading.Event()
     ingestor = Ingestor(
         source,
         Decoder(config.source),
         Sampler(config.source.sampling),
         store,
         config.ingest,
-        stopping,
-        worker_spec=WorkerSpec(config.source, config.store) if workers else None,
+        threading.Event(),
     )
     # Join the group and get the first records before the clock starts, as the bare loop.
     got = ingestor.step()
@@ -149,9 +162,29 @@ def driftline(
     elapsed = time.perf_counter() - start
     ingestor.close()
     source.close()
-    store.execute(f"DROP DATABASE IF EXISTS {config.store.clickhouse.database}")
-    store.close()
     return (n - first) / elapsed
+
+
+def _children_rate(config: Config, n: int) -> float:
+    """Steady-state rate of the daemon's ingest child processes (``ingest.workers``).
+
+    The clock starts once every child holds its partitions and records flow (the group
+    has settled after the children joined one by one), as the bare loop's starts at its
+    first records; what was ingested before does not count.
+    """
+    spec = ChildSpec(config.source, config.store, config.ingest, log_level=logging.WARNING)
+    children = IngestProcesses(spec).start()
+    try:
+        members = min(config.ingest.workers, PARTITIONS)
+        while sum(1 for a in children.assigned if a) < members or not children.ingested:
+            children.collect(timeout=0.05)
+        start, first = time.perf_counter(), children.ingested
+        while children.ingested < n:
+            children.collect(timeout=0.05)
+        elapsed = time.perf_counter() - start
+        return (children.ingested - first) / elapsed
+    finally:
+        children.stop(timeout=30)
 
 
 def main() -> None:
@@ -162,9 +195,10 @@ def main() -> None:
         "--workers",
         type=int,
         nargs="+",
-        default=[0],
+        default=[0, 3],
         metavar="N",
-        help="ingest.workers settings to measure (0 = in-process)",
+        help="ingest.workers settings to measure (0 = in-process; default 0 and one "
+        "child per partition)",
     )
     args = parser.parse_args()
     bootstrap = os.environ["DRIFTLINE_TEST_KAFKA"]
@@ -172,7 +206,7 @@ def main() -> None:
 
     topic = f"bench-ingest-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
     admin.close()
     t = time.perf_counter()
     size = produce(bootstrap, topic, args.events)
