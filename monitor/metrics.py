@@ -93,7 +93,9 @@ def keep_store_writes() -> None:
 def drain_store_writes() -> list[float]:
     """The store write durations observed since the last call (child side)."""
     global _write_log
-    out, _write_log = (_write_log or []), ([] if _write_log is not None else None)
+    if _write_log is None:  # not kept in this process
+        return []
+    out, _write_log = _write_log, []
     return out
 
 

@@ -38,6 +38,17 @@ groups:
 """
 
 
+def fast_route(receiver: str = "hook") -> dict:
+    """An alerting ``route`` that sends at once and groups per rule and model."""
+    return {
+        "receiver": receiver,
+        "group_by": ["alertname", "model"],
+        "group_wait": "0s",
+        "group_interval": "1s",
+        "repeat_interval": "1h",
+    }
+
+
 def wait_for(
     predicate: Callable[[], Any],
     timeout: float,

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from live_stream import LIVE_DRIFT_RULES, DriftingStream, wait_for
+from live_stream import LIVE_DRIFT_RULES, DriftingStream, fast_route, wait_for
 
 from monitor.alerting import signing
 from monitor.daemon import Daemon
@@ -48,13 +48,7 @@ def test_drift_in_a_live_stream_fires_notifies_and_resolves(
         rules={"files": [str(rules)]},
         alerting={
             "receivers": [hook],
-            "route": {
-                "receiver": "hook",
-                "group_by": ["alertname", "model"],
-                "group_wait": "0s",
-                "group_interval": "1s",
-                "repeat_interval": "1h",
-            },
+            "route": fast_route(),
             "triggers": {"receivers": ["hook"], "cooldown": "1h"},
             "delivery": {"poll_interval": "0.2s"},
         },

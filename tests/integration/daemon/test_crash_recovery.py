@@ -21,7 +21,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from ingest_live import committed_total, ingest_config
+from kafka import KafkaProducer
 
 from monitor.store import reads
 from monitor.store.factory import open_store
@@ -53,14 +54,6 @@ def produce_events(bootstrap: str, topic: str, n: int) -> set[tuple[str, int, in
         origins.add((md.topic, md.partition, md.offset))
     producer.close(timeout=10)
     return origins
-
-
-def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in range(PARTITIONS))
-    finally:
-        consumer.close(autocommit=False)
 
 
 class DaemonProcess:
@@ -107,25 +100,13 @@ def _kill9_cycle(kafka_bootstrap, topic_factory, store_settings, tmp_output, wor
     assert len(produced) == N_EVENTS
 
     group = f"dl-crash-{uuid.uuid4().hex[:8]}"
-    config = {
-        "source": {
-            "kafka": {
-                "bootstrap_servers": [kafka_bootstrap],
-                "group_id": group,
-                "poll_timeout_ms": 200,
-                "max_poll_records": 2000,
-                # a killed member must not hold its partitions for long
-                "session_timeout_ms": 6000,
-                "heartbeat_interval_ms": 1000,
-            },
-            "events": [{"topic": topic}],
-            "sampling": {"rate": 0.5},
-        },
-        "store": store_settings.model_dump(mode="json", exclude_none=True),
-        "ingest": {"batch_max_records": 5000, "batch_max_wait_ms": 300, "workers": workers},
-        "rules": {"enabled": False},
-        "api": {"enabled": False},
-    }
+    config = ingest_config(
+        kafka_bootstrap,
+        store_settings.model_dump(mode="json", exclude_none=True),
+        topic,
+        group,
+        workers,
+    )
     config_path = tmp_output / "driftline.yaml"
     config_path.write_text(json.dumps(config))
     log_path = tmp_output / "daemon.log"
@@ -141,18 +122,18 @@ def _kill9_cycle(kafka_bootstrap, topic_factory, store_settings, tmp_output, wor
     for mark in (0.15, 0.4, 0.65, 0.85):
         proc = DaemonProcess(config_path, log_path)
         deadline = time.monotonic() + 180
-        while committed_total(kafka_bootstrap, group, topic) < mark * N_EVENTS:
+        while committed_total(kafka_bootstrap, group, topic, PARTITIONS) < mark * N_EVENTS:
             assert proc.proc.poll() is None, f"daemon exited early; see {log_path}"
             assert time.monotonic() < deadline, f"no progress to {mark:.0%}; see {log_path}"
             time.sleep(0.1)
         time.sleep(rng.uniform(0.0, 0.6))  # land anywhere in poll/write/commit
-        kills.append(committed_total(kafka_bootstrap, group, topic))
+        kills.append(committed_total(kafka_bootstrap, group, topic, PARTITIONS))
         proc.kill9()
 
     # 3) a last run drains the topic, then stops gracefully within its bound
     last = DaemonProcess(config_path, log_path)
     deadline = time.monotonic() + 240
-    while committed_total(kafka_bootstrap, group, topic) < N_EVENTS:
+    while committed_total(kafka_bootstrap, group, topic, PARTITIONS) < N_EVENTS:
         assert last.proc.poll() is None, f"daemon exited early; see {log_path}"
         assert time.monotonic() < deadline, f"did not drain; see {log_path}"
         time.sleep(0.2)

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from ingest_live import committed_offsets, committed_total, ingest_config
 
 from monitor import metrics
 from monitor.config import Config
@@ -36,29 +36,6 @@ def event(i: int) -> dict:
     }
 
 
-def config_for(
-    bootstrap: str, store: StoreSettings, topic: str, group: str, workers: int, batch: int = 5000
-) -> dict:
-    return {
-        "source": {
-            "kafka": {
-                "bootstrap_servers": [bootstrap],
-                "group_id": group,
-                "poll_timeout_ms": 200,
-                "max_poll_records": 2000,
-                "session_timeout_ms": 6000,
-                "heartbeat_interval_ms": 1000,
-            },
-            "events": [{"topic": topic}],
-            "sampling": {"rate": 0.5},
-        },
-        "store": store.model_dump(mode="json", exclude_none=True),
-        "ingest": {"batch_max_records": batch, "batch_max_wait_ms": 300, "workers": workers},
-        "rules": {"enabled": False},
-        "api": {"enabled": False},
-    }
-
-
 def assert_stored_equals_produced(settings: StoreSettings, produced: list) -> None:
     store = open_store(settings)
     try:
@@ -69,20 +46,8 @@ def assert_stored_equals_produced(settings: StoreSettings, produced: list) -> No
         store.close()
 
 
-def committed(bootstrap: str, group: str, topic: str, partition: int) -> int | None:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        return consumer.committed(TopicPartition(topic, partition))
-    finally:
-        consumer.close(autocommit=False)
-
-
-def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in range(PARTITIONS))
-    finally:
-        consumer.close(autocommit=False)
+def store_section(settings: StoreSettings) -> dict:
+    return settings.model_dump(mode="json", exclude_none=True)
 
 
 def spec_of(config: Config) -> ChildSpec:
@@ -100,7 +65,9 @@ def test_two_children_store_what_was_produced_commit_it_and_relay_their_metrics(
     produced = produce_json(topic, [event(i) for i in range(3000)], key=lambda m: m["event_id"])
     bad = produce_json(topic, [b"{not json", {"event_id": "x", "model": "workers"}], partition=1)
     group = f"dl-w-{uuid.uuid4().hex[:8]}"
-    config = Config.model_validate(config_for(kafka_bootstrap, server_store, topic, group, 2))
+    config = Config.model_validate(
+        ingest_config(kafka_bootstrap, store_section(server_store), topic, group, 2)
+    )
     store = open_store(config.store)
     store.migrate()
     consumed_before = counter(metrics.CONSUMED, topic)
@@ -129,9 +96,10 @@ def test_two_children_store_what_was_produced_commit_it_and_relay_their_metrics(
         assert {(d.origin.topic, d.origin.partition, d.origin.offset) for d in dead} == {
             (m.topic, m.partition, m.offset) for m in bad
         }
+        offsets = committed_offsets(kafka_bootstrap, group, topic, PARTITIONS)
         for p in range(PARTITIONS):
             end = 1 + max((m.offset for m in produced + bad if m.partition == p), default=-1)
-            assert committed(kafka_bootstrap, group, topic, p) == end
+            assert offsets[p] == end
     finally:
         store.close()
     # The children's counters reached this process's registry (what /metrics shows).
@@ -151,7 +119,7 @@ def test_a_child_killed_mid_stream_is_started_again_and_nothing_is_lost(
     produced = produce_json(topic, [event(i) for i in range(n)], key=lambda m: m["event_id"])
     group = f"dl-wk-{uuid.uuid4().hex[:8]}"
     config = Config.model_validate(
-        config_for(kafka_bootstrap, server_store, topic, group, 2, batch=1000)
+        ingest_config(kafka_bootstrap, store_section(server_store), topic, group, 2, batch=1000)
     )
     open_store(config.store).migrate()
     children = IngestProcesses(spec_of(config)).start()
@@ -165,9 +133,9 @@ def test_a_child_killed_mid_stream_is_started_again_and_nothing_is_lost(
         while children.pids()[0] in (None, victim):
             assert time.monotonic() < deadline, "the killed child was not started again"
             children.collect(timeout=0.5)
-        while committed_total(kafka_bootstrap, group, topic) < n:
+        while committed_total(kafka_bootstrap, group, topic, PARTITIONS) < n:
             assert time.monotonic() < deadline, (
-                f"committed {committed_total(kafka_bootstrap, group, topic)} of {n}"
+                f"committed {committed_total(kafka_bootstrap, group, topic, PARTITIONS)} of {n}"
             )
             children.collect(timeout=0.5)
     finally:
@@ -181,11 +149,14 @@ def test_the_daemon_runs_its_ingest_in_children(
     topic = topic_factory(PARTITIONS)
     produced = produce_json(topic, [event(i) for i in range(2000)], key=lambda m: m["event_id"])
     group = f"dl-wd-{uuid.uuid4().hex[:8]}"
-    config = Config.model_validate(config_for(kafka_bootstrap, server_store, topic, group, 2))
+    config = Config.model_validate(
+        ingest_config(kafka_bootstrap, store_section(server_store), topic, group, 2)
+    )
     daemon = Daemon(config)
     daemon.run(count=len(produced), timeout=120)
     assert daemon.ingested == len(produced)
     assert_stored_equals_produced(server_store, produced)
+    offsets = committed_offsets(kafka_bootstrap, group, topic, PARTITIONS)
     for p in range(PARTITIONS):
         end = 1 + max((m.offset for m in produced if m.partition == p), default=-1)
-        assert committed(kafka_bootstrap, group, topic, p) == end
+        assert offsets[p] == end

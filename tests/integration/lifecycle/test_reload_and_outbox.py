@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lifecycle_support import base_config, free_port
-from live_stream import wait_for
+from live_stream import fast_route, wait_for
 
 RULE = """
       - name: {name}
@@ -39,13 +39,7 @@ def rule_file(path: Path, *names: str, broken: bool = False) -> None:
 def hook_alerting(receiver, **delivery) -> dict:
     return {
         "receivers": [{"name": "hook", "type": "webhook", "url": f"{receiver.base_url}/hook"}],
-        "route": {
-            "receiver": "hook",
-            "group_by": ["alertname", "model"],
-            "group_wait": "0s",
-            "group_interval": "1s",
-            "repeat_interval": "1h",
-        },
+        "route": fast_route(),
         "delivery": {"poll_interval": "0.2s", **delivery},
     }
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from live_stream import wait_for
+from live_stream import fast_route, wait_for
 
 from monitor.config import Config
 from monitor.daemon import Daemon
@@ -111,13 +111,7 @@ def test_missing_values_and_traffic_drop_fire_their_rules(
                 "receivers": [
                     {"name": "hook", "type": "webhook", "url": f"{receiver.base_url}/hook"}
                 ],
-                "route": {
-                    "receiver": "hook",
-                    "group_by": ["alertname", "model"],
-                    "group_wait": "0s",
-                    "group_interval": "1s",
-                    "repeat_interval": "1h",
-                },
+                "route": fast_route(),
                 "delivery": {"poll_interval": "0.2s"},
             },
             "api": {"enabled": False},

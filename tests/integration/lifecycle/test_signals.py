@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from kafka import KafkaConsumer, TopicPartition
+from ingest_live import committed_offsets
 from lifecycle_proxy import HangingProxy
 from lifecycle_support import base_config
 from live_stream import wait_for
@@ -49,14 +49,6 @@ class Flow(threading.Thread):
             self.stopped.wait(0.1)
 
 
-def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        return {p: consumer.committed(TopicPartition(topic, p)) or 0 for p in range(PARTITIONS)}
-    finally:
-        consumer.close(autocommit=False)
-
-
 def stored_offsets(store_section: dict, topic: str) -> dict[int, set[int]]:
     store = open_store(StoreSettings.model_validate(store_section))
     try:
@@ -89,7 +81,9 @@ def test_sigterm_stores_commits_and_exits_0_while_events_flow(
     flow.start()
     try:
         wait_for(
-            lambda: sum(committed(kafka_bootstrap, group, topic).values()) > 500,
+            lambda: (
+                sum(committed_offsets(kafka_bootstrap, group, topic, PARTITIONS).values()) > 500
+            ),
             90,
             "the daemon to store and commit the first events",
         )
@@ -102,7 +96,7 @@ def test_sigterm_stores_commits_and_exits_0_while_events_flow(
         flow.join(10)
     assert rc == 0, daemon.log()
     assert "daemon stopped" in daemon.log()
-    done = committed(kafka_bootstrap, group, topic)
+    done = committed_offsets(kafka_bootstrap, group, topic, PARTITIONS)
     stored = stored_offsets(clickhouse_database, topic)
     for p in range(PARTITIONS):
         # Everything committed was stored (no gap), and everything stored was committed
@@ -135,7 +129,7 @@ def test_second_sigint_quits_at_once_while_the_first_drains_a_hung_store(
     flow.start()
     try:
         wait_for(
-            lambda: sum(committed(kafka_bootstrap, group, topic).values()) > 0,
+            lambda: sum(committed_offsets(kafka_bootstrap, group, topic, PARTITIONS).values()) > 0,
             90,
             "the daemon to store through the proxy",
         )

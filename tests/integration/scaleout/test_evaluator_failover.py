@@ -26,7 +26,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from live_stream import LIVE_DRIFT_RULES, DriftingStream, wait_for
+from live_stream import LIVE_DRIFT_RULES, DriftingStream, fast_route, wait_for
 from scaleout_support import Replica, all_alive, base_config
 
 from monitor.alerting.outbox import DELIVERED, Outbox
@@ -89,13 +89,7 @@ def test_one_evaluation_and_one_notification_per_window_across_kill9(
                 "secret_env": SECRET_ENV,
             }
         ],
-        "route": {
-            "receiver": "hook",
-            "group_by": ["alertname", "model"],
-            "group_wait": "0s",
-            "group_interval": "1s",
-            "repeat_interval": "1h",
-        },
+        "route": fast_route(),
         "triggers": {"receivers": ["hook"], "cooldown": "1h"},
         "delivery": {"poll_interval": "0.2s"},
     }

@@ -14,7 +14,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from ingest_live import committed_total
+from kafka import KafkaProducer
 from live_stream import wait_for
 from scaleout_support import Replica, all_alive, base_config
 
@@ -61,14 +62,6 @@ class Producer(threading.Thread):
             self.error = exc
 
 
-def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in range(PARTITIONS))
-    finally:
-        consumer.close(autocommit=False)
-
-
 def split_evenly(replicas: list[Replica], topic: str) -> bool:
     held = [r.partitions(topic) for r in replicas]
     union = set().union(*held)
@@ -97,7 +90,7 @@ def test_replicas_split_partitions_and_survive_kill9(
         producer = Producer(kafka_bootstrap, topic)
         producer.start()
         wait_for(
-            lambda: committed_total(kafka_bootstrap, group, topic) >= N_EVENTS // 4,
+            lambda: committed_total(kafka_bootstrap, group, topic, PARTITIONS) >= N_EVENTS // 4,
             90,
             "a quarter of the events committed",
             check=all_alive(replicas),
@@ -117,7 +110,7 @@ def test_replicas_split_partitions_and_survive_kill9(
             check=all_alive(survivors),
         )
         wait_for(
-            lambda: committed_total(kafka_bootstrap, group, topic) >= N_EVENTS,
+            lambda: committed_total(kafka_bootstrap, group, topic, PARTITIONS) >= N_EVENTS,
             120,
             "every event committed",
             check=all_alive(survivors),
