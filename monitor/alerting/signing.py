@@ -25,6 +25,11 @@ def _key(secret: str | bytes) -> bytes:
     return secret.encode() if isinstance(secret, str) else secret
 
 
+def _header_bytes(value: str) -> bytes:
+    """A header value as bytes, whatever characters it holds (lone surrogates too)."""
+    return value.encode("utf-8", "surrogatepass")
+
+
 def compute(secret: str | bytes, timestamp: int, body: bytes) -> str:
     """Hex HMAC-SHA256 of ``"<timestamp>." + body``."""
     return hmac.new(_key(secret), f"{int(timestamp)}.".encode() + body, hashlib.sha256).hexdigest()
@@ -54,10 +59,11 @@ def parse_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             raise SignatureError("malformed signature header")
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
-                raise SignatureError("malformed signature timestamp") from None
+            # ASCII digits only: int() would also take "１７００" or "1_700", which no
+            # signer produces; a bounded length keeps int() cheap on hostile input.
+            if not (value.isascii() and value.isdigit() and len(value) <= 20):
+                raise SignatureError("malformed signature timestamp")
+            timestamp = int(value)
         elif key == "v1":
             sigs.append(value)
     if timestamp is None or not sigs:
@@ -96,9 +102,11 @@ def verify(
     if not header:
         raise SignatureError("missing signature header")
     timestamp, sigs = parse_header(header)
-    expected = compute(secret, timestamp, body)
-    # compare_digest keeps the comparison time independent of where the strings differ.
-    if not any(hmac.compare_digest(expected, s) for s in sigs):
+    expected = compute(secret, timestamp, body).encode()
+    # compare_digest keeps the comparison time independent of where the values differ.
+    # It is given bytes: on str it raises TypeError for any non-ASCII character, and a
+    # header is whatever the sender put there.
+    if not any(hmac.compare_digest(expected, _header_bytes(s)) for s in sigs):
         raise SignatureError("signature does not match")
     if abs(now - timestamp) > tolerance_s:
         raise SignatureError("signature timestamp outside the replay window")

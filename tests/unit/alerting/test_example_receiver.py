@@ -42,3 +42,47 @@ def test_example_refuses_wrong_key_tampering_and_replay(example, secret, body, n
 def test_example_refuses_garbage(example):
     assert not example.verify(b"k", "nonsense", b"{}", now=0)
     assert not example.verify(b"k", "", b"{}", now=0)
+
+
+def test_example_refuses_non_ascii_signatures(example):
+    assert not example.verify(b"k", "t=1000,v1=é", b"{}", now=1000)
+    assert not example.verify(b"k", "t=１０００,v1=00", b"{}", now=1000)
+
+
+def _serve(example):
+    import threading
+    from http.server import HTTPServer
+
+    example.Handler.secret = b"shared"
+    server = HTTPServer(("127.0.0.1", 0), example.Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _post(port: int, body: bytes, headers: dict[str, str]) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest("POST", "/")
+        for name, value in headers.items():
+            conn.putheader(name, value.encode("latin-1"))
+        conn.endheaders(body)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_example_server_answers_401_to_a_non_ascii_signature(example):
+    server = _serve(example)
+    try:
+        port = server.server_address[1]
+        body = b"{}"
+        headers = {"Content-Length": str(len(body)), "X-Driftline-Signature": "t=1,v1=\xe9\xff"}
+        assert _post(port, body, headers) == 401
+        big = {"Content-Length": str(example.MAX_BODY_BYTES + 1)}
+        assert _post(port, b"", big) == 413
+        assert _post(port, b"", {"Content-Length": "-5"}) == 400
+    finally:
+        server.shutdown()
+        server.server_close()

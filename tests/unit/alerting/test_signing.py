@@ -64,3 +64,16 @@ def test_any_of_several_signatures_matches_during_rotation():
 def test_malformed_headers(header):
     with pytest.raises(signing.SignatureError):
         signing.verify("k", header, b"x", now=5)
+
+
+@pytest.mark.parametrize("v1", ["é" * 64, "\udcff", "ａ" * 64, "\u00ff"])
+def test_non_ascii_signature_is_refused_not_a_type_error(v1: str):
+    # hmac.compare_digest raises TypeError on str with non-ASCII characters.
+    with pytest.raises(signing.SignatureError, match="does not match"):
+        signing.verify("k", f"t=1000,v1={v1}", b"{}", now=1000)
+
+
+@pytest.mark.parametrize("t", ["１０００", "1_000", "-1000", "9" * 5000])
+def test_timestamp_must_be_plain_ascii_digits(t: str):
+    with pytest.raises(signing.SignatureError, match="malformed signature timestamp"):
+        signing.verify("k", f"t={t},v1=00", b"{}", now=1000)

@@ -75,3 +75,13 @@ def test_describe_trigger_names_rules_and_features() -> None:
     text = describe_trigger(TRIGGER)
     assert "accuracy_low, dataset_drift" in text
     assert "amount wasserstein=0.8" in text
+
+
+def test_non_ascii_signature_is_refused_with_401() -> None:
+    client, state, _ = _client()
+    header = "t=1000,v1=" + "é" * 64
+    response = client.post(
+        "/trigger", content=b"{}", headers={SIGNATURE_HEADER: header.encode("latin-1")}
+    )
+    assert response.status_code == 401
+    assert state.refused and "does not match" in state.refused[0][1]
