@@ -6,6 +6,12 @@ uses exceptions only for messages that are rejected. Message content is untruste
 and counts are bounded, types are checked strictly, nothing is evaluated. A message that
 cannot be decoded never raises; it becomes a :class:`DeadLetter` whose ``reason`` starts
 with a stable code (``missing_field: ...``) that counters can use as a label.
+
+That guarantee is structural, not a list of cases: :meth:`Decoder.decode` turns *any*
+exception raised while decoding one message (a rejection, or a bug or input nobody
+foresaw) into that message's dead letter, and building the dead letter cannot raise. So
+one message can never stop ingest, lose the good messages polled with it, or stop the
+daemon again at the same offset after a restart.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from monitor.source.mapping import (
 )
 from monitor.source.reasons import REASON_CODES, Reject, json_type, reason_code, wrong_type
 from monitor.source.settings import DecodeLimits, SourceSettings
-from monitor.source.timestamps import UTC, parse_timestamp
+from monitor.source.timestamps import STORABLE_RANGE, UTC, kafka_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +96,7 @@ class Decoder:
         value: bytes | None,
         timestamp_ms: int | None = None,
     ) -> Event | Label | DeadLetter:
-        """Decode one message; never raises on bad content.
+        """Decode one message; never raises, whatever ``value`` holds.
 
         Parameters
         ----------
@@ -129,13 +135,26 @@ class Decoder:
                 return self._label(obj, label_mapping, origin, timestamp_ms)
             raise Reject("unknown_topic", f"no mapping for topic {topic!r}")
         except Reject as rejected:
-            cut = self.limits.dead_letter_payload_bytes
-            return DeadLetter(
-                origin=origin,
-                reason=rejected.reason,
-                payload=bytes(value[:cut]) if value else b"",
-                ts=_kafka_time(timestamp_ms),
-            )
+            reason = rejected.reason
+        except Exception as exc:  # noqa: BLE001 - one message must never stop ingest
+            # Not a rejection: a bug, or an input nobody foresaw. The message is kept as
+            # a dead letter all the same, and the traceback says where to fix it.
+            log.exception("decoding %s failed unexpectedly; dead-lettered", origin)
+            reason = f"decode_error: {type(exc).__name__}: {_clip(exc)}"
+        return self._dead_letter(origin, reason, value, timestamp_ms)
+
+    def _dead_letter(
+        self, origin: Origin, reason: str, value: Any, timestamp_ms: Any
+    ) -> DeadLetter:
+        """The dead letter of a message; cannot raise (it is the path of last resort)."""
+        try:
+            payload = bytes(value[: self.limits.dead_letter_payload_bytes]) if value else b""
+        except Exception:  # noqa: BLE001 - a value that is not bytes-like keeps no payload
+            payload = b""
+        # A Kafka time the store cannot hold is treated as no Kafka time: the dead letter
+        # is kept (dated now), and its own reason is about its content.
+        ts = kafka_timestamp(timestamp_ms) or datetime.now(tz=UTC)
+        return DeadLetter(origin=origin, reason=reason, payload=payload, ts=ts)
 
     def decode_records(self, records: Iterable[KafkaRecord]) -> Batch:
         """Decode polled records into one :class:`Batch` (events, labels, dead letters)."""
@@ -389,7 +408,22 @@ def _feature_value(name: str, value: Any, limits: DecodeLimits) -> FeatureValue:
 
 
 def _kafka_time(timestamp_ms: int | None) -> datetime:
-    if timestamp_ms is not None and timestamp_ms >= 0:
-        return datetime.fromtimestamp(timestamp_ms / 1000.0, tz=UTC)
-    # No broker timestamp (very old message format): the time of decoding is all we have.
-    return datetime.now(tz=UTC)
+    """The Kafka record timestamp as an event's or label's time (mapping ``ts: null``)."""
+    if timestamp_ms is None or timestamp_ms < 0:
+        # No broker timestamp (very old message format): the time of decoding is all we
+        # have.
+        return datetime.now(tz=UTC)
+    ts = kafka_timestamp(timestamp_ms)
+    if ts is None:
+        raise Reject(
+            "bad_timestamp",
+            f"Kafka record timestamp {timestamp_ms!r} ms is outside {STORABLE_RANGE}",
+        )
+    return ts
+
+
+def _clip(exc: BaseException) -> str:
+    try:
+        return str(exc)[:200]
+    except Exception:  # noqa: BLE001 - an exception whose str() fails still has a type
+        return "(no description)"

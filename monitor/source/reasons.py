@@ -21,6 +21,9 @@ REASON_CODES = (
     "too_many_features",
     "name_too_long",
     "value_too_long",
+    "too_many_models",  # source.limits.max_models reached: a new model is not admitted
+    "too_many_model_features",  # source.limits.max_features_per_model reached
+    "decode_error",  # anything unforeseen raised while decoding (a bug): see the log
 )
 
 

@@ -86,8 +86,21 @@ BAD = [
     ("ev", with_(latency_ms=[1]), "wrong_type", "at 'latency_ms': expected number, got array"),
     ("ev", with_(ts=True), "wrong_type", "at 'ts': expected ISO-8601 string or epoch number"),
     ("ev", with_(ts="yesterday"), "bad_timestamp", "not an ISO-8601 time"),
-    ("ev", with_(ts=-5), "bad_timestamp", "outside 1970..2105"),
-    ("ev", with_(ts="2300-01-01T00:00:00Z"), "bad_timestamp", "outside 1970..2105"),
+    ("ev", with_(ts=-5), "bad_timestamp", "outside 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z"),
+    ("ev", with_(ts="2300-01-01T00:00:00Z"), "bad_timestamp", "is outside 1970-01-01"),
+    # years 1 and 9999 with an offset overflow datetime when moved to UTC
+    ("ev", with_(ts="9999-12-31T23:59:59-23:59"), "bad_timestamp", "'9999-12-31T23:59:59-23:59'"),
+    ("ev", with_(ts="0001-01-01T00:00:00+23:59"), "bad_timestamp", "is outside 1970-01-01"),
+    ("ev", with_(ts="9999-12-31T23:59:59"), "bad_timestamp", "is outside 1970-01-01"),
+    # the last second ClickHouse's DateTime holds is 2106-02-07T06:28:15Z: no clamping
+    ("ev", with_(ts="2106-02-07T06:28:16Z"), "bad_timestamp", "is outside 1970-01-01"),
+    ("ev", with_(ts="2106-02-07T07:28:16+01:00"), "bad_timestamp", "is outside 1970-01-01"),
+    ("ev", with_(ts="1969-12-31T23:59:59Z"), "bad_timestamp", "is outside 1970-01-01"),
+    ("ev", with_(ts=2**32), "bad_timestamp", "4294967296 is outside"),
+    ("ev", with_(ts=2**62), "bad_timestamp", "is outside"),
+    ("ev", with_(ts=18446744073709551615), "bad_timestamp", "is outside"),
+    ("ev", with_(ts=1.7e308), "bad_timestamp", "is outside"),
+    ("ms", with_(ts=2**32 * 1000), "bad_timestamp", "4294967296000 is outside"),
     ("ms", with_(ts="2026-01-01T00:00:00Z"), "wrong_type", "expected number (epoch milliseconds)"),
     ("ev", with_(features={"a": {"b": 1}}), "bad_feature", "feature 'a': unsupported type object"),
     ("ev", with_(features={"a": [1]}), "bad_feature", "feature 'a': unsupported type array"),
@@ -338,3 +351,98 @@ def test_random_messages_decode_as_the_exact_loop_says(
     assert 500 < accepted < 2900  # both outcomes are well represented
     # the names cache stays bounded (it may pass its size by one message's names)
     assert len(dec._feature_names) <= names_cache_size + FEATURE_LIMITS["max_features"]
+
+
+# -- times the store can hold, and the Kafka record timestamp ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "expected"),
+    [
+        ("1970-01-01T00:00:00Z", "auto", datetime(1970, 1, 1, tzinfo=UTC)),
+        ("2106-02-07T06:28:15Z", "auto", datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)),
+        ("2106-02-07T07:28:15+01:00", "auto", datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)),
+        ("1969-12-31T23:00:00-01:00", "auto", datetime(1970, 1, 1, tzinfo=UTC)),
+        (4294967295, "auto", datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)),
+        (4294967295999, "epoch_millis", datetime(2106, 2, 7, 6, 28, 15, 999000, tzinfo=UTC)),
+        (0, "epoch_seconds", datetime(1970, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_the_whole_storable_range_is_accepted(value: object, fmt: str, expected: datetime) -> None:
+    assert parse_timestamp(value, fmt, "ts") == expected
+
+
+@pytest.fixture(scope="module")
+def kafka_time_dec() -> Decoder:
+    return Decoder(
+        SourceSettings.model_validate(
+            {
+                "events": [{"topic": "ev", "mapping": {"ts": None}}],
+                "labels": [{"topic": "lab"}],
+            }
+        )
+    )
+
+
+@pytest.mark.parametrize("timestamp_ms", [2**62, 2**63 - 1, 253402300800000, 2**32 * 1000])
+def test_a_kafka_timestamp_the_store_cannot_hold_is_a_reason_not_a_crash(
+    kafka_time_dec: Decoder, timestamp_ms: int
+) -> None:
+    label = b'{"event_id": "e", "model": "m", "label": 1}'
+    for topic, body in (("ev", with_(ts=...)), ("lab", label)):
+        out = kafka_time_dec.decode(topic, 0, 5, body, timestamp_ms)
+        assert isinstance(out, DeadLetter), out
+        assert out.reason == (
+            f"bad_timestamp: Kafka record timestamp {timestamp_ms} ms is outside "
+            "1970-01-01T00:00:00Z..2106-02-07T06:28:15Z"
+        )
+        # the dead letter is dated when it was decoded, since its Kafka time is unusable
+        assert abs((datetime.now(UTC) - out.ts).total_seconds()) < 3600
+
+
+@pytest.mark.parametrize("timestamp_ms", [2**62, -(2**62), 2**64, None, -1])
+def test_dead_letters_never_raise_on_their_kafka_timestamp(
+    dec: Decoder, timestamp_ms: int | None
+) -> None:
+    out = dec.decode("ev", 0, 5, b"{oops", timestamp_ms)
+    assert isinstance(out, DeadLetter) and reason_code(out.reason) == "malformed_json"
+    assert out.ts.tzinfo is not None
+
+
+def test_a_kafka_timestamp_in_range_is_the_event_time(kafka_time_dec: Decoder) -> None:
+    out = kafka_time_dec.decode("ev", 0, 5, with_(ts=...), 4294967295000)
+    assert isinstance(out, Event) and out.ts == datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+
+
+# -- the structural guard: any exception costs one message, never the poll ---------------------
+
+
+def test_any_exception_while_decoding_dead_letters_that_message_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dec = feature_decoder()
+    real = dec._event
+
+    def flaky(obj: dict, *args: object) -> Event:
+        if obj["event_id"] == "poison":
+            raise RuntimeError("a bug nobody foresaw")
+        return real(obj, *args)
+
+    monkeypatch.setattr(dec, "_event", flaky)
+    records = [
+        type("R", (), {"topic": "ev", "partition": 0, "offset": i, "timestamp": -1, "value": v})
+        for i, v in enumerate([with_(event_id="a"), with_(event_id="poison"), with_(event_id="b")])
+    ]
+    batch = dec.decode_records(records)
+    assert [e.event_id for e in batch.events] == ["a", "b"]
+    (dead,) = batch.dead_letters
+    assert dead.origin.offset == 1
+    assert dead.reason == "decode_error: RuntimeError: a bug nobody foresaw"
+    assert reason_code(dead.reason) in REASON_CODES
+    assert dead.payload == with_(event_id="poison")[: FEATURE_LIMITS["dead_letter_payload_bytes"]]
+
+
+def test_a_value_that_is_not_bytes_is_a_dead_letter(dec: Decoder) -> None:
+    out = dec.decode("ev", 0, 0, 12345, 0)  # type: ignore[arg-type]
+    assert isinstance(out, DeadLetter) and reason_code(out.reason) == "decode_error"
+    assert out.payload == b""
