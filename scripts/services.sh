@@ -2,7 +2,8 @@
 # Real services for Driftline's integration tests and local use, on loopback only:
 #   - Apache Kafka, single node in KRaft mode (broker + controller in one JVM), jars from
 #     Maven Central cached in .cache/kafka-libs/ of the repo;
-#   - ClickHouse server from Debian's clickhouse-server package (18.16), with its own config.
+#   - ClickHouse server from Debian's clickhouse-server package (18.16), with its own config;
+#   - Debian's kcat, the non-Python producer of the Kafka codec tests (installed if missing).
 #
 # Usage: scripts/services.sh start|stop|status|env|clickhouse-stop|clickhouse-start
 #
@@ -252,7 +253,16 @@ start_kafka() {
   local jvm=(java "-Xms128m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
     "-Dlog4j.configuration=file:$dir/log4j.properties" "-Dkafka.logs.dir=$LOG_DIR" -cp "$cp")
   local cluster_id
-  cluster_id="$("$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+  # An id starting with "-" would be read as an option by the storage tool (Kafka's own
+  # Uuid.randomUuid() avoids those too).
+  cluster_id="$("$PYTHON" -c '
+import base64, uuid
+while True:
+    cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not cid.startswith("-"):
+        print(cid)
+        break
+')"
   if ! "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
     -c "$dir/server.properties" >"$LOG_DIR/kafka-format.out" 2>&1; then
     log_tail "$LOG_DIR/kafka-format.out"
@@ -287,6 +297,16 @@ ensure_clickhouse() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     clickhouse-server clickhouse-client >&2
   clickhouse_binary >/dev/null || die "clickhouse-server binary still missing after install"
+}
+
+# kcat (librdkafka) is the non-Python producer of the codec tests: what JVM and C clients
+# write must decode too.
+ensure_kcat() {
+  command -v kcat >/dev/null && return 0
+  say "installing Debian's kcat"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >&2
+  command -v kcat >/dev/null || die "kcat still missing after install"
 }
 
 write_clickhouse_config() {
@@ -404,6 +424,7 @@ cmd_start() {
   local kafka_port controller_port ch_tcp ch_http
   read -r kafka_port controller_port ch_tcp ch_http <<<"$(free_ports 4)"
 
+  ensure_kcat
   # ClickHouse first: it is quick, so a broken install is reported before the JVM starts.
   start_clickhouse "$ch_tcp" "$ch_http" || die "clickhouse could not start (logs in $LOG_DIR)"
   start_kafka "$kafka_port" "$controller_port" || die "kafka could not start (logs in $LOG_DIR)"
