@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from monitor.config import check_config
+from monitor.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -55,5 +56,6 @@ def show(config: Path = ConfigPath) -> None:
         for problem in errors:
             typer.echo(str(problem), err=True)
         raise typer.Exit(code=1)
-    # Only names of variables and files are in the model, so dumping it reveals nothing.
-    typer.echo(json.dumps(loaded.model_dump(mode="json"), indent=2))
+    # Only names of variables and files are in the model; URLs may still carry
+    # credentials (userinfo, a query token), so they are redacted like everywhere else.
+    typer.echo(redact_text(json.dumps(loaded.model_dump(mode="json"), indent=2)))

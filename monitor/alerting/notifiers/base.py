@@ -15,6 +15,8 @@ from typing import Protocol
 
 import httpx
 
+from monitor.redact import redact_text, redact_url
+
 log = logging.getLogger(__name__)
 
 USER_AGENT = "driftline-alerting/1"
@@ -33,12 +35,16 @@ class Notification:
 
 
 class DeliveryError(Exception):
-    """A failed attempt; ``status`` is the HTTP status when there was one."""
+    """A failed attempt; ``status`` is the HTTP status when there was one.
+
+    The message is stored with the attempt, served by the API and logged, so any URL in it
+    is redacted here, once for every notifier (credentials in userinfo or the query).
+    """
 
     retryable = False
 
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
-        super().__init__(message)
+        super().__init__(redact_text(message))
         self.status = status
         self.retry_after = retry_after
 
@@ -95,13 +101,19 @@ def check_response(response: httpx.Response) -> str:
 def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> str:
     """POST and classify; transport failures are retryable.
 
-    Error details name the exception type and URL only — never headers, which may carry
-    tokens.
+    Error details name the exception type and the redacted URL only — never headers,
+    userinfo or query values, which may carry tokens. An URL httpx refuses (``InvalidURL``,
+    a bad port) is permanent: no retry can fix the config.
     """
+    where = redact_url(url)
     try:
         response = client.post(url, content=body, headers=headers)
     except httpx.TimeoutException as exc:
-        raise RetryableError(f"timeout ({type(exc).__name__}) posting to {url}") from None
+        raise RetryableError(f"timeout ({type(exc).__name__}) posting to {where}") from None
     except httpx.TransportError as exc:
-        raise RetryableError(f"transport error ({type(exc).__name__}) posting to {url}") from None
+        raise RetryableError(
+            f"transport error ({type(exc).__name__}) posting to {where}"
+        ) from None
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise PermanentError(f"invalid receiver URL ({type(exc).__name__}): {where}") from None
     return check_response(response)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from monitor.alerting.notifiers.base import Notification
 from monitor.api.context import ApiContext
 from monitor.api.routes.common import API, context
+from monitor.redact import redact_text
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=API, tags=["notifications"])
@@ -45,7 +46,8 @@ def _view(n: Notification, status: str, attempts: list | None = None) -> dict:
                 "attempt": a.attempt,
                 "at": datetime.fromtimestamp(a.at, tz=timezone.utc),
                 "outcome": a.outcome,
-                "detail": a.detail,
+                # Redacted again on the way out: rows written before redaction existed.
+                "detail": redact_text(a.detail),
                 "status_code": a.status_code,
             }
             for a in attempts

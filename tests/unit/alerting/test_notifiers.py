@@ -122,3 +122,25 @@ def test_alertmanager_posts_v2_list_to_its_endpoint():
     assert json.loads(req.content) == [
         {"labels": {"alertname": "A"}, "annotations": {}, "startsAt": "2026-01-01T00:00:00Z"}
     ]
+
+
+def test_delivery_errors_never_carry_url_credentials(monkeypatch):
+    monkeypatch.setenv("DL_TEST_KEY", "k3y")
+    url = "https://ops:hunter2@hook.test/in?token=abc123"
+
+    def boom(request):
+        raise httpx.ConnectError(f"refused: {request.url}", request=request)
+
+    settings = WebhookReceiver(name="hook", url=url, secret_env="DL_TEST_KEY")
+    n = WebhookNotifier(settings, transport=httpx.MockTransport(boom))
+    with pytest.raises(RetryableError) as exc:
+        n.send(NOTE, now=1)
+    text = str(exc.value)
+    assert "hunter2" not in text and "abc123" not in text
+    assert "https://***@hook.test/in?token=***" in text
+    am = AlertmanagerReceiver(name="am", url=url.split("?")[0])
+    with pytest.raises(RetryableError) as exc:
+        AlertmanagerNotifier(am, transport=httpx.MockTransport(boom)).send(NOTE, now=1)
+    assert "hunter2" not in str(exc.value)
+    # Any notifier's error is redacted by the shared error type itself.
+    assert "hunter2" not in str(PermanentError(f"refused by {url}"))
