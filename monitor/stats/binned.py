@@ -8,6 +8,10 @@ Binning follows Evidently 0.7 (``get_binned_data``) so values match its stattest
   is searched with the ~20 edges and never re-read);
 * otherwise every distinct value of either side is its own bin.
 
+``binning="quantile"`` or ``"doane"`` (with ``n_bins``) uses bins fixed by the reference
+instead (``refbins.py``: the same edges for every window, explicit out-of-range bins);
+docs/statistics.md says when each is right.
+
 PSI and KL replace empty bins by a small share (Evidently's ``feel_zeroes``); JS does not.
 Hellinger uses Sturges bins over the *distinct* values of both sides and densities, as
 Evidently's ``hellinger`` does for numeric columns. Natural logarithms throughout.
@@ -21,6 +25,7 @@ from typing import Any
 
 from monitor.stats._columns import finish, prepare, searchsorted_rows
 from monitor.stats.profile import NumericProfile
+from monitor.stats.refbins import reference_binned_counts
 from monitor.stats.result import DriftResult
 
 logger = logging.getLogger(__name__)
@@ -187,16 +192,29 @@ def _rel_entr(xp: ModuleType, x: Any, y: Any) -> Any:
     return xp.where(x > 0, x * xp.log(safe_x / safe_y), 0.0)
 
 
-def _prepared(profile: NumericProfile, current: Any, fill: bool) -> tuple[Any, ...]:
+def _prepared(
+    profile: NumericProfile, current: Any, fill: bool, binning: str, n_bins: int | None
+) -> tuple[Any, ...]:
     xp, cur, m = prepare(profile, current)
     n = profile.n_valid
-    rc, cc, mask = _binned_counts(xp, profile, cur, m)
+    if binning == "evidently":
+        if n_bins is not None:
+            raise ValueError("n_bins applies to reference-fixed bins (quantile, doane)")
+        rc, cc, mask = _binned_counts(xp, profile, cur, m)
+    else:
+        rc, cc, mask = reference_binned_counts(xp, profile, cur, m, binning, n_bins)
     p = _percents(xp, rc, n, mask, fill)
     q = _percents(xp, cc, m, mask, fill)
     return xp, p, q, mask, n, m, xp.logical_or(n == 0, m == 0)
 
 
-def psi(profile: NumericProfile, current: Any) -> DriftResult:
+def psi(
+    profile: NumericProfile,
+    current: Any,
+    *,
+    binning: str = "evidently",
+    n_bins: int | None = None,
+) -> DriftResult:
     """Population stability index ``sum((p - q) * ln(p / q))`` per feature (Evidently's).
 
     The example value equals ``evidently``'s ``_psi`` on the same data.
@@ -209,13 +227,19 @@ def psi(profile: NumericProfile, current: Any) -> DriftResult:
     >>> round(float(r.values[0]), 6)
     4.220869
     """
-    xp, p, q, mask, n, m, bad = _prepared(profile, current, fill=True)
+    xp, p, q, mask, n, m, bad = _prepared(profile, current, True, binning, n_bins)
     ratio = xp.where(mask, p, 1.0) / xp.where(mask, q, 1.0)
     terms = xp.where(mask, (p - q) * xp.log(ratio), 0.0)
     return finish(xp, xp.sum(terms, axis=1), None, n, m, bad)
 
 
-def kl_div(profile: NumericProfile, current: Any) -> DriftResult:
+def kl_div(
+    profile: NumericProfile,
+    current: Any,
+    *,
+    binning: str = "evidently",
+    n_bins: int | None = None,
+) -> DriftResult:
     """Kullback-Leibler divergence ``KL(reference || current)`` (``scipy.stats.entropy``).
 
     Examples
@@ -225,7 +249,7 @@ def kl_div(profile: NumericProfile, current: Any) -> DriftResult:
     >>> float(kl_div(NumericProfile.from_array(ref), ref).values[0])
     0.0
     """
-    xp, p, q, mask, n, m, bad = _prepared(profile, current, fill=True)
+    xp, p, q, mask, n, m, bad = _prepared(profile, current, True, binning, n_bins)
     sp = xp.sum(p, axis=1, keepdims=True)
     sq = xp.sum(q, axis=1, keepdims=True)
     p = p / xp.where(sp > 0, sp, 1.0)
@@ -234,7 +258,13 @@ def kl_div(profile: NumericProfile, current: Any) -> DriftResult:
     return finish(xp, xp.sum(terms, axis=1), None, n, m, bad)
 
 
-def jensenshannon(profile: NumericProfile, current: Any) -> DriftResult:
+def jensenshannon(
+    profile: NumericProfile,
+    current: Any,
+    *,
+    binning: str = "evidently",
+    n_bins: int | None = None,
+) -> DriftResult:
     """Jensen-Shannon distance (``scipy.spatial.distance.jensenshannon``, natural log).
 
     Examples
@@ -245,7 +275,7 @@ def jensenshannon(profile: NumericProfile, current: Any) -> DriftResult:
     >>> round(float(r.values[0]), 6) == round(float(np.sqrt(np.log(2))), 6)
     True
     """
-    xp, p, q, mask, n, m, bad = _prepared(profile, current, fill=False)
+    xp, p, q, mask, n, m, bad = _prepared(profile, current, False, binning, n_bins)
     sp = xp.sum(p, axis=1, keepdims=True)
     sq = xp.sum(q, axis=1, keepdims=True)
     p = p / xp.where(sp > 0, sp, 1.0)
@@ -257,7 +287,13 @@ def jensenshannon(profile: NumericProfile, current: Any) -> DriftResult:
     return finish(xp, xp.sqrt(js), None, n, m, bad)
 
 
-def hellinger(profile: NumericProfile, current: Any) -> DriftResult:
+def hellinger(
+    profile: NumericProfile,
+    current: Any,
+    *,
+    binning: str = "evidently",
+    n_bins: int | None = None,
+) -> DriftResult:
     """Hellinger distance of Sturges-binned densities (Evidently's numeric variant).
 
     Examples
@@ -267,6 +303,11 @@ def hellinger(profile: NumericProfile, current: Any) -> DriftResult:
     >>> float(hellinger(NumericProfile.from_array(ref), ref).values[0])
     0.0
     """
+    if binning != "evidently":
+        # reference-fixed bins: the discrete Hellinger distance of the bin shares
+        xp, p, q, mask, n, m, bad = _prepared(profile, current, False, binning, n_bins)
+        bc = xp.clip(xp.sum(xp.where(mask, xp.sqrt(p * q), 0.0), axis=1), 0.0, 1.0)
+        return finish(xp, xp.sqrt(1.0 - bc), None, n, m, bad)
     xp, cur, m = prepare(profile, current)
     n = profile.n_valid
     g = _group_info(xp, profile, cur, m)

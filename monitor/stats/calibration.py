@@ -1,0 +1,460 @@
+"""Calibrated thresholds: each feature's cut learned from the reference at a stated rate.
+
+A fixed threshold (PSI 0.1, normed Wasserstein 0.1) is right only by luck: on real data
+windows differ from each other naturally (daily cycles, a varying mix of segments,
+autocorrelation), and the statistic's spread also depends on the window size. Here the
+statistic's *null distribution* (what it looks like on windows that did not drift) is
+taken from the reference itself, and the thresholds are its tail quantiles:
+
+1. **Null windows** (:func:`window_plan`). With timestamps: windows of the rule's duration
+   starting at many offsets across the reference (moving blocks: overlapping windows keep
+   the seasonality and heterogeneity a bootstrap would average away, and give enough null
+   samples for small rates). With an order but no timestamps: runs of ``window_rows``
+   consecutive rows. Without order, or with fewer than :data:`MIN_CHUNKS` disjoint
+   windows: bootstrap resamples at the window's effective size (below).
+2. **Null scores** (:func:`null_scores`): the rule's own statistic (the engine's function)
+   on every null window against the reference profile, oriented so that higher means more
+   drift. Several blocks (numeric and categorical features of one rule) are scored on the
+   *same* windows, so their dependence is kept.
+3. **Rule-level cut** (:func:`thresholds_from_scores`, a max-statistic / Westfall-Young
+   adjustment): per null window, each feature's empirical p-value within its own null, the
+   minimum over features, and the rule-level cut at the ``rate`` quantile of that minimum.
+   Each feature's threshold is then its own null quantile at that per-feature p. The rule
+   ("any feature crosses") fires on a share ``rate`` of null windows whatever the
+   correlation between features; Sidak (independence) is reported beside it.
+
+The bootstrap size: a current window of ``m`` rows compared with a reference of ``n``
+rows carries the noise of both (variance ~ ``1/m + 1/n``), while a resample compared
+with the reference it was drawn from carries only its own. Resamples are therefore drawn
+with replacement at ``m' = m*n / (m + n)`` rows, which has the same two-sided noise.
+Moving blocks are part of the reference they are compared with (variance ~ ``1/m - 1/n``);
+with at least :data:`MIN_CHUNKS` disjoint windows that optimism stays under ~10 % of the
+spread (measured in ``bench/calibration.py``).
+
+Window sizes: the null spread of every statistic shrinks with the window size, so a
+threshold belongs to one size. :func:`size_bucket` rounds a window's row count to a
+geometric grid (8 steps per doubling, at most ~4.5 % from the true size); callers
+calibrate lazily per bucket and cache.
+
+Everything is deterministic: the windows come from ``numpy.random.default_rng`` seeded by
+``(seed, window_rows)`` and the statistics give the same bits on any thread count.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from monitor.stats.backend import to_numpy
+from monitor.stats.result import DriftResult
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "MIN_CHUNKS",
+    "Calibration",
+    "CalibrationError",
+    "ScoredBlock",
+    "WindowPlan",
+    "calibrate",
+    "null_scores",
+    "null_windows_needed",
+    "size_bucket",
+    "thresholds_from_scores",
+    "window_plan",
+]
+
+# Disjoint windows an ordered reference needs before its order is used (fewer: bootstrap).
+MIN_CHUNKS = 20
+# Null windows drawn per unit of 1/rate (20/rate: the rate-quantile rests on ~20 windows),
+# never fewer than MIN_NULL_WINDOWS, never more than MAX_NULL_WINDOWS.
+NULL_PER_RATE = 20
+MIN_NULL_WINDOWS = 1000
+MAX_NULL_WINDOWS = 10_000
+_BUCKETS_PER_OCTAVE = 8
+
+
+class CalibrationError(ValueError):
+    """A reference cannot calibrate a rule at the requested rate; the message says why."""
+
+
+def size_bucket(rows: int) -> int:
+    """Round a window's row count to the calibration grid (8 sizes per doubling).
+
+    Examples
+    --------
+    >>> [size_bucket(n) for n in (1, 100, 1000, 1040, 1100)]
+    [1, 99, 1024, 1024, 1117]
+    """
+    if rows <= 1:
+        return 1
+    step = round(_BUCKETS_PER_OCTAVE * math.log2(rows))
+    return max(1, round(2.0 ** (step / _BUCKETS_PER_OCTAVE)))
+
+
+def null_windows_needed(rate: float) -> int:
+    """Fewest distinct null windows that can state a false-alarm rate ``rate``.
+
+    Examples
+    --------
+    >>> null_windows_needed(0.01), null_windows_needed(0.001)
+    (100, 1000)
+    """
+    if not 0.0 < rate < 1.0:
+        raise CalibrationError(f"false_alarm_rate must be between 0 and 1, got {rate}")
+    return math.ceil(1.0 / rate - 1e-9)
+
+
+def _windows_to_draw(rate: float) -> int:
+    return int(min(MAX_NULL_WINDOWS, max(MIN_NULL_WINDOWS, math.ceil(NULL_PER_RATE / rate))))
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Which reference rows make up each null window.
+
+    ``method`` is ``"time"`` (moving windows of a duration), ``"blocks"`` (moving runs of
+    consecutive rows) or ``"bootstrap"`` (resamples with replacement). Iterate with
+    :meth:`windows`; the plan is deterministic.
+    """
+
+    method: str
+    n_rows: int
+    window_rows: int
+    n_windows: int
+    seed: int
+    starts: np.ndarray = field(repr=False)  # row index (blocks) or time (time) of each window
+    timestamps: np.ndarray | None = field(default=None, repr=False)
+    duration: float | None = None
+    draw_rows: int = 0  # bootstrap: rows per resample (the effective size)
+
+    def windows(self) -> Iterator[np.ndarray]:
+        """Row indices of each null window, in order."""
+        rng = np.random.default_rng([self.seed, self.window_rows, 1])
+        w = self.window_rows
+        if self.method == "blocks":
+            for s in self.starts:
+                yield np.arange(int(s), int(s) + w, dtype=np.int64)
+            return
+        if self.method == "time":
+            assert self.timestamps is not None and self.duration is not None
+            lo = np.searchsorted(self.timestamps, self.starts, "left")
+            hi = np.searchsorted(self.timestamps, self.starts + self.duration, "left")
+            for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+                c = b - a
+                if c >= w:
+                    # a denser chunk than the production window: a subset of its size
+                    pick = np.sort(rng.choice(c, size=w, replace=False))
+                else:
+                    # a sparser one: resample it to size (conservative: the noise of c rows)
+                    pick = np.sort(rng.integers(0, c, size=w))
+                yield a + pick.astype(np.int64)
+            return
+        for _ in range(self.n_windows):
+            yield rng.integers(0, self.n_rows, size=self.draw_rows, dtype=np.int64)
+
+
+def window_plan(
+    n_rows: int,
+    window_rows: int,
+    rate: float,
+    *,
+    timestamps: Any | None = None,
+    duration: float | None = None,
+    ordered: bool = False,
+    seed: int = 0,
+    n_windows: int | None = None,
+    what: str = "the reference",
+) -> WindowPlan:
+    """Plan the null windows for a window of ``window_rows`` rows at ``rate``.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the reference sample (in time order when ``timestamps`` or ``ordered``).
+    window_rows : int
+        Expected rows of one evaluated window (use :func:`size_bucket`).
+    rate : float
+        Stated false-alarm rate per evaluated window, for the whole rule.
+    timestamps : array of float, optional
+        Seconds of each reference row, non-decreasing; with ``duration`` the windows are
+        time windows.
+    duration : float, optional
+        The rule's window length in seconds.
+    ordered : bool
+        Rows are in time order (without timestamps): windows are runs of rows.
+    seed : int
+        Seed of the window draws (any fixed value gives reproducible thresholds).
+    n_windows : int, optional
+        Null windows to draw (default: ``20 / rate`` within [1000, 10000]).
+    what : str
+        How error messages name the rule and reference.
+
+    Raises
+    ------
+    CalibrationError
+        The reference cannot give enough distinct null windows for ``rate``.
+
+    Examples
+    --------
+    >>> window_plan(100_000, 500, 0.01, ordered=True).method
+    'blocks'
+    >>> window_plan(100_000, 500, 0.01).method
+    'bootstrap'
+    >>> window_plan(500, 50, 0.001)
+    Traceback (most recent call last):
+    ...
+    monitor.stats.calibration.CalibrationError: the reference: false_alarm_rate 0.001 needs at least 1000 distinct null windows; 500 reference rows give fewer (needs >= 1000 rows, or a false_alarm_rate >= 0.002)
+    """
+    needed = null_windows_needed(rate)
+    if window_rows < 1:
+        raise CalibrationError(f"{what}: window size must be at least one row")
+    if n_rows < needed:
+        raise CalibrationError(
+            f"{what}: false_alarm_rate {rate:g} needs at least {needed} distinct null windows; "
+            f"{n_rows} reference rows give fewer (needs >= {needed} rows, or a "
+            f"false_alarm_rate >= {_smallest_rate(n_rows):g})"
+        )
+    draws = n_windows or _windows_to_draw(rate)
+    if timestamps is not None and duration is not None and duration > 0:
+        ts = np.asarray(timestamps, dtype=np.float64)
+        if ts.shape != (n_rows,) or (ts.size > 1 and bool(np.any(np.diff(ts) < 0))):
+            raise CalibrationError(f"{what}: timestamps must be one sorted value per row")
+        span = float(ts[-1] - ts[0]) if n_rows else 0.0
+        if span / duration >= MIN_CHUNKS:
+            # start offsets evenly over the span; windows without a row (gaps) are not
+            # windows the engine would evaluate, so they are left out
+            starts = ts[0] + np.linspace(0.0, span - duration, draws)
+            lo = np.searchsorted(ts, starts, "left")
+            hi = np.searchsorted(ts, starts + duration, "left")
+            starts = starts[hi > lo]
+            return WindowPlan(
+                "time", n_rows, window_rows, int(starts.size), seed, starts, ts, float(duration)
+            )
+        logger.info(
+            "%s: spans %.1f windows of %ss (< %d): calibrating by bootstrap",
+            what,
+            span / duration,
+            duration,
+            MIN_CHUNKS,
+        )
+    elif ordered and n_rows // window_rows >= MIN_CHUNKS:
+        offsets = n_rows - window_rows + 1
+        starts = np.unique(np.round(np.linspace(0, offsets - 1, min(draws, offsets))))
+        return WindowPlan(
+            "blocks", n_rows, window_rows, int(starts.size), seed, starts.astype(np.int64)
+        )
+    # effective size: the resample carries the noise of both the window and the reference
+    draw_rows = max(1, round(window_rows * n_rows / (window_rows + n_rows)))
+    return WindowPlan(
+        "bootstrap", n_rows, window_rows, draws, seed, np.empty(0, np.int64), draw_rows=draw_rows
+    )
+
+
+def _smallest_rate(n: int) -> float:
+    return 1.0 if n <= 1 else math.ceil(1000.0 / n) / 1000.0
+
+
+@dataclass(frozen=True)
+class ScoredBlock:
+    """A block of features scored by one statistic.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Feature names, in the block's column order.
+    function : callable
+        ``(profile, window_rows) -> DriftResult``: the engine's statistic.
+    profile : object
+        The reference profile the engine compares with (numeric or categorical).
+    rows : array, shape (n_rows, n_features)
+        The reference sample in time order: floats with NaN, or int category codes from
+        the profile's ``encode``.
+    higher_is_drift : bool
+        The statistic's direction (False for p-values).
+    """
+
+    names: tuple[str, ...]
+    function: Callable[[Any, Any], DriftResult]
+    profile: Any
+    rows: Any
+    higher_is_drift: bool
+
+
+def null_scores(blocks: Sequence[ScoredBlock], plan: WindowPlan) -> np.ndarray:
+    """Scores ``(n_windows, n_features)`` of every block on the same null windows.
+
+    Oriented so that higher is more drift (p-values negated); NaN (insufficient) becomes
+    ``-inf``, which never crosses a threshold.
+    """
+    widths = [len(b.names) for b in blocks]
+    out = np.empty((plan.n_windows, sum(widths)), dtype=np.float64)
+    for i, idx in enumerate(plan.windows()):
+        col = 0
+        for block, width in zip(blocks, widths, strict=True):
+            res = block.function(block.profile, block.rows[idx])
+            v = np.asarray(to_numpy(res.values), dtype=np.float64)
+            out[i, col : col + width] = v if block.higher_is_drift else -v
+            col += width
+    out[np.isnan(out)] = -np.inf
+    return out
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Learned thresholds of one rule for one window size.
+
+    ``thresholds`` are in the statistic's own units and direction: a feature drifts when
+    its value is above (``higher_is_drift``) or below its threshold, strictly. NaN: the
+    feature had no usable null values (never fires; reported as insufficient).
+    """
+
+    features: tuple[str, ...]
+    thresholds: tuple[float, ...]
+    rate: float
+    window_rows: int
+    n_null: int
+    method: str
+    feature_rate: float  # per-feature null tail share at the rule-level cut
+    sidak_feature_rate: float  # what Sidak (independent features) would use
+    in_sample_rate: float  # rule-level share of null windows firing at the cut
+    seed: int = 0
+
+    def threshold(self, feature: str) -> float:
+        return self.thresholds[self.features.index(feature)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "thresholds": [None if math.isnan(t) else t for t in self.thresholds],
+            "rate": self.rate,
+            "window_rows": self.window_rows,
+            "n_null": self.n_null,
+            "method": self.method,
+            "feature_rate": self.feature_rate,
+            "sidak_feature_rate": self.sidak_feature_rate,
+            "in_sample_rate": self.in_sample_rate,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Calibration:
+        return cls(
+            tuple(d["features"]),
+            tuple(math.nan if t is None else float(t) for t in d["thresholds"]),
+            float(d["rate"]),
+            int(d["window_rows"]),
+            int(d["n_null"]),
+            str(d["method"]),
+            float(d["feature_rate"]),
+            float(d["sidak_feature_rate"]),
+            float(d["in_sample_rate"]),
+            int(d.get("seed", 0)),
+        )
+
+
+def _exceedance_counts(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per null window and feature, how many null scores of that feature are >= it.
+
+    Returns ``(counts (B, F) int64, descending sorted scores (B, F))``.
+    """
+    b = scores.shape[0]
+    asc = np.sort(scores, axis=0)
+    counts = np.empty(scores.shape, dtype=np.int64)
+    for j in range(scores.shape[1]):
+        counts[:, j] = b - np.searchsorted(asc[:, j], scores[:, j], "left")
+    return counts, asc[::-1]
+
+
+def thresholds_from_scores(
+    scores: np.ndarray, rate: float
+) -> tuple[np.ndarray, int, float, float, float]:
+    """Per-feature score thresholds holding ``rate`` for "any feature crosses".
+
+    With ``g[b, j]`` the number of null scores of feature ``j`` at or above window ``b``'s,
+    feature ``j`` crosses ``t_j = (K+1)-th largest score`` exactly when ``g[b, j] <= K``, so
+    the rule fires on window ``b`` when ``min_j g[b, j] <= K``. ``K`` is the largest count
+    whose rule-level share of null windows stays within ``rate``.
+
+    Returns
+    -------
+    thresholds : array (F,)
+        Score cuts (fire when a score is strictly above); ``nan`` for a feature with no
+        finite null score.
+    k : int
+        Null windows above each feature's cut.
+    feature_rate, sidak_feature_rate, in_sample_rate : float
+
+    Examples
+    --------
+    Two identical features behave as one (no multiplicity penalty), two independent ones
+    need a stricter per-feature cut:
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(1000, 1))
+    >>> same = thresholds_from_scores(np.hstack([x, x]), 0.05)[1]
+    >>> indep = thresholds_from_scores(rng.normal(size=(1000, 2)), 0.05)[1]
+    >>> same, indep < same
+    (50, True)
+    """
+    b, f = scores.shape
+    if b == 0 or f == 0:
+        return np.full(f, np.nan), 0, 0.0, 0.0, 0.0
+    counts, desc = _exceedance_counts(scores)
+    smallest = np.sort(np.min(counts, axis=1))
+    allowed = math.floor(rate * b + 1e-9)
+    k = b if allowed >= b else int(smallest[allowed]) - 1
+    thresholds = desc[k] if k < b else np.full(f, -np.inf)
+    thresholds = np.where(np.isfinite(thresholds), thresholds, np.nan)
+    sidak = 1.0 - (1.0 - rate) ** (1.0 / f)
+    in_sample = float(np.count_nonzero(smallest <= k)) / b
+    return thresholds.astype(np.float64), k, k / b, sidak, in_sample
+
+
+def calibrate(blocks: Sequence[ScoredBlock], plan: WindowPlan, rate: float) -> Calibration:
+    """Null scores on ``plan``'s windows, then thresholds at ``rate`` for the whole rule.
+
+    Examples
+    --------
+    >>> from monitor.stats.profile import NumericProfile
+    >>> from monitor.stats.wasserstein import wasserstein
+    >>> rng = np.random.default_rng(1)
+    >>> ref = rng.normal(size=(20_000, 2))
+    >>> block = ScoredBlock(("a", "b"), wasserstein, NumericProfile.from_array(ref), ref, True)
+    >>> cal = calibrate([block], window_plan(20_000, 200, 0.05, n_windows=400), 0.05)
+    >>> cal.method, cal.n_null, all(0.05 < t < 0.3 for t in cal.thresholds)
+    ('bootstrap', 400, True)
+    """
+    names = tuple(n for b in blocks for n in b.names)
+    scores = null_scores(blocks, plan)
+    cuts, _, feature_rate, sidak, in_sample = thresholds_from_scores(scores, rate)
+    directions = [b.higher_is_drift for b in blocks for _ in b.names]
+    thresholds = tuple(
+        float(t) if up or math.isnan(t) else float(-t)
+        for t, up in zip(cuts, directions, strict=True)
+    )
+    logger.debug(
+        "calibrated %d features at rate %g on %d %s windows of %d rows",
+        len(names),
+        rate,
+        plan.n_windows,
+        plan.method,
+        plan.window_rows,
+    )
+    return Calibration(
+        names,
+        thresholds,
+        float(rate),
+        plan.window_rows,
+        plan.n_windows,
+        plan.method,
+        feature_rate,
+        sidak,
+        in_sample,
+        plan.seed,
+    )
