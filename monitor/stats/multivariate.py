@@ -11,9 +11,11 @@ PCA reconstruction error (:class:`PcaDrift`)
     error is the Euclidean distance between it and its reconstruction from those
     components; the statistic is the window's mean error. Rows whose joint structure the
     reference never had are reconstructed badly, so the mean rises. The band is learned
-    from reference chunks (:mod:`monitor.stats.chunk_band`) on *out-of-fold* errors (each
-    reference row reconstructed by a PCA fitted without it), because in-sample errors are
-    biased low and would make every fresh window look drifted. Evidence: each feature's
+    with the calibration machinery (:mod:`monitor.stats.calibration`: null windows of the
+    evaluated size, their quantiles at a stated false-alarm rate) on *held-out* errors: the
+    PCA is fitted on a seeded half of the reference and the band learned on the other
+    half, because errors of rows the PCA saw are biased low and would make every fresh
+    window look drifted. Evidence: each feature's
     share of the increase of the squared error.
 
 Domain classifier (:class:`DomainClassifier`)
@@ -47,7 +49,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from monitor.stats.chunk_band import MIN_CHUNKS, Band, band_from_chunks, chunk_size_for
+from monitor.stats.calibration import size_bucket, window_plan
+from monitor.stats.chunk_band import Band
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +66,10 @@ __all__ = [
 DEFAULT_VARIANCE_SHARE = 0.65
 # Relative change of the mean reconstruction error below which PCA drift never fires.
 DEFAULT_MIN_CHANGE = 0.02
-# Half the reference fits the PCA, the other half must still cut into MIN_CHUNKS chunks.
-MIN_REFERENCE_ROWS = 4 * MIN_CHUNKS
+# Two-sided false-alarm rate of the PCA band per evaluated window.
+DEFAULT_RATE = 0.01
+# Half the reference fits the PCA; the other half gives the null windows of the band.
+MIN_REFERENCE_ROWS = 200
 SEED = 20261202
 TOP_FEATURES = 5
 # Rows the domain classifier's permutation evidence is computed on.
@@ -286,49 +291,63 @@ class PcaDrift:
         """``(n_rows, n_features)`` squared reconstruction residuals of encoded rows."""
         return self._residuals(self.encoder.transform(block)) ** 2
 
-    def band(self, n_window: int, k: float) -> Band:
-        """No-drift band of the mean error for windows of ``n_window`` rows (cached)."""
-        n_held = len(self.reference_errors)
-        size = chunk_size_for(n_held, n_window)
-        key = (size, k)
+    def band(self, n_window: int, false_alarm_rate: float = DEFAULT_RATE) -> Band:
+        """No-drift band of the mean error for windows of ``n_window`` rows (cached).
+
+        The null windows come from :func:`monitor.stats.calibration.window_plan` over the
+        held-out errors (runs of consecutive rows when the reference holds enough of them,
+        else bootstrap at the effective size); the band is their two-sided
+        ``false_alarm_rate`` quantiles, per window-size bucket.
+
+        Raises
+        ------
+        CalibrationError
+            Too few held-out rows for ``false_alarm_rate`` (the message says how many).
+        """
+        size = size_bucket(n_window)
+        key = (size, false_alarm_rate)
         if key not in self._bands:
-            n_chunks = n_held // size
-            chunks = self.reference_errors[: n_chunks * size].reshape(n_chunks, size).mean(axis=1)
-            band = band_from_chunks(chunks, size, n_window, k)
-            # Chunks of consecutive rows keep the reference's own drift; never claim less
-            # spread than independent rows would give.
-            iid = float(np.std(self.reference_errors)) / math.sqrt(max(n_window, 1))
-            if band.std < iid:
-                band = Band(
-                    band.centre,
-                    band.centre - k * iid,
-                    band.centre + k * iid,
-                    iid,
-                    size,
-                    band.n_chunks,
-                )
-            self._bands[key] = band
+            errors = self.reference_errors
+            plan = window_plan(
+                len(errors),
+                size,
+                false_alarm_rate,
+                ordered=True,
+                seed=SEED,
+                what="the PCA drift reference",
+            )
+            means = np.fromiter((errors[idx].mean() for idx in plan.windows()), float)
+            lower, upper = np.quantile(means, [false_alarm_rate / 2, 1 - false_alarm_rate / 2])
+            self._bands[key] = Band(
+                float(errors.mean()),
+                float(lower),
+                float(upper),
+                float(means.std()),
+                size,
+                plan.n_windows,
+            )
         return self._bands[key]
 
     def evaluate(
         self,
         current: RowBlock,
-        k: float = 3.0,
+        false_alarm_rate: float = DEFAULT_RATE,
         min_change: float = DEFAULT_MIN_CHANGE,
         min_rows: int = 1,
     ) -> MultivariateResult:
         """Mean reconstruction error of ``current`` and whether it drifted.
 
-        Drifted: the error left the band ``centre ± k·std`` *and* moved by at least
-        ``min_change`` of the reference error (an effect size: on very large windows the
-        band gets so narrow that a harmless change would leave it).
+        Drifted: the error left the no-drift band (:meth:`band`, two-sided at
+        ``false_alarm_rate``) *and* moved by at least ``min_change`` of the reference error
+        (an effect size: on very large windows the band gets so narrow that a harmless
+        change would leave it).
         """
         n = current.n_rows
         if n < max(min_rows, 1):
             return _insufficient(self.method, self.n_reference, n)
         sq = self.squared_residuals(current)
         value = float(np.sqrt(sq.sum(axis=1)).mean())
-        band = self.band(n, k)
+        band = self.band(n, false_alarm_rate)
         excess = np.maximum(sq.mean(axis=0) - self.reference_sq, 0.0)
         total = float(excess.sum())
         shares = excess / total if total > 0 else np.zeros_like(excess)
@@ -346,8 +365,8 @@ class PcaDrift:
                 "n_components": float(self.n_components),
                 "explained_variance": float(self.pca.explained_variance_ratio_.sum()),
                 "reference_error": band.centre,
-                "chunk_size": float(band.chunk_size),
-                "n_chunks": float(band.n_chunks),
+                "window_bucket": float(band.chunk_size),
+                "null_windows": float(band.n_chunks),
             },
         )
 
