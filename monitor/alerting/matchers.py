@@ -3,6 +3,12 @@
 Regular expressions are anchored (the whole label value must match), as in Alertmanager,
 so ``feature=~"amount"`` does not also match ``amount_usd``. A label that is absent
 counts as the empty string, which is also Alertmanager's rule.
+
+Matchers come from API callers and config, so their cost is bounded: regular expressions
+run on RE2 (linear time, no backtracking: ``(a+)+$`` cannot hang the evaluator; the
+syntax is Alertmanager's own, as it uses Go's RE2 too, so look-arounds and
+back-references are refused), a matcher is at most :data:`MAX_MATCHER_LENGTH` characters
+and a silence has at most :data:`MAX_MATCHERS` of them.
 """
 
 from __future__ import annotations
@@ -10,11 +16,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import re2
 
 _MATCHER = re.compile(
     r"""^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*(?P<value>"(?:[^"\\]|\\.)*"|[^"\s]*)\s*$"""
 )
 OPS = ("=", "!=", "=~", "!~")
+MAX_MATCHER_LENGTH = 1024
+MAX_MATCHERS = 64
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error goes back to the caller, not to stderr
+_RE2_OPTIONS.max_mem = 8 << 20  # bytes for one compiled pattern; larger ones are refused
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters for messages and logs (marked with "...")."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -24,7 +44,7 @@ class Matcher:
     name: str
     op: str
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: Any = field(default=None, compare=False, repr=False)  # a compiled RE2 pattern
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """True when ``labels`` satisfies this matcher (a missing label reads as "")."""
@@ -51,13 +71,21 @@ def make_matcher(name: str, op: str, value: str) -> Matcher:
         When ``op`` is unknown or the regular expression does not compile.
     """
     if op not in OPS:
-        raise ValueError(f"unknown matcher operator {op!r}; valid: {', '.join(OPS)}")
+        raise ValueError(f"unknown matcher operator {shorten(op)!r}; valid: {', '.join(OPS)}")
+    if len(name) + len(value) > MAX_MATCHER_LENGTH:
+        raise ValueError(
+            f"matcher {shorten(name)}{op}... is longer than {MAX_MATCHER_LENGTH} characters"
+        )
     regex = None
     if op in ("=~", "!~"):
         try:
-            regex = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+            regex = re2.compile(value, _RE2_OPTIONS)
+        except re2.error as exc:
+            reason = exc.args[0] if exc.args else "invalid"
+            reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
+            raise ValueError(
+                f"bad regular expression {shorten(value)!r} (RE2 syntax): {shorten(str(reason))}"
+            ) from None
     return Matcher(name, op, value, regex)
 
 
@@ -71,10 +99,14 @@ def parse_matcher(text: str) -> Matcher:
     >>> parse_matcher("feature=~amount.*").matches({"feature": "country"})
     False
     """
+    if len(text) > MAX_MATCHER_LENGTH + 8:  # name, operator, quotes and spaces aside
+        raise ValueError(
+            f"matcher {shorten(text)!r} is longer than {MAX_MATCHER_LENGTH} characters"
+        )
     m = _MATCHER.match(text)
     if not m:
         raise ValueError(
-            f'cannot parse matcher {text!r}; expected name="value", name!="value", '
+            f'cannot parse matcher {shorten(text)!r}; expected name="value", name!="value", '
             'name=~"regex" or name!~"regex"'
         )
     raw = m.group("value")

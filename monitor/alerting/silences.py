@@ -14,7 +14,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.alerting.matchers import Matcher, make_matcher, matches_all, parse_matcher
+from monitor.alerting.matchers import (
+    MAX_MATCHERS,
+    Matcher,
+    make_matcher,
+    matches_all,
+    parse_matcher,
+    shorten,
+)
 from monitor.alerting.tables import SILENCES
 from monitor.store.base import Store
 
@@ -91,6 +98,8 @@ class SilenceStore:
         ValueError
             On no matchers, unparsable matchers or ``ends_at <= starts_at``.
         """
+        if len(matchers) > MAX_MATCHERS:
+            raise ValueError(f"a silence has at most {MAX_MATCHERS} matchers")
         parsed = tuple(parse_matcher(m) if isinstance(m, str) else m for m in matchers)
         if not parsed:
             raise ValueError("a silence needs at least one matcher")
@@ -98,8 +107,12 @@ class SilenceStore:
             raise ValueError("a silence must end after it starts")
         silence = Silence(str(uuid.uuid4()), parsed, starts_at, ends_at, created_by, comment)
         self._write(silence, starts_at)
+        # Bounded: matchers come from API callers (up to MAX_MATCHERS x 1 KiB each).
         log.info(
-            "silence %s created: %s until %s", silence.id, ", ".join(map(str, parsed)), ends_at
+            "silence %s created: %s until %s",
+            silence.id,
+            shorten(", ".join(map(str, parsed)), 300),
+            ends_at,
         )
         return silence
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitor.alerting.matchers import MAX_MATCHER_LENGTH, MAX_MATCHERS
 from monitor.alerting.silences import Silence
 from monitor.api import alerts as alert_view
 from monitor.api import queries
@@ -31,7 +33,9 @@ class AckBody(BaseModel):
 
 class SilenceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    matchers: list[str] = Field(..., min_length=1, description='e.g. ["model=\\"fraud\\""]')
+    matchers: list[Annotated[str, Field(max_length=MAX_MATCHER_LENGTH)]] = Field(
+        ..., min_length=1, max_length=MAX_MATCHERS, description='e.g. ["model=\\"fraud\\""]'
+    )
     starts_at: datetime | None = Field(None, description="default: now")
     ends_at: datetime | None = None
     duration_minutes: float | None = Field(None, gt=0, le=60 * 24 * 365)
@@ -99,7 +103,12 @@ def create_silence(body: SilenceBody, ctx: ApiContext = Depends(context)) -> dic
     if body.ends_at is not None:
         ends = utc(body.ends_at)
     elif body.duration_minutes is not None:
-        ends = starts + timedelta(minutes=body.duration_minutes)
+        try:
+            ends = starts + timedelta(minutes=body.duration_minutes)
+        except OverflowError:
+            raise HTTPException(
+                400, "'starts_at' plus 'duration_minutes' is past the year 9999"
+            ) from None
     else:
         raise HTTPException(400, "give 'ends_at' or 'duration_minutes'")
     assert ctx.silences is not None and ends is not None
