@@ -4,7 +4,7 @@ Draws a training set and then ``--windows`` current windows of ``--rows`` events
 the *same* distributions, and runs on every window
 
 * the rules ``driftline rules suggest`` writes for that training set, evaluated by the rule
-  engine's own evaluation code (:mod:`monitor.rules.evaluate`, :mod:`monitor.rules.checks`;
+  engine's own evaluation code (each kind's evaluate function from :mod:`monitor.rules.kinds`;
   only the store read is skipped), and
 * beside them, the naive rule: any numeric feature with a two-sample KS ``p < 0.05``.
 
@@ -23,8 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from monitor.rules import checks
-from monitor.rules.evaluate import WindowData, drift_values, evaluate_drift
+from monitor.rules.evaluate import KindInput, WindowData, drift_values
 from monitor.rules.loader import load_document
 from monitor.rules.references import profile_frame
 from monitor.rules.state import Outcome
@@ -65,15 +64,7 @@ def window(frame: pd.DataFrame, kinds: dict[str, str]) -> WindowData:
 
 
 def evaluate(rule, ref, cur) -> list:
-    if rule.kind in ("drift", "drift_share"):
-        return evaluate_drift(rule, ref, cur)
-    return {
-        "missing": checks.evaluate_missing,
-        "range": checks.evaluate_range,
-        "unseen_categories": checks.evaluate_unseen,
-        "schema": checks.evaluate_schema,
-        "prediction": checks.evaluate_prediction,
-    }[rule.kind](rule, ref, cur)
+    return rule.kind_row.evaluate(KindInput(rule=rule, current=cur, reference=ref))
 
 
 def main() -> None:

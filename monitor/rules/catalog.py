@@ -1,8 +1,10 @@
-"""What rules may name: drift statistics (from the statistics table), metrics, kinds.
+"""What rules may name as ``statistic``: drift statistics (from the statistics table), metrics.
 
 The statistics part owns the one table of statistics (:mod:`monitor.stats.table`); this
 module only adapts it to what the loader and ``rules suggest`` need (names, applicable
 column kinds, default threshold and direction), so no second list of statistics exists.
+What a rule *kind* means (its defaults, keys, window, evaluate function) is a row of
+:mod:`monitor.rules.kinds`, whose ``statistics`` field points here.
 """
 
 from __future__ import annotations
@@ -59,27 +61,3 @@ METRICS: dict[str, str] = {
     "rmse": "above",
     "mae": "above",
 }
-
-# What the value of a kind without a statistic is (shown in error messages and docs).
-KIND_VALUE: dict[str, str] = {
-    "missing": "the fraction of missing values",
-    "range": "the fraction of values outside the reference range",
-    "unseen_categories": "the fraction of values in categories the reference never had",
-    "schema": "the number of fields missing, added or of the wrong type",
-    "volume": "the event count divided by the baseline window's",
-}
-
-# Defaults for kinds without a statistic: (threshold, direction).
-KIND_DEFAULTS: dict[str, tuple[float, str]] = {
-    "missing": (0.05, "above"),
-    "range": (0.01, "above"),
-    "unseen_categories": (0.01, "above"),
-    "schema": (0.0, "above"),
-    "volume": (0.5, "below"),
-    "drift_share": (0.5, "above"),
-}
-
-# Kinds that accept a 'features' selection.
-FEATURE_KINDS = frozenset(
-    {"drift", "drift_share", "missing", "range", "unseen_categories", "schema"}
-)

@@ -1,20 +1,22 @@
 """Kinds other than drift: data quality, schema, volume, predictions, performance.
 
-Pure functions over a :class:`~monitor.rules.evaluate.WindowData` (and the reference),
-like :mod:`monitor.rules.evaluate`, returning :class:`~monitor.rules.evaluate.Result` rows.
+The evaluate functions of these kinds (rows of :mod:`monitor.rules.kinds`): pure
+functions of one :class:`~monitor.rules.evaluate.KindInput`, like
+:mod:`monitor.rules.evaluate`, returning :class:`~monitor.rules.evaluate.Result` rows.
+Thresholds and directions default to the kind's row (``threshold_and_direction(rule)``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from types import ModuleType
 
 import numpy as np
 from scipy.stats import rankdata
 
 from monitor.rules import catalog
 from monitor.rules.evaluate import (
+    KindInput,
     Result,
     WindowData,
     crosses,
@@ -22,7 +24,6 @@ from monitor.rules.evaluate import (
     select_features,
     threshold_and_direction,
 )
-from monitor.rules.model import Rule
 from monitor.rules.references import ReferenceProfile
 from monitor.rules.state import Outcome
 
@@ -59,9 +60,10 @@ def _present(cur: WindowData, name: str) -> int:
     return 0
 
 
-def evaluate_missing(rule: Rule, ref: ReferenceProfile | None, cur: WindowData) -> list[Result]:
+def evaluate_missing(inputs: KindInput) -> list[Result]:
     """Fraction of sampled events in which a feature is missing (absent or null)."""
-    threshold, direction = threshold_and_direction(rule, catalog.KIND_DEFAULTS["missing"])
+    rule, ref, cur = inputs.rule, inputs.reference, inputs.current
+    threshold, direction = threshold_and_direction(rule)
     kinds = dict(ref.kinds) if ref else {}
     kinds.update(cur.kinds)
     out = []
@@ -76,9 +78,10 @@ def evaluate_missing(rule: Rule, ref: ReferenceProfile | None, cur: WindowData) 
     return out
 
 
-def evaluate_range(rule: Rule, ref: ReferenceProfile | None, cur: WindowData) -> list[Result]:
+def evaluate_range(inputs: KindInput) -> list[Result]:
     """Fraction of a numeric feature's values outside [min, max] (explicit or reference)."""
-    threshold, direction = threshold_and_direction(rule, catalog.KIND_DEFAULTS["range"])
+    rule, ref, cur = inputs.rule, inputs.reference, inputs.current
+    threshold, direction = threshold_and_direction(rule)
     kinds = {f: k for f, k in (ref.kinds if ref else cur.kinds).items() if k == "numeric"}
     out = []
     for name in select_features(rule, kinds):
@@ -109,9 +112,11 @@ def evaluate_range(rule: Rule, ref: ReferenceProfile | None, cur: WindowData) ->
     return out
 
 
-def evaluate_unseen(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[Result]:
+def evaluate_unseen(inputs: KindInput) -> list[Result]:
     """Fraction of a categorical feature's values in categories the reference never had."""
-    threshold, direction = threshold_and_direction(rule, catalog.KIND_DEFAULTS["unseen_categories"])
+    rule, ref, cur = inputs.rule, inputs.reference, inputs.current
+    assert ref is not None  # the kind needs a reference (the engine checks it exists)
+    threshold, direction = threshold_and_direction(rule)
     kinds = {f: k for f, k in ref.kinds.items() if k == "categorical"}
     out = []
     for name in select_features(rule, kinds):
@@ -132,9 +137,11 @@ def evaluate_unseen(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[
     return out
 
 
-def evaluate_schema(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[Result]:
+def evaluate_schema(inputs: KindInput) -> list[Result]:
     """Fields missing, added or of the wrong type, against the reference's columns."""
-    threshold, direction = threshold_and_direction(rule, catalog.KIND_DEFAULTS["schema"])
+    rule, ref, cur = inputs.rule, inputs.reference, inputs.current
+    assert ref is not None  # the kind needs a reference (the engine checks it exists)
+    threshold, direction = threshold_and_direction(rule)
     expected = {f: k for f, k in ref.kinds.items() if f in select_features(rule, ref.kinds)}
     seen = {f: k for f, k in cur.kinds.items() if f in select_features(rule, cur.kinds)}
     missing = [f for f in expected if f not in seen]
@@ -159,9 +166,10 @@ def evaluate_schema(rule: Rule, ref: ReferenceProfile, cur: WindowData) -> list[
     ]
 
 
-def evaluate_volume(rule: Rule, baseline: WindowData, cur: WindowData) -> list[Result]:
+def evaluate_volume(inputs: KindInput) -> list[Result]:
     """Event count (all events, sampled or not) divided by the baseline window's."""
-    threshold, direction = threshold_and_direction(rule, catalog.KIND_DEFAULTS["volume"])
+    rule, baseline, cur = inputs.rule, inputs.baseline, inputs.current
+    threshold, direction = threshold_and_direction(rule)
     base = baseline.n_events
     # min_samples applies to the baseline: a quiet baseline says nothing about a drop.
     value = cur.n_events / base if base else NAN
@@ -179,13 +187,13 @@ def evaluate_volume(rule: Rule, baseline: WindowData, cur: WindowData) -> list[R
     ]
 
 
-def evaluate_prediction(
-    rule: Rule, ref: ReferenceProfile, cur: WindowData, xp: ModuleType | None = None
-) -> list[Result]:
+def evaluate_prediction(inputs: KindInput) -> list[Result]:
     """Distribution of predictions (a numeric drift statistic) or their mean shift.
 
-    ``xp``: the array namespace the statistic runs in (None: NumPy).
+    ``inputs.xp``: the array namespace the statistic runs in (None: NumPy).
     """
+    rule, ref, cur, xp = inputs.rule, inputs.reference, inputs.current, inputs.xp
+    assert ref is not None  # the kind needs a reference (the engine checks it exists)
     if ref.prediction is None:
         return [
             Result(
@@ -268,8 +276,9 @@ def metric(name: str, predictions: np.ndarray, labels: np.ndarray) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def evaluate_performance(rule: Rule, cur: WindowData) -> list[Result]:
+def evaluate_performance(inputs: KindInput) -> list[Result]:
     """A metric over the window's labelled events."""
+    rule, cur = inputs.rule, inputs.current
     assert rule.statistic is not None and rule.threshold is not None
     direction = rule.direction or catalog.METRICS[rule.statistic]
     preds, labels = cur.labelled if cur.labelled is not None else (np.empty(0), np.empty(0))

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta, timezone
 from types import ModuleType
 
 from monitor.records import Alert
-from monitor.rules import checks, persist
-from monitor.rules.evaluate import Result, WindowData, evaluate_drift
+from monitor.rules import persist
+from monitor.rules.evaluate import KindInput, Result, WindowData
 from monitor.rules.loader import RuleSet
 from monitor.rules.model import Group, Rule, format_duration
 from monitor.rules.references import ReferenceProfile, load_reference
@@ -200,8 +200,8 @@ class RuleEngine:
     def _window(
         self, cache: dict, model: str, start: datetime, end: datetime, rule: Rule
     ) -> WindowData:
-        outputs = rule.kind == "prediction"
-        labels = rule.kind == "performance"
+        outputs = rule.kind_row.reads_predictions
+        labels = rule.kind_row.reads_labels
         key = (model, start, end, outputs, labels)
         if key not in cache:
             cache[key] = read_window(self.store, model, start, end, outputs=outputs, labels=labels)
@@ -230,7 +230,6 @@ class RuleEngine:
     ) -> tuple[list[Result], str]:
         cur = self._window(cache, model, at - rule.window, at, rule)
         ref, ref_data, ref_name = self._reference(rule, model, at, cache, refs)
-        kind = rule.kind
         if rule.reference is not None and ref is None:
             log.warning("rule %s: reference %r of model %s not found", rule.name, ref_name, model)
             return [
@@ -245,21 +244,10 @@ class RuleEngine:
                     rule.threshold or math.nan,
                 )
             ], ref_name
-        if kind in ("drift", "drift_share"):
-            return evaluate_drift(rule, ref, cur, self.xp), ref_name
-        if kind == "missing":
-            return checks.evaluate_missing(rule, ref, cur), ref_name
-        if kind == "range":
-            return checks.evaluate_range(rule, ref, cur), ref_name
-        if kind == "unseen_categories":
-            return checks.evaluate_unseen(rule, ref, cur), ref_name
-        if kind == "schema":
-            return checks.evaluate_schema(rule, ref, cur), ref_name
-        if kind == "volume":
-            return checks.evaluate_volume(rule, ref_data or WindowData(), cur), ref_name
-        if kind == "prediction":
-            return checks.evaluate_prediction(rule, ref, cur, self.xp), ref_name
-        return checks.evaluate_performance(rule, cur), ref_name
+        inputs = KindInput(
+            rule=rule, current=cur, reference=ref, baseline=ref_data or WindowData(), xp=self.xp
+        )
+        return rule.kind_row.evaluate(inputs), ref_name
 
     def _alert(
         self,

@@ -18,11 +18,11 @@ import logging
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from monitor.rules import catalog
-from monitor.rules.model import Rule
 from monitor.rules.references import ReferenceProfile
 from monitor.rules.state import Outcome
 from monitor.stats.backend import to_numpy
@@ -30,6 +30,9 @@ from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.decision import decide
 from monitor.stats.profile import NumericProfile
 from monitor.stats.table import get_statistic
+
+if TYPE_CHECKING:  # the rule model imports the kinds table, which imports this module
+    from monitor.rules.model import Rule
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,22 @@ class WindowData:
     n_events: int = 0  # all events, sampled or not (volume)
     predictions: np.ndarray = field(default_factory=lambda: np.empty(0))
     labelled: tuple[np.ndarray, np.ndarray] | None = None  # (predictions, labels)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindInput:
+    """What a kind's evaluate function gets for one rule, model and window.
+
+    ``reference`` is None for kinds without one; ``baseline`` is the past window of an
+    ``offset`` reference (empty otherwise); ``xp`` the array namespace the statistics
+    run in (``compute.backend``), None meaning NumPy.
+    """
+
+    rule: Rule
+    current: WindowData
+    reference: ReferenceProfile | None = None
+    baseline: WindowData = field(default_factory=WindowData)
+    xp: ModuleType | None = None
 
 
 @dataclass
@@ -87,7 +106,12 @@ def select_features(rule: Rule, kinds: dict[str, str]) -> list[str]:
     return sorted(out)
 
 
-def threshold_and_direction(rule: Rule, default: tuple[float, str]) -> tuple[float, str]:
+def threshold_and_direction(
+    rule: Rule, default: tuple[float, str] | None = None
+) -> tuple[float, str]:
+    """The rule's threshold and direction, else ``default``, else its kind's defaults."""
+    if default is None:
+        default = rule.kind_row.defaults()
     return (
         rule.threshold if rule.threshold is not None else default[0],
         rule.direction or default[1],
@@ -220,6 +244,12 @@ def decide_drift(
     return drifted
 
 
+def evaluate_drift_kind(inputs: KindInput) -> list[Result]:
+    """The evaluate function of the ``drift`` and ``drift_share`` kinds."""
+    assert inputs.reference is not None  # both kinds need one (the engine checks it exists)
+    return evaluate_drift(inputs.rule, inputs.reference, inputs.current, inputs.xp)
+
+
 def evaluate_drift(
     rule: Rule, ref: ReferenceProfile, cur: WindowData, xp: ModuleType | None = None
 ) -> list[Result]:
@@ -244,7 +274,7 @@ def evaluate_drift(
             rule.statistic, kind, ref, names, cur, xp
         )
         info = table[stat]
-        if rule.kind == "drift_share":
+        if rule.kind_row.feature_threshold:  # drift_share: the per-feature threshold
             threshold = (
                 rule.feature_threshold if rule.feature_threshold is not None else info.threshold
             )
@@ -272,9 +302,9 @@ def evaluate_drift(
                     float(threshold),
                 )
             )
-    if rule.kind == "drift":
+    if rule.kind_row.per_feature:  # drift; drift_share goes on to the share
         return results
-    share_threshold, _ = threshold_and_direction(rule, catalog.KIND_DEFAULTS["drift_share"])
+    share_threshold, _ = threshold_and_direction(rule)
     counted = [r for r in results if r.outcome is not Outcome.INSUFFICIENT]
     n_cur = min((r.n_current for r in results), default=0)
     n_ref = min((r.n_reference for r in results), default=0)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from monitor.rules import catalog
+from monitor.rules.kinds import RuleKind, kinds_accepting
 from monitor.rules.model import Group, Rule, parse_duration
 from monitor.rules.templates import template_problems
 from monitor.yamlfile import (
@@ -173,64 +173,16 @@ def load_document(doc: YamlDocument, receivers: Sequence[str] | None = None) -> 
 def check_rule(
     rule: Rule, receivers: Sequence[str] | None = None
 ) -> list[tuple[list[str | int], str]]:
-    """Meaning checks of one structurally valid rule: ``[(location, message), ...]``."""
-    out: list[tuple[list[str | int], str]] = []
-    kind = rule.kind
-    stat = rule.statistic
-    if kind in ("drift", "drift_share"):
-        table = catalog.drift_statistics()
-        if stat is not None:
-            info = table.get(stat)
-            if info is None:
-                out.append((["statistic"], _unknown("statistic", stat, table)))
-            elif rule.feature_kind != "any" and rule.feature_kind not in info.kinds:
-                out.append(
-                    (
-                        ["statistic"],
-                        f"statistic {stat!r} does not apply to "
-                        f"{rule.feature_kind} features; it applies to "
-                        f"{', '.join(sorted(info.kinds))}",
-                    )
-                )
-    elif kind == "prediction":
-        table = catalog.prediction_statistics()
-        if stat is not None and stat not in table:
-            out.append((["statistic"], _unknown("statistic", stat, table)))
-    elif kind == "performance":
-        if stat is None:
-            out.append(
-                (
-                    ["statistic"],
-                    "a performance rule needs a 'statistic' (the metric); "
-                    f"valid: {', '.join(catalog.METRICS)}",
-                )
-            )
-        elif stat not in catalog.METRICS:
-            out.append((["statistic"], _unknown("metric", stat, catalog.METRICS)))
-        if rule.threshold is None:
-            out.append((["threshold"], "a performance rule needs a 'threshold'"))
-    elif stat is not None:
-        out.append(
-            (
-                ["statistic"],
-                f"kind {kind!r} takes no 'statistic' (its value is {catalog.KIND_VALUE[kind]})",
-            )
-        )
-    if kind == "unseen_categories" and rule.feature_kind == "numeric":
-        out.append((["feature_kind"], "unseen_categories applies to categorical features"))
-    if kind == "range" and rule.feature_kind == "categorical":
-        out.append((["feature_kind"], "range applies to numeric features"))
-    if (rule.min is not None or rule.max is not None) and kind != "range":
-        out.append(
-            (
-                ["min" if rule.min is not None else "max"],
-                "'min' and 'max' apply only to kind 'range'",
-            )
-        )
-    if rule.feature_threshold is not None and kind != "drift_share":
-        out.append((["feature_threshold"], "'feature_threshold' applies only to drift_share"))
-    if isinstance(rule.features, list) and kind not in catalog.FEATURE_KINDS:
-        out.append((["features"], f"kind {kind!r} is not per feature; remove 'features'"))
+    """Meaning checks of one structurally valid rule: ``[(location, message), ...]``.
+
+    What a kind accepts is read from its row of :mod:`monitor.rules.kinds`.
+    """
+    row = rule.kind_row
+    out = _statistic_problems(rule, row)
+    if row.threshold_required and rule.threshold is None:
+        out.append((["threshold"], f"a {row.name} rule needs a 'threshold'"))
+    out += row.check(rule)
+    out += _key_problems(rule, row)
     for key, text in rule.annotations.items():
         for message in template_problems(text):
             out.append((["annotations", key], f"annotation {key!r}: {message}"))
@@ -239,6 +191,53 @@ def check_rule(
             if name not in receivers:
                 valid = ", ".join(receivers) or "(none configured)"
                 out.append((["actions", "notify", i], f"unknown receiver {name!r}; valid: {valid}"))
+    return out
+
+
+def _statistic_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | int], str]]:
+    """``statistic`` against the names the kind allows (or its absence where it needs one)."""
+    stat = rule.statistic
+    if row.statistics is None:
+        if stat is None:
+            return []
+        return [
+            (["statistic"], f"kind {row.name!r} takes no 'statistic' (its value is {row.value})")
+        ]
+    valid = list(row.statistics())
+    if stat is None:
+        if not row.statistic_required:
+            return []
+        what = "" if row.statistic_word == "statistic" else f" (the {row.statistic_word})"
+        return [
+            (
+                ["statistic"],
+                f"a {row.name} rule needs a 'statistic'{what}; valid: {', '.join(valid)}",
+            )
+        ]
+    if stat not in valid:
+        return [(["statistic"], _unknown(row.statistic_word, stat, valid))]
+    return []
+
+
+def _key_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | int], str]]:
+    """Keys that only some kinds accept (``feature_kind``, ``min``/``max``, ...)."""
+    out: list[tuple[list[str | int], str]] = []
+    if rule.feature_kind != "any" and rule.feature_kind not in row.column_kinds:
+        kinds = ", ".join(sorted(row.column_kinds))
+        out.append((["feature_kind"], f"{row.name} applies to {kinds} features"))
+    if (rule.min is not None or rule.max is not None) and not row.bounds:
+        where = " or ".join(repr(k) for k in kinds_accepting("bounds"))
+        out.append(
+            (
+                ["min" if rule.min is not None else "max"],
+                f"'min' and 'max' apply only to kind {where}",
+            )
+        )
+    if rule.feature_threshold is not None and not row.feature_threshold:
+        where = ", ".join(kinds_accepting("feature_threshold"))
+        out.append((["feature_threshold"], f"'feature_threshold' applies only to {where}"))
+    if isinstance(rule.features, list) and not row.selects_features:
+        out.append((["features"], f"kind {row.name!r} is not per feature; remove 'features'"))
     return out
 
 

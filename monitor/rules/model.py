@@ -24,30 +24,15 @@ done by :mod:`monitor.rules.loader`, which reports them with positions as well.
 from __future__ import annotations
 
 import re
-import typing
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-Kind = Literal[
-    "drift",
-    "drift_share",
-    "missing",
-    "range",
-    "unseen_categories",
-    "schema",
-    "volume",
-    "prediction",
-    "performance",
-]
-KINDS: tuple[str, ...] = typing.get_args(Kind)
-# Kinds that produce one result per feature; the others produce one per model.
-PER_FEATURE_KINDS = frozenset({"drift", "missing", "range", "unseen_categories"})
-# Kinds compared against a reference (a dataset or a past window).
-NEEDS_REFERENCE = frozenset(
-    {"drift", "drift_share", "range", "unseen_categories", "schema", "volume", "prediction"}
-)
+from monitor.rules.kinds import KIND_NAMES, KINDS, RuleKind
+
+# The kind names come from the kinds table, in its order (the order errors list them in).
+Kind = Literal[KIND_NAMES]  # type: ignore[valid-type]
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _NAME = r"^[A-Za-z_][A-Za-z0-9_.:-]*$"
@@ -169,20 +154,22 @@ class Rule(_Strict):
     def _consistent(self) -> Rule:
         if self.window <= timedelta(0):
             raise ValueError("'window' must be positive")
-        if self.kind in NEEDS_REFERENCE and self.reference is None:
-            if not (self.kind == "range" and self.min is not None and self.max is not None):
-                raise ValueError(f"kind {self.kind!r} needs a 'reference'")
-        if self.kind == "volume" and self.reference is not None and self.reference.dataset:
-            raise ValueError("a volume rule compares with a past window: use 'offset'")
+        row = self.kind_row
+        if row.needs_reference_for(self) and self.reference is None:
+            raise ValueError(f"kind {self.kind!r} needs a 'reference'")
+        if row.offset_only and self.reference is not None and self.reference.dataset:
+            raise ValueError(f"a {self.kind} rule compares with a past window: use 'offset'")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("'min' is greater than 'max'")
-        if self.kind == "drift_share" and self.threshold is not None:
-            if not 0.0 <= self.threshold <= 1.0:
-                raise ValueError("a drift_share threshold is a fraction between 0 and 1")
         for key in self.labels:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 raise ValueError(f"invalid label name {key!r}")
         return self
+
+    @property
+    def kind_row(self) -> RuleKind:
+        """This rule's row of the kinds table (:mod:`monitor.rules.kinds`)."""
+        return KINDS[self.kind]
 
 
 class Group(_Strict):

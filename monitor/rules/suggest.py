@@ -22,6 +22,7 @@ import re
 from ruamel.yaml import YAML
 
 from monitor.rules import catalog
+from monitor.rules.kinds import KINDS
 from monitor.rules.references import ReferenceProfile
 
 log = logging.getLogger(__name__)
@@ -56,29 +57,64 @@ def _categorical_statistic(n_ref: int, n_categories: int) -> str | None:
 def suggest_rules(model: str, reference: str, profile: ReferenceProfile) -> str:
     """Render a rule file (YAML text) for ``model`` compared with ``reference``.
 
-    The result passes ``driftline rules check``.
+    The result passes ``driftline rules check``. Thresholds not learned from the
+    reference are the defaults of the kinds table (:mod:`monitor.rules.kinds`).
     """
     common = {"model": model, "window": "1h", "min_samples": 500, "for": "15m"}
     ref = {"dataset": reference}
-    rules: list[dict] = []
-    by_stat: dict[str, list[str]] = {}
+    rules = _drift_rules(profile, common, ref)
+    rules += _quality_rules(profile, common, ref)
+    if profile.prediction is not None:
+        stat = _numeric_statistic(int(profile.prediction.n_valid[0]))
+        rules.append(
+            {
+                "name": "prediction_drift",
+                "kind": "prediction",
+                "statistic": stat,
+                "threshold": catalog.drift_statistics()[stat].threshold,
+                "reference": ref,
+                **common,
+            }
+        )
+    doc = {"groups": [{"name": f"{_safe(model)}-suggested", "interval": "5m", "rules": rules}]}
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 100
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    header = (
+        f"# Suggested by 'driftline rules suggest --model {model} --reference {reference}'\n"
+        f"# from {profile.n_rows} reference rows. Review thresholds before relying on them.\n"
+    )
+    return header + out.getvalue()
+
+
+def _features_by_statistic(profile: ReferenceProfile) -> dict[str, dict[str, list[str]]]:
+    """Column kind -> drift statistic -> the features it suits (by reference size)."""
+    numeric: dict[str, list[str]] = {}
     if profile.numeric is not None:
         for j, name in enumerate(profile.numeric.names):
             stat = _numeric_statistic(int(profile.numeric.n_valid[j]))
-            by_stat.setdefault(stat, []).append(name)
-    cat_stats: dict[str, list[str]] = {}
+            numeric.setdefault(stat, []).append(name)
+    categorical: dict[str, list[str]] = {}
     if profile.categorical is not None:
         for j, name in enumerate(profile.categorical.features):
             counts = profile.categorical.counts[j]
-            stat = _categorical_statistic(sum(counts), len(counts))
-            if stat is None:
+            cat_stat = _categorical_statistic(sum(counts), len(counts))
+            if cat_stat is None:
                 log.warning(
                     "no categorical drift statistic in the table; no drift rule for %s", name
                 )
                 continue
-            cat_stats.setdefault(stat, []).append(name)
+            categorical.setdefault(cat_stat, []).append(name)
+    return {"numeric": numeric, "categorical": categorical}
+
+
+def _drift_rules(profile: ReferenceProfile, common: dict, ref: dict) -> list[dict]:
+    """One drift rule per (column kind, statistic), then the share of drifted features."""
     table = catalog.drift_statistics()
-    for kind, groups in (("numeric", by_stat), ("categorical", cat_stats)):
+    rules: list[dict] = []
+    for kind, groups in _features_by_statistic(profile).items():
         for stat, names in sorted(groups.items()):
             rules.append(
                 {
@@ -97,12 +133,12 @@ def suggest_rules(model: str, reference: str, profile: ReferenceProfile) -> str:
                     },
                 }
             )
-    if by_stat or cat_stats:
+    if rules:
         rules.append(
             {
                 "name": "dataset_drift",
                 "kind": "drift_share",
-                "threshold": 0.5,
+                "threshold": KINDS["drift_share"].default_threshold,
                 "reference": ref,
                 **common,
                 "for": "30m",
@@ -112,41 +148,40 @@ def suggest_rules(model: str, reference: str, profile: ReferenceProfile) -> str:
                 },
             }
         )
+    return rules
+
+
+def _quality_rules(profile: ReferenceProfile, common: dict, ref: dict) -> list[dict]:
+    """Missing values above the observed rate, the observed range and categories, schema."""
     worst_missing = max(profile.missing_rate.values(), default=0.0)
-    rules.append(
+    floor = KINDS["missing"].default_threshold or 0.0
+    rules: list[dict] = [
         {
             "name": "missing_values",
             "kind": "missing",
             "features": "all",
-            "threshold": round(min(0.99, max(0.05, 2 * worst_missing + 0.02)), 4),
+            "threshold": round(min(0.99, max(floor, 2 * worst_missing + 0.02)), 4),
             **common,
             "min_samples": 100,
             "for": "10m",
             "annotations": {"summary": "{{ feature }}: {{ (value * 100) | round(1) }}% missing"},
         }
-    )
-    if profile.numeric is not None:
-        rules.append(
-            {
-                "name": "out_of_reference_range",
-                "kind": "range",
-                "feature_kind": "numeric",
-                "threshold": 0.01,
-                "reference": ref,
-                **common,
-            }
-        )
-    if profile.categorical is not None:
-        rules.append(
-            {
-                "name": "unseen_categories",
-                "kind": "unseen_categories",
-                "feature_kind": "categorical",
-                "threshold": 0.01,
-                "reference": ref,
-                **common,
-            }
-        )
+    ]
+    for kind, name, present in (
+        ("range", "out_of_reference_range", profile.numeric is not None),
+        ("unseen_categories", "unseen_categories", profile.categorical is not None),
+    ):
+        if present:
+            rules.append(
+                {
+                    "name": name,
+                    "kind": kind,
+                    "feature_kind": sorted(KINDS[kind].column_kinds)[0],
+                    "threshold": KINDS[kind].default_threshold,
+                    "reference": ref,
+                    **common,
+                }
+            )
     rules.append(
         {
             "name": "schema_changed",
@@ -158,26 +193,4 @@ def suggest_rules(model: str, reference: str, profile: ReferenceProfile) -> str:
             "labels": {"severity": "critical"},
         }
     )
-    if profile.prediction is not None:
-        stat = _numeric_statistic(int(profile.prediction.n_valid[0]))
-        rules.append(
-            {
-                "name": "prediction_drift",
-                "kind": "prediction",
-                "statistic": stat,
-                "threshold": table[stat].threshold,
-                "reference": ref,
-                **common,
-            }
-        )
-    doc = {"groups": [{"name": f"{_safe(model)}-suggested", "interval": "5m", "rules": rules}]}
-    yaml = YAML()
-    yaml.default_flow_style = False
-    yaml.width = 100
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    header = (
-        f"# Suggested by 'driftline rules suggest --model {model} --reference {reference}'\n"
-        f"# from {profile.n_rows} reference rows. Review thresholds before relying on them.\n"
-    )
-    return header + out.getvalue()
+    return rules
