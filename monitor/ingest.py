@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -162,8 +162,12 @@ class Ingestor:
         total = 0
         try:
             for chunk, trailing in self._poll_chunks(chunk_min):
-                total += len(chunk)
-                inflight.append(self._submit(self._prepare(chunk, offsets), last=trailing))
+                # Ranges the client could not read: stored as dead letters with this
+                # chunk, so the commit moves past them only once they are recorded.
+                skipped = self.source.take_skipped()
+                total += len(chunk) + len(skipped)
+                batch = self._prepare(chunk, offsets, skipped)
+                inflight.append(self._submit(batch, last=trailing))
             if not total:
                 self._commit_pending()
                 return 0
@@ -200,7 +204,7 @@ class Ingestor:
                 pending = []
             if left_ms <= 0:
                 break
-        if pending:
+        if pending or self.source.has_skipped():
             yield pending, True
 
     def _stored(self, offsets: dict[PartitionKey, int]) -> None:
@@ -211,11 +215,15 @@ class Ingestor:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _prepare(self, records: list[Any], offsets: dict[PartitionKey, int]) -> Batch:
+    def _prepare(
+        self, records: list[Any], offsets: dict[PartitionKey, int], skipped: Sequence[Any] = ()
+    ) -> Batch:
         batch = self.decoder.decode_records(records)
         self.sampler.apply(batch.events)
+        if skipped:
+            batch.dead_letters.extend(s.dead_letter() for s in skipped)
         self._count(records, batch)
-        for key, offset in next_offsets(records).items():
+        for key, offset in next_offsets([*records, *skipped] if skipped else records).items():
             if offset > offsets.get(key, -1):
                 offsets[key] = offset
         return batch

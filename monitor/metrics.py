@@ -37,6 +37,16 @@ LAG = Gauge(
     "driftline_consumer_lag", "Messages behind the end of the partition", ["topic", "partition"]
 )
 PAUSED = Gauge("driftline_consumption_paused", "1 while consumption waits for the store")
+UNDECODABLE = Counter(
+    "driftline_undecodable_batches_total",
+    "Kafka batches the client could not read (policy dead_letter: skipped as one dead "
+    "letter; stop: their partition left paused)",
+    ["topic", "policy"],
+)
+BLOCKED = Gauge(
+    "driftline_partitions_blocked",
+    "Partitions paused at an unreadable batch (source.kafka.on_undecodable: stop)",
+)
 EVALUATION_SECONDS = Histogram(
     "driftline_rule_evaluation_seconds", "Duration of one rule group evaluation", ["group"]
 )
@@ -58,6 +68,7 @@ RELAYED_COUNTERS = (
     LABELS,
     STORED,
     DEAD_LETTERED,
+    UNDECODABLE,
     STORE_RETRIES,
     COMMITTED,
 )

@@ -102,6 +102,13 @@ class SyntheticSource:
         """True between :meth:`pause_all` and :meth:`resume_all`."""
         return self._paused
 
+    def take_skipped(self) -> list:
+        """Unreadable ranges skipped (a synthetic stream has none)."""
+        return []
+
+    def has_skipped(self) -> bool:
+        return False
+
     def commit(self, offsets: Mapping[PartitionKey, int]) -> dict[PartitionKey, int]:
         """Record the next offset to read per partition (what the daemon stored)."""
         self._check_open()

@@ -19,7 +19,18 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
+from monitor import metrics
 from monitor.source.settings import SourceSettings
+from monitor.source.undecodable import (
+    BlockedPartition,
+    SkippedBatch,
+    describe_error,
+    first_readable_offset,
+    note_blocked,
+    note_unblocked,
+    skip_reason,
+    stuck_partition,
+)
 
 log = logging.getLogger(__name__)
 # Longest wait for leaving the group when the consumer closes (see KafkaSource.close).
@@ -102,6 +113,10 @@ class KafkaSource:
         self._on_revoked = on_revoked
         self._on_assigned = on_assigned
         self._paused = False
+        # Unreadable batches skipped since the caller last took them (policy dead_letter),
+        # and partitions left paused at one (policy stop).
+        self._skipped: list[SkippedBatch] = []
+        self._blocked: dict[PartitionKey, BlockedPartition] = {}
         topics = settings.topics()
         if not topics:
             raise SourceError("no topics configured (source.events / source.labels)")
@@ -126,8 +141,12 @@ class KafkaSource:
             polled = self._consumer.poll(
                 timeout_ms=timeout, max_records=max_records or k.max_poll_records
             )
-        except KafkaError as exc:
-            raise SourceError(f"poll failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - codec libraries raise their own types
+            stuck = stuck_partition(self._consumer, exc)
+            if stuck is None:
+                raise SourceError(f"poll failed: {describe_error(exc)}") from exc
+            self._unreadable(*stuck, exc)
+            return []
         if self._paused:
             # Partitions assigned by a rebalance during this poll start unpaused; pause
             # them before the next fetch so nothing arrives while the store is down.
@@ -145,9 +164,13 @@ class KafkaSource:
         log.warning("paused consumption of %d partitions", len(self.assignment()))
 
     def resume_all(self) -> None:
-        """Fetch again from every partition, from the position reached before pausing."""
+        """Fetch again from every partition, from the position reached before pausing.
+
+        Partitions blocked at an unreadable batch stay paused.
+        """
         self._paused = False
-        paused = self._consumer.paused()
+        blocked = {TopicPartition(t, p) for t, p in self._blocked}
+        paused = [tp for tp in self._consumer.paused() if tp not in blocked]
         if paused:
             self._consumer.resume(*paused)
         log.info("resumed consumption of %d partitions", len(paused))
@@ -156,6 +179,51 @@ class KafkaSource:
     def paused(self) -> bool:
         """True between :meth:`pause_all` and :meth:`resume_all`."""
         return self._paused
+
+    # -- unreadable batches -------------------------------------------------------------
+
+    def take_skipped(self) -> list[SkippedBatch]:
+        """The unreadable ranges skipped since the last call (store them as dead letters,
+        then commit past them: each has ``topic``, ``partition`` and ``offset``)."""
+        skipped, self._skipped = self._skipped, []
+        return skipped
+
+    def has_skipped(self) -> bool:
+        """True while skipped ranges wait for :meth:`take_skipped`."""
+        return bool(self._skipped)
+
+    def blocked(self) -> list[BlockedPartition]:
+        """Partitions paused at an unreadable batch (policy ``stop``)."""
+        return list(self._blocked.values())
+
+    def _unreadable(self, tp: TopicPartition, offset: int, exc: BaseException) -> None:
+        policy = self.settings.kafka.on_undecodable
+        metrics.UNDECODABLE.labels(tp.topic, policy).inc()
+        if policy == "stop":
+            blocked = BlockedPartition(tp.topic, tp.partition, offset, describe_error(exc))
+            self._blocked[(tp.topic, tp.partition)] = blocked
+            self._consumer.pause(tp)
+            note_blocked(blocked)
+            log.error(
+                "%s; the partition stays paused (source.kafka.on_undecodable: stop): fix the "
+                "producer or the client, or skip it with on_undecodable: dead_letter",
+                blocked.describe(),
+            )
+            return
+        probe_ms = min(self.settings.kafka.request_timeout_ms, 2000)
+        end = first_readable_offset(self._consumer, tp, offset, probe_ms)
+        skipped = SkippedBatch(
+            tp.topic, tp.partition, offset, end - 1, skip_reason(offset, end - 1, exc)
+        )
+        self._skipped.append(skipped)
+        log.error(
+            "%s[%d] offsets %d-%d skipped as one dead letter: %s",
+            tp.topic,
+            tp.partition,
+            offset,
+            end - 1,
+            describe_error(exc),
+        )
 
     def _pause_assigned(self) -> None:
         todo = set(self._consumer.assignment()) - set(self._consumer.paused())
@@ -244,6 +312,8 @@ class KafkaSource:
             consumer.close(autocommit=False, timeout_ms=timeout_ms)
         except KafkaError as exc:
             log.warning("error while closing the Kafka consumer: %s", exc)
+        note_unblocked(list(self._blocked))
+        self._blocked.clear()
         log.info("Kafka consumer closed")
 
     def __enter__(self) -> KafkaSource:
@@ -256,6 +326,10 @@ class KafkaSource:
 
     def _revoked(self, partitions: set[PartitionKey], *, lost: bool) -> None:
         how = "lost" if lost else "revoked"
+        # The next owner meets a blocked batch again and reports it itself.
+        for key in partitions:
+            self._blocked.pop(key, None)
+        note_unblocked(partitions)
         for topic, partition in sorted(partitions):
             log.info("partition %s[%d] %s", topic, partition, how)
         if self._on_revoked is not None and partitions:

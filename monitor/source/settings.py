@@ -149,6 +149,19 @@ class KafkaSettings(_Strict):
     request_timeout_ms: int = Field(30_000, ge=1000)
     fetch_max_bytes: int = Field(52_428_800, ge=1024)
     max_partition_fetch_bytes: int = Field(1_048_576, ge=1024)
+    on_undecodable: Literal["dead_letter", "stop"] = Field(
+        "dead_letter",
+        description=(
+            "A batch the Kafka client cannot read at all (unknown or unavailable codec, "
+            "failed CRC, broken compressed data). dead_letter: its offset range is stored "
+            "as one dead letter (reason undecodable_batch, naming the offsets and the "
+            "error), driftline_undecodable_batches_total goes up, the log says so and "
+            "consumption goes on after it. stop: the partition stays paused at the batch; "
+            "the log and /readyz (not ready) name the partition, offset and error, and the "
+            "other partitions go on. Nothing is committed past a blocked batch: after a fix "
+            "(e.g. the codec library installed) a restart reads it."
+        ),
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     ssl_cafile: Path | None = None
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None

@@ -47,6 +47,7 @@ class FakeSource:
         self.pauses = 0
         self.poll_threads: set[int] = set()
         self.commits: list[tuple[dict, set]] = []  # (offsets, origins stored at that time)
+        self.skipped: list[Any] = []  # unreadable ranges the next poll reports
 
     def poll(self, timeout_ms: int | None = None, max_records: int | None = None) -> list[Any]:
         self.poll_threads.add(threading.get_ident())
@@ -59,6 +60,13 @@ class FakeSource:
     def pause_all(self) -> None:
         self.paused = True
         self.pauses += 1
+
+    def take_skipped(self) -> list:
+        skipped, self.skipped = self.skipped, []
+        return skipped
+
+    def has_skipped(self) -> bool:
+        return bool(self.skipped)
 
     def resume_all(self) -> None:
         self.paused = False
