@@ -135,6 +135,16 @@ class KafkaSettings(_Strict):
 
     ``max_poll_interval_ms`` bounds the time between two polls: the daemon keeps polling
     (with every partition paused) while the store is down, so it stays in the group.
+
+    Fail-over: a replica that dies without leaving the group (kill -9, a lost node) keeps
+    its partitions until the broker misses its heartbeats for ``session_timeout_ms``; the
+    survivors learn of the rebalance at their next heartbeat and take them over. The
+    default 6 s (the broker's smallest allowed, ``group.min.session.timeout.ms``) with a
+    1 s heartbeat hands them over in about 7-10 s instead of the client default's 45 s.
+    The price: a replica whose heartbeats stop for 6 s (a long GC or network stall of the
+    whole process; heartbeats run on the client's own thread, so slow batches do not
+    count) is evicted, and its partitions are re-read from the last commit by another
+    replica (duplicates are dropped by the store). Raise it on flaky networks.
     """
 
     bootstrap_servers: list[str] = Field(default_factory=lambda: ["localhost:9092"], min_length=1)
@@ -144,11 +154,34 @@ class KafkaSettings(_Strict):
     max_poll_records: int = Field(2000, ge=1, le=100_000)
     poll_timeout_ms: int = Field(500, ge=0, le=60_000)
     max_poll_interval_ms: int = Field(300_000, ge=1000)
-    session_timeout_ms: int = Field(45_000, ge=1000)
-    heartbeat_interval_ms: int = Field(3000, ge=100)
+    session_timeout_ms: int = Field(
+        6000,
+        ge=1000,
+        description=(
+            "A replica silent this long (killed, node lost) is evicted and its partitions "
+            "handed to the others: 6 s hands them over in about 6-10 s (the client "
+            "default, 45 s, left them idle ~46 s). Trade-off: a whole-process stall this "
+            "long (heartbeats run on the client's own thread, slow batches do not count) "
+            "also evicts a live replica, whose uncommitted tail is re-read (duplicates are "
+            "dropped by the store). The broker refuses values outside "
+            "group.min/max.session.timeout.ms (6000-1800000 by default)."
+        ),
+    )
+    heartbeat_interval_ms: int = Field(
+        1000, ge=100, description="At most a third of session_timeout_ms, as Kafka advises."
+    )
     request_timeout_ms: int = Field(30_000, ge=1000)
     fetch_max_bytes: int = Field(52_428_800, ge=1024)
     max_partition_fetch_bytes: int = Field(1_048_576, ge=1024)
+    isolation_level: Literal["read_committed", "read_uncommitted"] = Field(
+        "read_committed",
+        description=(
+            "read_committed: records of aborted transactions (exactly-once producers such "
+            "as Kafka Streams and Flink abort routinely) are never read, and a partition "
+            "is read up to its last stable offset, so an open transaction holds back what "
+            "follows it until it ends. read_uncommitted: everything, aborted records too."
+        ),
+    )
     on_undecodable: Literal["dead_letter", "stop"] = Field(
         "dead_letter",
         description=(
