@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import ModuleType
+from typing import Any
 
 from monitor.records import Alert
 from monitor.rules import persist
@@ -202,9 +203,12 @@ class RuleEngine:
     ) -> WindowData:
         outputs = rule.kind_row.reads_predictions
         labels = rule.kind_row.reads_labels
-        key = (model, start, end, outputs, labels)
+        rows = rule.kind_row.reads_rows
+        key = (model, start, end, outputs, labels, rows)
         if key not in cache:
-            cache[key] = read_window(self.store, model, start, end, outputs=outputs, labels=labels)
+            cache[key] = read_window(
+                self.store, model, start, end, outputs=outputs, labels=labels, rows=rows
+            )
         return cache[key]
 
     def _reference(
@@ -308,6 +312,8 @@ class RuleEngine:
                 }
                 for name, d in r.features.items()
             }
+        if r.evidence:
+            evidence["details"] = _json_safe(r.evidence)
         return Alert(
             labels=labels,
             annotations={k: render(v, variables) for k, v in rule.annotations.items()},
@@ -319,3 +325,17 @@ class RuleEngine:
             receivers=list(rule.actions.notify),
             retrain=rule.actions.retrain,
         )
+
+
+def _json_safe(value: Any) -> Any:
+    """Evidence as JSON: NaN and infinities become None, tuples lists, numbers floats."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return str(value)

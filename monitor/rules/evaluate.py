@@ -18,7 +18,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from monitor.stats.table import get_statistic
 
 if TYPE_CHECKING:  # the rule model imports the kinds table, which imports this module
     from monitor.rules.model import Rule
+    from monitor.stats.multivariate import RowBlock
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class WindowData:
     n_events: int = 0  # all events, sampled or not (volume)
     predictions: np.ndarray = field(default_factory=lambda: np.empty(0))
     labelled: tuple[np.ndarray, np.ndarray] | None = None  # (predictions, labels)
+    rows: RowBlock | None = None  # row-aligned features (kinds with reads_rows)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +86,9 @@ class Result:
     # drift_share: each counted feature's statistic and p-value, the evidence a
     # retraining trigger carries ("which features moved")
     features: dict[str, dict[str, float]] = field(default_factory=dict)
+    # kind-specific evidence for alerts and retraining triggers (multivariate: band and
+    # components; estimated_performance: band, calibration, realized metric when labelled)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 def crosses(value: float, threshold: float, direction: str) -> bool:

@@ -26,6 +26,12 @@ from typing import TYPE_CHECKING
 
 from monitor.rules import catalog, checks
 from monitor.rules.evaluate import KindInput, Result, evaluate_drift_kind
+from monitor.rules.multivariate_kinds import (
+    check_estimated_performance,
+    check_multivariate,
+    evaluate_estimated_performance,
+    evaluate_multivariate,
+)
 
 if TYPE_CHECKING:
     from monitor.rules.model import Rule
@@ -75,6 +81,9 @@ class RuleKind:
         Accepts ``feature_threshold`` (the per-feature threshold of a share).
     reads_predictions, reads_labels : bool
         The window read for it carries the model's predictions / its labelled events.
+    reads_rows : bool
+        The window read for it carries the features as one row per event
+        (:func:`monitor.rules.joint.window_rows`), for kinds that look at whole rows.
     statistics : callable or None
         Returns the statistic (or metric) names the kind allows; None: it takes none.
     statistic_word : str
@@ -102,6 +111,7 @@ class RuleKind:
     feature_threshold: bool = False
     reads_predictions: bool = False
     reads_labels: bool = False
+    reads_rows: bool = False
     statistics: Callable[[], Iterable[str]] | None = None
     statistic_word: str = "statistic"
     statistic_required: bool = False
@@ -149,6 +159,12 @@ def _drift_names() -> Iterable[str]:
 
 def _metric_names() -> Iterable[str]:
     return catalog.METRICS
+
+
+def _estimable_metrics() -> Iterable[str]:
+    from monitor.stats.estimation import METRICS
+
+    return METRICS
 
 
 _ROWS = (
@@ -260,6 +276,42 @@ _ROWS = (
         statistic_word="metric",
         statistic_required=True,
         threshold_required=True,
+    ),
+    RuleKind(
+        name="multivariate",
+        evaluate=evaluate_multivariate,
+        value=(
+            "the mean PCA reconstruction error (method pca) or the domain classifier's "
+            "cross-validated ROC AUC (method classifier) of the window's rows against the "
+            "reference's"
+        ),
+        section="drift",
+        per_feature=False,
+        selects_features=True,
+        needs_reference=True,
+        reads_rows=True,
+        # method classifier: AUC above 0.55; method pca decides by its calibrated band
+        default_threshold=0.55,
+        default_direction="above",
+        check=check_multivariate,
+    ),
+    RuleKind(
+        name="estimated_performance",
+        evaluate=evaluate_estimated_performance,
+        value=(
+            "a binary classifier's metric estimated from the window's scores alone "
+            "(calibrated on the reference's scores and labels)"
+        ),
+        section="performance",
+        per_feature=False,
+        selects_features=False,
+        needs_reference=True,
+        reads_predictions=True,
+        reads_labels=True,
+        statistics=_estimable_metrics,
+        statistic_word="metric",
+        default_direction="below",
+        check=check_estimated_performance,
     ),
 )
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.rules.kinds import RuleKind, kinds_accepting
 from monitor.rules.model import Group, Rule, parse_duration
+from monitor.rules.multivariate_kinds import misplaced_keys
 from monitor.rules.templates import template_problems
 from monitor.yamlfile import (
     FileProblems,
@@ -238,6 +239,7 @@ def _key_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | int], str]
         out.append((["feature_threshold"], f"'feature_threshold' applies only to {where}"))
     if isinstance(rule.features, list) and not row.selects_features:
         out.append((["features"], f"kind {row.name!r} is not per feature; remove 'features'"))
+    out += misplaced_keys(rule)
     return out
 
 

@@ -149,6 +149,11 @@ class Rule(_Strict):
     # range: explicit bounds (otherwise the reference's observed range)
     min: float | None = None
     max: float | None = None
+    # multivariate: the detector, and the variance share PCA keeps
+    method: Literal["pca", "classifier"] | None = None
+    variance_share: float | None = Field(None, gt=0.0, lt=1.0)
+    # estimated_performance: the score from which the model predicts class 1
+    decision_threshold: float | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:

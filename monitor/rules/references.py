@@ -10,7 +10,9 @@ categories), and stores one profile per (model, name):
   statistics, which keeps the empirical distribution (every quantile within 1/sample_size);
 * categorical features: categories and counts (:class:`CategoricalProfile`);
 * the predictions (a ``prediction`` column) as one more numeric profile;
-* each column's kind (for schema rules) and missing rate.
+* each column's kind (for schema rules) and missing rate;
+* a seeded sample of whole rows (features, prediction, label) in file order, for the
+  multivariate and estimated_performance kinds (:mod:`monitor.rules.joint`).
 
 Evaluations then only pay for the current window; the decoded profile is cached in memory
 per (model, name, created_at).
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from monitor.rules.joint import JointSample, sample_frame
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile
 from monitor.store.base import Store
@@ -50,6 +53,8 @@ class ReferenceProfile:
     numeric: NumericProfile | None = None
     categorical: CategoricalProfile | None = None
     prediction: NumericProfile | None = None
+    # a row sample (features, prediction, label) for kinds that need whole rows
+    rows: JointSample | None = None
     source: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -63,6 +68,7 @@ class ReferenceProfile:
                 "numeric": self.numeric.to_dict() if self.numeric else None,
                 "categorical": self.categorical.to_dict() if self.categorical else None,
                 "prediction": self.prediction.to_dict() if self.prediction else None,
+                "rows": self.rows.to_dict() if self.rows else None,
             }
         )
 
@@ -80,6 +86,7 @@ class ReferenceProfile:
             if d.get("categorical")
             else None,
             prediction=NumericProfile.from_dict(d["prediction"]) if d.get("prediction") else None,
+            rows=JointSample.from_dict(d["rows"]) if d.get("rows") else None,
             source=source,
             created_at=created_at or datetime.now(timezone.utc),
         )
@@ -192,6 +199,7 @@ def profile_frame(
         numeric=_numeric_profile(frame, [str(c) for c in numeric], sample_size),
         categorical=cat_profile,
         prediction=pred,
+        rows=sample_frame(frame, kinds),
         source=source,
     )
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import numpy as np
 
+from monitor.rules import joint
 from monitor.rules.evaluate import WindowData
 from monitor.rules.references import ReferenceProfile, thin_sorted
 from monitor.stats.categorical import CategoricalProfile
@@ -65,6 +66,7 @@ def read_window(
     features: bool = True,
     outputs: bool = False,
     labels: bool = False,
+    rows: bool = False,
 ) -> WindowData:
     """Read what the rules need of ``[start, end)`` for ``model``.
 
@@ -72,6 +74,8 @@ def read_window(
     ----------
     features, outputs, labels : bool
         Read feature values, predictions, labelled events (each costs a query).
+    rows : bool
+        Also read the features as one row per event (multivariate kinds; one query).
     """
     n_events, n_sampled = event_totals(store, model, start, end)
     data = WindowData(n_events=n_events, n_sampled=n_sampled)
@@ -81,6 +85,9 @@ def read_window(
         cat = [f for f, k in data.kinds.items() if k == "categorical"]
         data.numeric = reads.numeric_window(store, model, num, start, end)
         data.categorical = reads.categorical_window(store, model, cat, start, end)
+    if rows and n_sampled:
+        data.kinds = data.kinds or window_kinds(store, model, start, end)
+        data.rows = joint.window_rows(store, model, data.kinds, start, end)
     if outputs and n_events:
         data.predictions = reads.predictions(store, model, start, end)
     if labels and n_events:

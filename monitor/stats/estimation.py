@@ -37,10 +37,9 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.model_selection import KFold
 
 from monitor.stats.chunk_band import Band, band_from_chunks, chunk_size_for
 
@@ -138,7 +137,9 @@ def _finite_pairs(scores: np.ndarray, labels: np.ndarray | None = None):
     return s[keep], y[keep]
 
 
-def _isotonic() -> IsotonicRegression:
+def _isotonic() -> Any:
+    from sklearn.isotonic import IsotonicRegression  # imported on first fit: slow import
+
     return IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
 
 
@@ -207,6 +208,8 @@ class PerformanceEstimator:
     @staticmethod
     def _calibration_quality(s: np.ndarray, y: np.ndarray) -> dict[str, float]:
         """Out-of-fold Brier scores of raw and calibrated scores (lower is better)."""
+        from sklearn.model_selection import KFold
+
         calibrated = np.empty_like(s)
         for train, test in KFold(5, shuffle=True, random_state=SEED).split(s):
             calibrated[test] = _isotonic().fit(s[train], y[train]).predict(s[test])

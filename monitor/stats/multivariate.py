@@ -31,6 +31,8 @@ Domain classifier (:class:`DomainClassifier`)
 
 Everything runs on the host in NumPy and scikit-learn (no array-API back end), is fitted
 once per reference (callers cache the fitted object) and is deterministic (fixed seeds).
+scikit-learn is imported when a model is first fitted (it takes seconds to import), so
+loading rule files and the CLI do not pay for it.
 """
 
 from __future__ import annotations
@@ -43,10 +45,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
-from sklearn.decomposition import PCA
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from monitor.stats.calibration import size_bucket, window_plan
@@ -271,6 +269,8 @@ class PcaDrift:
         # biased low, and on a large window that bias alone would leave the band.
         fit_rows = np.zeros(len(x), dtype=bool)
         fit_rows[_sample(len(x), len(x) // 2, SEED)] = True
+        from sklearn.decomposition import PCA
+
         with threadpool_limits(1):
             self.pca = PCA(n_components=variance_share, svd_solver="full").fit(x[fit_rows])
         self.n_components = int(self.pca.n_components_)
@@ -407,7 +407,9 @@ class DomainClassifier:
         self.reference_x = self.encoder.transform(reference.take(rows), impute=False)
         self.n_reference = reference.n_rows
 
-    def _model(self) -> HistGradientBoostingClassifier:
+    def _model(self) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
         return HistGradientBoostingClassifier(
             max_iter=50,
             max_leaf_nodes=15,
@@ -420,6 +422,8 @@ class DomainClassifier:
         self, x: np.ndarray, y: np.ndarray, oof: np.ndarray, fold_of: np.ndarray, models: list
     ) -> np.ndarray:
         """Out-of-fold AUC drop when each feature is shuffled, on a seeded row sample."""
+        from sklearn.metrics import roc_auc_score
+
         rows = _sample(len(y), EVIDENCE_ROWS, SEED + 2)
         rng = np.random.default_rng(SEED)
         d = x.shape[1]
@@ -440,6 +444,9 @@ class DomainClassifier:
         self, current: RowBlock, threshold: float = 0.55, alpha: float = 0.05, min_rows: int = 1
     ) -> MultivariateResult:
         """AUC of reference-vs-current; drifted when ``AUC >= threshold`` and ``p < alpha``."""
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedKFold
+
         n = current.n_rows
         if n < max(min_rows, 2 * self.folds) or len(self.reference_x) < 2 * self.folds:
             return _insufficient(self.method, self.n_reference, n)

@@ -82,8 +82,15 @@ def test_loader_messages_come_from_the_row() -> None:
 
 
 def test_only_flagged_kinds_read_predictions_or_labels() -> None:
-    assert [n for n in KIND_NAMES if KINDS[n].reads_predictions] == ["prediction"]
-    assert [n for n in KIND_NAMES if KINDS[n].reads_labels] == ["performance"]
+    assert [n for n in KIND_NAMES if KINDS[n].reads_predictions] == [
+        "prediction",
+        "estimated_performance",
+    ]
+    assert [n for n in KIND_NAMES if KINDS[n].reads_labels] == [
+        "performance",
+        "estimated_performance",
+    ]
+    assert [n for n in KIND_NAMES if KINDS[n].reads_rows] == ["multivariate"]
 
 
 def test_section_of_an_unknown_kind_is_empty() -> None:

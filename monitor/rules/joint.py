@@ -1,0 +1,192 @@
+"""Whole rows of features: the reference's row sample and the current window's rows.
+
+Per-feature rules only need each feature's values; multivariate drift needs them *row by
+row* (which values belong to the same event), and performance estimation needs the
+reference's scores next to its labels. Two pieces:
+
+* :class:`JointSample`: a seeded sample of at most ``size`` reference rows, kept in the
+  reference file's order (so chunks keep its own drift): the features (numeric as
+  float64 with NaN, categorical as text with None), the ``prediction`` column and the
+  ``label`` column when the file has them. It is stored inside the reference profile
+  (``rows`` in its JSON) and carries the models fitted on it (PCA, domain classifier,
+  calibration of the scores), so they are fitted once per reference version.
+* :func:`window_rows`: the current window's feature values pivoted to one row per event
+  (``event_id``), read with ``FINAL`` and names as parameters like every other read.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitor.stats.multivariate import RowBlock
+from monitor.store import schema
+from monitor.store.base import Store
+from monitor.store.columns import epoch_seconds
+
+log = logging.getLogger(__name__)
+
+SAMPLE_ROWS = 20_000
+SEED = 20261202
+_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
+
+
+def _floats_to_text(values: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode()
+
+
+def _floats_from_text(text: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f8").reshape(shape).copy()
+
+
+@dataclass(eq=False)
+class JointSample:
+    """Row-aligned reference rows; see the module docstring."""
+
+    block: RowBlock
+    prediction: np.ndarray | None = None  # (n,) float64, NaN where missing
+    label: np.ndarray | None = None  # (n,) float64, NaN where missing or not a number
+    # models fitted on this sample, by (kind, parameters): fitted once per reference
+    fitted: dict[tuple, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        return self.block.n_rows
+
+    def fit(self, key: tuple, build: Any) -> Any:
+        """The model cached under ``key``, built by ``build()`` on first use.
+
+        A build that raises is cached too (as its error, raised again), so a reference
+        that cannot support a rule costs one attempt, not one per evaluation.
+        """
+        if key not in self.fitted:
+            try:
+                self.fitted[key] = build()
+            except ValueError as exc:
+                self.fitted[key] = exc
+        got = self.fitted[key]
+        if isinstance(got, ValueError):
+            raise got
+        return got
+
+    def select(self, names: list[str]) -> RowBlock:
+        """The sample restricted to ``names`` (numeric first, then categorical)."""
+        b = self.block
+        num = [n for n in b.numeric_names if n in names]
+        cat = [n for n in b.categorical_names if n in names]
+        return RowBlock(
+            tuple(num),
+            b.numeric[:, [b.numeric_names.index(n) for n in num]],
+            tuple(cat),
+            b.categorical[:, [b.categorical_names.index(n) for n in cat]],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        b = self.block
+        return {
+            "n": b.n_rows,
+            "numeric_names": list(b.numeric_names),
+            "numeric": _floats_to_text(b.numeric),
+            "categorical_names": list(b.categorical_names),
+            "categorical": [list(col) for col in b.categorical.T],
+            "prediction": None if self.prediction is None else _floats_to_text(self.prediction),
+            "label": None if self.label is None else _floats_to_text(self.label),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JointSample:
+        n = int(d["n"])
+        num = tuple(d["numeric_names"])
+        cat = tuple(d["categorical_names"])
+        categorical = (
+            np.array(d["categorical"], dtype=object).T.reshape(n, len(cat))
+            if cat
+            else np.empty((n, 0), dtype=object)
+        )
+        block = RowBlock(num, _floats_from_text(d["numeric"], (n, len(num))), cat, categorical)
+        pred = d.get("prediction")
+        label = d.get("label")
+        return cls(
+            block,
+            None if pred is None else _floats_from_text(pred, (n,)),
+            None if label is None else _floats_from_text(label, (n,)),
+        )
+
+
+def sample_frame(
+    frame: pd.DataFrame, kinds: dict[str, str], size: int = SAMPLE_ROWS
+) -> JointSample | None:
+    """A :class:`JointSample` of ``frame`` (None when it has no rows)."""
+    if len(frame) == 0:
+        return None
+    rows = np.arange(len(frame))
+    if len(frame) > size:
+        rng = np.random.default_rng(SEED)
+        rows = np.sort(rng.choice(len(frame), size=size, replace=False))
+    part = frame.iloc[rows].reset_index(drop=True)
+    # booleans are categories "true"/"false", as the store keeps them
+    cat = [n for n, k in kinds.items() if k == "categorical"]
+    for name in cat:
+        part[name] = part[name].map(
+            lambda v: (
+                ("true" if v else "false")
+                if isinstance(v, (bool, np.bool_))
+                else (None if pd.isna(v) else str(v))
+            )
+        )
+    block = RowBlock.from_frame(part, kinds)
+
+    def column(name: str) -> np.ndarray | None:
+        if name not in part.columns:
+            return None
+        return pd.to_numeric(part[name], errors="coerce").to_numpy(np.float64)
+
+    return JointSample(block, column("prediction"), column("label"))
+
+
+def window_rows(
+    store: Store, model: str, kinds: dict[str, str], start: datetime, end: datetime
+) -> RowBlock:
+    """The window's sampled events as rows of the features in ``kinds`` (name -> kind).
+
+    A feature an event did not carry is missing in its row (NaN / None).
+    """
+    names = list(kinds)
+    num = tuple(n for n in names if kinds[n] == "numeric")
+    cat = tuple(n for n in names if kinds[n] == "categorical")
+    params = {
+        "model": model,
+        "start": epoch_seconds(start),
+        "end": epoch_seconds(end),
+        "features": names,
+    }
+    cols = store.query_columns(
+        f"SELECT event_id, feature, value, category FROM {schema.FEATURE_VALUES} FINAL "
+        "WHERE model = {model:String} "
+        "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
+        f"AND {_WINDOW}",
+        params,
+    )
+    events = np.asarray(cols["event_id"], dtype=object).astype(str)
+    if len(events) == 0:
+        return RowBlock(num, np.empty((0, len(num))), cat, np.empty((0, len(cat)), object))
+    _, row = np.unique(events, return_inverse=True)
+    n = int(row.max()) + 1
+    feature = np.asarray(cols["feature"], dtype=object).astype(str)
+    numeric = np.full((n, len(num)), np.nan)
+    categorical = np.full((n, len(cat)), None, dtype=object)
+    values = np.asarray(cols["value"], dtype=np.float64)
+    categories = np.asarray(cols["category"], dtype=object)
+    for j, name in enumerate(num):
+        hit = feature == name
+        numeric[row[hit], j] = values[hit]
+    for j, name in enumerate(cat):
+        hit = feature == name
+        categorical[row[hit], j] = categories[hit]
+    return RowBlock(num, numeric, cat, categorical)
