@@ -151,7 +151,7 @@ class RuleEngine:
         for rule in group.rules:
             for model in (m for m in models if fnmatch.fnmatchcase(m, rule.model)):
                 try:
-                    results, ref_name = self._evaluate(rule, model, at, cache, refs)
+                    results, ref_name = self._evaluate(rule, model, at, cache, refs, group.interval)
                 except Exception:
                     log.exception(
                         "rule %s/%s on model %s failed at %s", group.name, rule.name, model, at
@@ -177,6 +177,10 @@ class RuleEngine:
                             r.outcome.value,
                             ref_name,
                             evaluated_at,
+                            r.threshold_source,
+                            float(r.calibration.get("rate", 0.0)),
+                            int(r.calibration.get("window_rows", 0)),
+                            str(r.calibration.get("method", "")),
                         )
                     )
                     key = (group.name, rule.name, model, r.feature)
@@ -230,7 +234,13 @@ class RuleEngine:
         return profile_window(data), data, name
 
     def _evaluate(
-        self, rule: Rule, model: str, at: datetime, cache: dict, refs: dict
+        self,
+        rule: Rule,
+        model: str,
+        at: datetime,
+        cache: dict,
+        refs: dict,
+        interval: timedelta | None = None,
     ) -> tuple[list[Result], str]:
         cur = self._window(cache, model, at - rule.window, at, rule)
         ref, ref_data, ref_name = self._reference(rule, model, at, cache, refs)
@@ -245,11 +255,16 @@ class RuleEngine:
                     cur.n_sampled,
                     Outcome.INSUFFICIENT,
                     rule.statistic or "",
-                    rule.threshold or math.nan,
+                    rule.fixed_threshold or math.nan,
                 )
             ], ref_name
         inputs = KindInput(
-            rule=rule, current=cur, reference=ref, baseline=ref_data or WindowData(), xp=self.xp
+            rule=rule,
+            current=cur,
+            reference=ref,
+            baseline=ref_data or WindowData(),
+            xp=self.xp,
+            interval=interval,
         )
         return rule.kind_row.evaluate(inputs), ref_name
 
@@ -299,6 +314,8 @@ class RuleEngine:
             "value": value,
             "p_value": None if math.isnan(r.p_value) else r.p_value,
             "threshold": r.threshold,
+            "threshold_source": r.threshold_source,
+            **({"calibration": dict(r.calibration)} if r.calibration else {}),
             "n_reference": r.n_reference,
             "n_current": r.n_current,
             "window_start": start.isoformat(),

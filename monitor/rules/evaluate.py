@@ -17,6 +17,7 @@ import fnmatch
 import logging
 import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,7 @@ class KindInput:
     reference: ReferenceProfile | None = None
     baseline: WindowData = field(default_factory=WindowData)
     xp: ModuleType | None = None
+    interval: timedelta | None = None  # the group's (calibrated windows end on it)
 
 
 @dataclass
@@ -86,6 +88,10 @@ class Result:
     # drift_share: each counted feature's statistic and p-value, the evidence a
     # retraining trigger carries ("which features moved")
     features: dict[str, dict[str, float]] = field(default_factory=dict)
+    # where ``threshold`` came from: "fixed" (the rule's number or the default) or
+    # "calibrated", then with the calibration's rate, window rows and method
+    threshold_source: str = "fixed"
+    calibration: dict[str, Any] = field(default_factory=dict)
     # kind-specific evidence for alerts and retraining triggers (multivariate: band and
     # components; estimated_performance: band, calibration, realized metric when labelled)
     evidence: dict[str, Any] = field(default_factory=dict)
@@ -117,10 +123,8 @@ def threshold_and_direction(
     """The rule's threshold and direction, else ``default``, else its kind's defaults."""
     if default is None:
         default = rule.kind_row.defaults()
-    return (
-        rule.threshold if rule.threshold is not None else default[0],
-        rule.direction or default[1],
-    )
+    fixed = rule.fixed_threshold
+    return (fixed if fixed is not None else default[0], rule.direction or default[1])
 
 
 def auto_statistic(kind: str, n: int, n_unique: int = 0) -> str:
@@ -167,6 +171,30 @@ def _subset_categorical(profile: CategoricalProfile, names: list[str]) -> Catego
     )
 
 
+def block_profile(
+    statistic: str | None,
+    kind: str,
+    ref: ReferenceProfile,
+    names: list[str],
+    xp: ModuleType | None = None,
+) -> tuple[str, NumericProfile | CategoricalProfile]:
+    """The statistic (the rule's, or Evidently's choice) and reference profile of a block.
+
+    Evaluations and calibrations (:mod:`monitor.rules.calibrated`) both use it, so a
+    calibrated threshold belongs to the very statistic and profile it is compared with.
+    """
+    if kind == "numeric":
+        assert ref.numeric is not None
+        num = _subset_numeric(ref.numeric, names, xp)
+        size = int(np.min(num.n_valid)) if names else 0
+        return statistic or auto_statistic(kind, size), num
+    assert ref.categorical is not None
+    cat = _subset_categorical(ref.categorical, names)
+    size = min(sum(c) for c in cat.counts) if names else 0
+    uniq = max((len(c) for c in cat.categories), default=0)
+    return statistic or auto_statistic(kind, size, uniq), cat
+
+
 def drift_values(
     statistic: str | None,
     kind: str,
@@ -183,21 +211,13 @@ def drift_values(
     """
     if xp is not None and "numpy" in xp.__name__:
         xp = None  # already the host arrays the windows are read into
+    stat, profile = block_profile(statistic, kind, ref, names, xp)
     if kind == "numeric":
-        assert ref.numeric is not None
-        profile = _subset_numeric(ref.numeric, names, xp)
         block = _pad([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
-        size = int(np.min(profile.n_valid)) if names else 0
-        stat = statistic or auto_statistic(kind, size)
     else:
-        assert ref.categorical is not None
-        profile = _subset_categorical(ref.categorical, names)
         columns = [cur.categorical.get(n, np.empty(0, dtype=object)) for n in names]
         padded = _pad(columns, None, object)
         block = profile.encode({n: padded[:, j] for j, n in enumerate(names)})
-        size = min(sum(c) for c in profile.counts) if names else 0
-        uniq = max((len(c) for c in profile.categories), default=0)
-        stat = statistic or auto_statistic(kind, size, uniq)
     if xp is not None:
         block = xp.asarray(block)
     res = get_statistic(stat).function(profile, block)
@@ -252,16 +272,27 @@ def decide_drift(
 def evaluate_drift_kind(inputs: KindInput) -> list[Result]:
     """The evaluate function of the ``drift`` and ``drift_share`` kinds."""
     assert inputs.reference is not None  # both kinds need one (the engine checks it exists)
-    return evaluate_drift(inputs.rule, inputs.reference, inputs.current, inputs.xp)
+    return evaluate_drift(
+        inputs.rule, inputs.reference, inputs.current, inputs.xp, interval=inputs.interval
+    )
 
 
 def evaluate_drift(
-    rule: Rule, ref: ReferenceProfile, cur: WindowData, xp: ModuleType | None = None
+    rule: Rule,
+    ref: ReferenceProfile,
+    cur: WindowData,
+    xp: ModuleType | None = None,
+    *,
+    interval: timedelta | None = None,
 ) -> list[Result]:
     """Per-feature drift (``drift``) or the share of drifted features (``drift_share``).
 
-    ``xp``: the array namespace the statistics run in (None: NumPy).
+    ``xp``: the array namespace the statistics run in (None: NumPy). A calibrated rule
+    (``threshold: {false_alarm_rate: R}``) decides with its learned per-feature thresholds
+    (:func:`_evaluate_calibrated`); ``interval`` is its group's.
     """
+    if rule.calibrated is not None:
+        return _evaluate_calibrated(rule, ref, cur, xp, interval)
     results: list[Result] = []
     table = catalog.drift_statistics()
     for kind in ("numeric", "categorical"):
@@ -284,7 +315,8 @@ def evaluate_drift(
                 rule.feature_threshold if rule.feature_threshold is not None else info.threshold
             )
         else:
-            threshold = rule.threshold if rule.threshold is not None else info.threshold
+            fixed = rule.fixed_threshold
+            threshold = fixed if fixed is not None else info.threshold
         direction = rule.direction or info.direction
         sufficient = (n_ref >= rule.min_samples) & (n_cur >= rule.min_samples)
         drifted = decide_drift(values, effect, threshold, direction, info.is_test, sufficient)
@@ -346,3 +378,79 @@ def evaluate_drift(
             per_feature,
         )
     ]
+
+
+def rule_features(rule: Rule, ref: ReferenceProfile) -> dict[str, list[str]]:
+    """Features of each kind a drift rule evaluates (kind -> sorted names)."""
+    table = catalog.drift_statistics()
+    out: dict[str, list[str]] = {}
+    for kind in ("numeric", "categorical"):
+        names = select_features(rule, {f: k for f, k in ref.kinds.items() if k == kind})
+        if not names or not any(kind in i.kinds for i in table.values()):
+            continue
+        if rule.statistic is not None and kind not in table[rule.statistic].kinds:
+            continue
+        out[kind] = names
+    return out
+
+
+def _evaluate_calibrated(
+    rule: Rule,
+    ref: ReferenceProfile,
+    cur: WindowData,
+    xp: ModuleType | None,
+    interval: timedelta | None,
+) -> list[Result]:
+    """A drift rule with thresholds learned from the reference (one per feature).
+
+    A feature drifts when its value is beyond its own threshold in the statistic's
+    direction; the thresholds hold the rule's false-alarm rate for all its features
+    together, so no further correction (BH, effect floor) is applied. A reference that
+    cannot calibrate the rule gives insufficient results (its error is logged and shown
+    by ``driftline reference show``), never a fallback to a fixed number.
+    """
+    from monitor.rules.calibrated import rule_calibration
+    from monitor.stats.calibration import CalibrationError
+
+    names = rule_features(rule, ref)
+    table = catalog.drift_statistics()
+    try:
+        cal = rule_calibration(rule, ref, names, cur.n_sampled, interval)
+    except CalibrationError:
+        cal = None
+    details = {}
+    if cal is not None:
+        details = {
+            "rate": cal.rate,
+            "window_rows": cal.window_rows,
+            "method": cal.method,
+            "n_null": cal.n_null,
+        }
+    results: list[Result] = []
+    for kind, feats in names.items():
+        stat, values, p, _, n_ref, n_cur = drift_values(rule.statistic, kind, ref, feats, cur, xp)
+        info = table[stat]
+        sufficient = (n_ref >= rule.min_samples) & (n_cur >= rule.min_samples)
+        for j, name in enumerate(feats):
+            threshold = cal.threshold(name) if cal is not None else math.nan
+            value = float(values[j])
+            if not sufficient[j] or math.isnan(threshold):
+                outcome = Outcome.INSUFFICIENT
+            else:
+                hit = crosses(value, threshold, info.direction)
+                outcome = Outcome.TRUE if hit else Outcome.FALSE
+            results.append(
+                Result(
+                    name,
+                    value,
+                    value if info.is_test else float(p[j]),
+                    int(n_ref[j]),
+                    int(n_cur[j]),
+                    outcome,
+                    stat,
+                    threshold,
+                    threshold_source="calibrated",
+                    calibration=dict(details),
+                )
+            )
+    return results

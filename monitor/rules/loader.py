@@ -179,6 +179,10 @@ def check_rule(
     What a kind accepts is read from its row of :mod:`monitor.rules.kinds`.
     """
     row = rule.kind_row
+    if rule.calibrated is not None:
+        found = _calibration_problems(rule, row)
+        if found:  # the kind's own checks expect a number there
+            return found
     out = _statistic_problems(rule, row)
     if row.threshold_required and rule.threshold is None:
         out.append((["threshold"], f"a {row.name} rule needs a 'threshold'"))
@@ -192,6 +196,53 @@ def check_rule(
             if name not in receivers:
                 valid = ", ".join(receivers) or "(none configured)"
                 out.append((["actions", "notify", i], f"unknown receiver {name!r}; valid: {valid}"))
+    return out
+
+
+# Kinds whose threshold may be calibrated from the reference (per-feature statistics).
+CALIBRATED_KINDS = ("drift",)
+
+
+def _calibration_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | int], str]]:
+    """Where a calibrated threshold (``{false_alarm_rate: R}``) cannot be used."""
+    from monitor.stats.calibration import MAX_NULL_WINDOWS
+
+    assert rule.calibrated is not None
+    if row.name not in CALIBRATED_KINDS:
+        kinds = ", ".join(repr(k) for k in CALIBRATED_KINDS)
+        return [
+            (
+                ["threshold"],
+                f"a calibrated threshold ({{false_alarm_rate: ...}}) applies only to kind "
+                f"{kinds}; a {row.name} rule takes a number",
+            )
+        ]
+    out: list[tuple[list[str | int], str]] = []
+    smallest = 1.0 / MAX_NULL_WINDOWS
+    if rule.calibrated.false_alarm_rate < smallest:
+        out.append(
+            (
+                ["threshold", "false_alarm_rate"],
+                f"false_alarm_rate {rule.calibrated.false_alarm_rate:g} is below the smallest "
+                f"rate a calibration can state ({smallest:g}: {MAX_NULL_WINDOWS} null windows)",
+            )
+        )
+    if rule.direction is not None:
+        out.append(
+            (
+                ["direction"],
+                "a calibrated threshold uses the statistic's own direction; remove 'direction'",
+            )
+        )
+    if rule.reference is not None and rule.reference.dataset is None:
+        out.append(
+            (
+                ["threshold"],
+                "a calibrated threshold is learned from a reference dataset; calibrating from "
+                "an offset reference's own history is not supported yet: use "
+                "'reference: {dataset: NAME}' or a number",
+            )
+        )
     return out
 
 

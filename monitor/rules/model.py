@@ -27,7 +27,16 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    model_validator,
+)
 
 from monitor.rules.kinds import KIND_NAMES, KINDS, RuleKind
 
@@ -118,6 +127,30 @@ class ReferenceSpec(_Strict):
         return self
 
 
+class CalibratedThreshold(_Strict):
+    """``threshold: {false_alarm_rate: 0.01}``: thresholds learned from the reference.
+
+    The rule then pages falsely on about ``false_alarm_rate`` of the windows it evaluates
+    (for the whole rule, across its features); each feature's threshold is learned from
+    the reference's own window-to-window variation (:mod:`monitor.stats.calibration`).
+    """
+
+    false_alarm_rate: float = Field(gt=0.0, lt=1.0)
+    seed: int = Field(0, ge=0, description="seed of the null windows (reproducible)")
+
+
+def _threshold_form(value: Any) -> str:
+    # A mapping is the calibrated form; anything else must be a number. The tag names end
+    # in "[]" so that error positions skip them like pydantic's own union tags.
+    return "calibrated[]" if isinstance(value, (dict, CalibratedThreshold)) else "fixed[]"
+
+
+Threshold = Annotated[
+    Annotated[float, Tag("fixed[]")] | Annotated[CalibratedThreshold, Tag("calibrated[]")],
+    Discriminator(_threshold_form),
+]
+
+
 class Actions(_Strict):
     """What to do when the alert fires: which receivers to notify, whether to retrain."""
 
@@ -134,7 +167,8 @@ class Rule(_Strict):
     features: Literal["all"] | list[str] = "all"
     feature_kind: Literal["any", "numeric", "categorical"] = "any"
     statistic: str | None = None
-    threshold: float | None = None
+    # a number, or {false_alarm_rate: R} for thresholds calibrated from the reference
+    threshold: Threshold | None = None
     direction: Literal["above", "below"] | None = None
     # drift_share: a feature counts as drifted when its statistic crosses this
     feature_threshold: float | None = None
@@ -170,6 +204,16 @@ class Rule(_Strict):
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 raise ValueError(f"invalid label name {key!r}")
         return self
+
+    @property
+    def calibrated(self) -> CalibratedThreshold | None:
+        """The calibrated threshold's settings, or None for a fixed (or default) one."""
+        return self.threshold if isinstance(self.threshold, CalibratedThreshold) else None
+
+    @property
+    def fixed_threshold(self) -> float | None:
+        """The threshold when it is a number, else None (default or calibrated)."""
+        return None if isinstance(self.threshold, CalibratedThreshold) else self.threshold
 
     @property
     def kind_row(self) -> RuleKind:

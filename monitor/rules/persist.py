@@ -38,6 +38,11 @@ RESULT_COLUMNS = (
     "decision",
     "reference",
     "evaluated_at",
+    # migration 6: where the threshold came from (fixed / calibrated) and the calibration
+    "threshold_source",
+    "calibration_rate",
+    "calibration_rows",
+    "calibration_method",
 )
 _EPISODE_COLUMNS = (
     "group_name",

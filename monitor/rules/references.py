@@ -12,7 +12,10 @@ categories), and stores one profile per (model, name):
 * the predictions (a ``prediction`` column) as one more numeric profile;
 * each column's kind (for schema rules) and missing rate;
 * a seeded sample of whole rows (features, prediction, label) in file order, for the
-  multivariate and estimated_performance kinds (:mod:`monitor.rules.joint`).
+  multivariate and estimated_performance kinds (:mod:`monitor.rules.joint`);
+* the rows in time order (``--timestamp-column``) or file order (``--ordered``), numeric
+  values and category codes, that calibrated thresholds learn from
+  (:mod:`monitor.rules.calibrated`).
 
 Evaluations then only pay for the current window; the decoded profile is cached in memory
 per (model, name, created_at).
@@ -30,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from monitor.rules.calibrated import DEFAULT_SAMPLE_ROWS, CalibrationSample
+from monitor.rules.calibrated import sample_frame as calibration_sample
 from monitor.rules.joint import JointSample, sample_frame
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile
@@ -55,6 +60,8 @@ class ReferenceProfile:
     prediction: NumericProfile | None = None
     # a row sample (features, prediction, label) for kinds that need whole rows
     rows: JointSample | None = None
+    # the rows in time (or file) order that calibrated thresholds are learned from
+    calibration: CalibrationSample | None = None
     source: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -69,6 +76,7 @@ class ReferenceProfile:
                 "categorical": self.categorical.to_dict() if self.categorical else None,
                 "prediction": self.prediction.to_dict() if self.prediction else None,
                 "rows": self.rows.to_dict() if self.rows else None,
+                "calibration": self.calibration.to_dict() if self.calibration else None,
             }
         )
 
@@ -87,6 +95,9 @@ class ReferenceProfile:
             else None,
             prediction=NumericProfile.from_dict(d["prediction"]) if d.get("prediction") else None,
             rows=JointSample.from_dict(d["rows"]) if d.get("rows") else None,
+            calibration=(
+                CalibrationSample.from_dict(d["calibration"]) if d.get("calibration") else None
+            ),
             source=source,
             created_at=created_at or datetime.now(timezone.utc),
         )
@@ -175,10 +186,24 @@ def _numeric_profile(
 
 
 def profile_frame(
-    frame: pd.DataFrame, sample_size: int = 50_000, source: str = ""
+    frame: pd.DataFrame,
+    sample_size: int = 50_000,
+    source: str = "",
+    *,
+    timestamp_column: str | None = None,
+    ordered: bool = False,
+    calibration_size: int = DEFAULT_SAMPLE_ROWS,
 ) -> ReferenceProfile:
-    """Profile a reference frame; see the module docstring for what is kept."""
-    features = [c for c in frame.columns if c not in META_COLUMNS and c != PREDICTION]
+    """Profile a reference frame; see the module docstring for what is kept.
+
+    ``timestamp_column`` (sorted by, not a feature) or ``ordered`` (rows already in time
+    order) let calibrated thresholds learn from the reference's own windows.
+    """
+    features = [
+        c
+        for c in frame.columns
+        if c not in META_COLUMNS and c != PREDICTION and c != timestamp_column
+    ]
     kinds = {str(c): _column_kind(frame[c]) for c in features}
     numeric = [c for c in features if kinds[str(c)] == "numeric"]
     categorical = [c for c in features if kinds[str(c)] == "categorical"]
@@ -200,6 +225,14 @@ def profile_frame(
         categorical=cat_profile,
         prediction=pred,
         rows=sample_frame(frame, kinds),
+        calibration=calibration_sample(
+            frame,
+            [str(c) for c in numeric],
+            cat_profile,
+            timestamp_column=timestamp_column,
+            ordered=ordered,
+            size=calibration_size,
+        ),
         source=source,
     )
 

@@ -69,8 +69,13 @@ __all__ = [
     "window_plan",
 ]
 
-# Disjoint windows an ordered reference needs before its order is used (fewer: bootstrap).
+# Disjoint windows an ordered reference needs for its own windows to state ``rate``: about
+# CHUNKS_PER_RATE of them beyond the cut (fewer: the tail is a guess), never below
+# MIN_CHUNKS. A shorter ordered reference is resampled only after the homogeneity check.
 MIN_CHUNKS = 20
+CHUNKS_PER_RATE = 5
+# Disjoint windows the homogeneity check needs (fewer: nothing to compare; a warning).
+MIN_CHECK_CHUNKS = 5
 # Null windows drawn per unit of 1/rate (20/rate: the rate-quantile rests on ~20 windows),
 # never fewer than MIN_NULL_WINDOWS, never more than MAX_NULL_WINDOWS.
 NULL_PER_RATE = 20
@@ -132,6 +137,26 @@ class WindowPlan:
     timestamps: np.ndarray | None = field(default=None, repr=False)
     duration: float | None = None
     draw_rows: int = 0  # bootstrap: rows per resample (the effective size)
+    disjoint: int = 0  # disjoint windows the reference's order gives (0: no order)
+    what: str = "the reference"
+
+    @property
+    def short_order(self) -> bool:
+        """An ordered reference resampled because it has too few windows of its own."""
+        return self.method == "bootstrap" and self.disjoint > 0
+
+    def disjoint_windows(self) -> Iterator[np.ndarray]:
+        """Consecutive, non-overlapping windows of the reference's order (for the check)."""
+        if self.timestamps is not None and self.duration:
+            ts = self.timestamps
+            edges = ts[0] + self.duration * np.arange(self.disjoint + 1)
+            cut = np.searchsorted(ts, edges, "left")
+            for a, b in zip(cut[:-1].tolist(), cut[1:].tolist(), strict=True):
+                if b > a:
+                    yield np.arange(a, b, dtype=np.int64)
+            return
+        for k in range(self.disjoint):
+            yield np.arange(k * self.window_rows, (k + 1) * self.window_rows, dtype=np.int64)
 
     def windows(self) -> Iterator[np.ndarray]:
         """Row indices of each null window, in order."""
@@ -147,6 +172,10 @@ class WindowPlan:
             hi = np.searchsorted(self.timestamps, self.starts + self.duration, "left")
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 c = b - a
+                if size_bucket(c) == size_bucket(w):
+                    # as many rows as the production window (to the grid): the chunk itself
+                    yield np.arange(a, b, dtype=np.int64)
+                    continue
                 if c >= w:
                     # a denser chunk than the production window: a subset of its size
                     pick = np.sort(rng.choice(c, size=w, replace=False))
@@ -167,6 +196,7 @@ def window_plan(
     timestamps: Any | None = None,
     duration: float | None = None,
     ordered: bool = False,
+    interval: float | None = None,
     seed: int = 0,
     n_windows: int | None = None,
     what: str = "the reference",
@@ -188,6 +218,9 @@ def window_plan(
         The rule's window length in seconds.
     ordered : bool
         Rows are in time order (without timestamps): windows are runs of rows.
+    interval : float, optional
+        The rule group's interval in seconds: time windows end on its boundaries, as the
+        engine's do (without it: evenly spaced start offsets).
     seed : int
         Seed of the window draws (any fixed value gives reproducible thresholds).
     n_windows : int, optional
@@ -202,9 +235,9 @@ def window_plan(
 
     Examples
     --------
-    >>> window_plan(100_000, 500, 0.01, ordered=True).method
+    >>> window_plan(100_000, 500, 0.05, ordered=True).method
     'blocks'
-    >>> window_plan(100_000, 500, 0.01).method
+    >>> window_plan(100_000, 500, 0.05).method
     'bootstrap'
     >>> window_plan(500, 50, 0.001)
     Traceback (most recent call last):
@@ -221,39 +254,105 @@ def window_plan(
             f"false_alarm_rate >= {_smallest_rate(n_rows):g})"
         )
     draws = n_windows or _windows_to_draw(rate)
+    wanted = ordered_windows_needed(rate)
+    disjoint = 0
     if timestamps is not None and duration is not None and duration > 0:
         ts = np.asarray(timestamps, dtype=np.float64)
         if ts.shape != (n_rows,) or (ts.size > 1 and bool(np.any(np.diff(ts) < 0))):
             raise CalibrationError(f"{what}: timestamps must be one sorted value per row")
         span = float(ts[-1] - ts[0]) if n_rows else 0.0
-        if span / duration >= MIN_CHUNKS:
-            # start offsets evenly over the span; windows without a row (gaps) are not
-            # windows the engine would evaluate, so they are left out
-            starts = ts[0] + np.linspace(0.0, span - duration, draws)
+        disjoint = int(span // duration)
+        if disjoint >= wanted:
+            starts = None
+            if interval:
+                # the windows the engine would have evaluated over the reference period:
+                # ending on interval boundaries counted from the epoch (a process that
+                # changes on the hour looks calmer in windows straddling the hour)
+                first = math.ceil((ts[0] + duration) / interval)
+                last = math.floor((ts[-1] + 1e-9) / interval) + 1
+                ends = np.arange(first, last + 1, dtype=np.float64) * interval
+                if ends.size >= min(draws, MIN_NULL_WINDOWS):
+                    if ends.size > draws:
+                        pick = np.unique(np.round(np.linspace(0, ends.size - 1, draws)))
+                        ends = ends[pick.astype(np.int64)]
+                    starts = ends - duration
+            if starts is None:
+                # too few boundaries (a window as long as the interval): moving windows
+                # at evenly spaced start offsets
+                starts = ts[0] + np.linspace(0.0, span - duration, draws)
+            # windows without a row (gaps) are not windows the engine would evaluate
             lo = np.searchsorted(ts, starts, "left")
             hi = np.searchsorted(ts, starts + duration, "left")
             starts = starts[hi > lo]
             return WindowPlan(
-                "time", n_rows, window_rows, int(starts.size), seed, starts, ts, float(duration)
+                "time",
+                n_rows,
+                window_rows,
+                int(starts.size),
+                seed,
+                starts,
+                ts,
+                float(duration),
+                disjoint=disjoint,
+                what=what,
             )
+        timed = (ts, float(duration))
+    else:
+        timed = (None, None)
+        if ordered:
+            disjoint = n_rows // window_rows
+            if disjoint >= wanted:
+                offsets = n_rows - window_rows + 1
+                starts = np.unique(np.round(np.linspace(0, offsets - 1, min(draws, offsets))))
+                return WindowPlan(
+                    "blocks",
+                    n_rows,
+                    window_rows,
+                    int(starts.size),
+                    seed,
+                    starts.astype(np.int64),
+                    disjoint=disjoint,
+                    what=what,
+                )
+    if disjoint:
         logger.info(
-            "%s: spans %.1f windows of %ss (< %d): calibrating by bootstrap",
+            "%s: %d disjoint windows (rate %g wants %d): resampling, after a homogeneity check",
             what,
-            span / duration,
-            duration,
-            MIN_CHUNKS,
-        )
-    elif ordered and n_rows // window_rows >= MIN_CHUNKS:
-        offsets = n_rows - window_rows + 1
-        starts = np.unique(np.round(np.linspace(0, offsets - 1, min(draws, offsets))))
-        return WindowPlan(
-            "blocks", n_rows, window_rows, int(starts.size), seed, starts.astype(np.int64)
+            disjoint,
+            rate,
+            wanted,
         )
     # effective size: the resample carries the noise of both the window and the reference
     draw_rows = max(1, round(window_rows * n_rows / (window_rows + n_rows)))
     return WindowPlan(
-        "bootstrap", n_rows, window_rows, draws, seed, np.empty(0, np.int64), draw_rows=draw_rows
+        "bootstrap",
+        n_rows,
+        window_rows,
+        draws,
+        seed,
+        np.empty(0, np.int64),
+        timed[0],
+        timed[1],
+        draw_rows=draw_rows,
+        disjoint=disjoint,
+        what=what,
     )
+
+
+def ordered_windows_needed(rate: float) -> int:
+    """Disjoint windows an ordered reference needs to state ``rate`` from its own windows.
+
+    Examples
+    --------
+    >>> ordered_windows_needed(0.05), ordered_windows_needed(0.01)
+    (100, 500)
+    """
+    return max(MIN_CHUNKS, math.ceil(CHUNKS_PER_RATE / rate - 1e-9))
+
+
+def _round_up(rate: float) -> float:
+    """A rate rounded up to three decimals (what an error message can suggest)."""
+    return min(1.0, math.ceil(rate * 1000.0 - 1e-9) / 1000.0)
 
 
 def _smallest_rate(n: int) -> float:
@@ -292,16 +391,9 @@ def null_scores(blocks: Sequence[ScoredBlock], plan: WindowPlan) -> np.ndarray:
     Oriented so that higher is more drift (p-values negated); NaN (insufficient) becomes
     ``-inf``, which never crosses a threshold.
     """
-    widths = [len(b.names) for b in blocks]
-    out = np.empty((plan.n_windows, sum(widths)), dtype=np.float64)
+    out = np.empty((plan.n_windows, sum(len(b.names) for b in blocks)), dtype=np.float64)
     for i, idx in enumerate(plan.windows()):
-        col = 0
-        for block, width in zip(blocks, widths, strict=True):
-            res = block.function(block.profile, block.rows[idx])
-            v = np.asarray(to_numpy(res.values), dtype=np.float64)
-            out[i, col : col + width] = v if block.higher_is_drift else -v
-            col += width
-    out[np.isnan(out)] = -np.inf
+        out[i] = _scores_of(blocks, idx)
     return out
 
 
@@ -356,6 +448,58 @@ class Calibration:
             float(d["in_sample_rate"]),
             int(d.get("seed", 0)),
         )
+
+
+def check_homogeneous(
+    blocks: Sequence[ScoredBlock], plan: WindowPlan, scores: np.ndarray, rate: float
+) -> None:
+    """Refuse to resample an ordered reference whose own windows vary beyond resampling.
+
+    Resampling is right only when consecutive windows differ by sampling noise alone. On a
+    homogeneous reference about half of its disjoint windows score above the resamples'
+    median (a little under half: in-sample windows sit closer to the reference); with a
+    cycle, shifting segments or autocorrelation nearly all of them do. More than
+    ``0.5 + 3 sd`` of a fair coin means the reference is not homogeneous, and resampling
+    would page far more often than ``rate``: a :class:`CalibrationError` says what to do.
+    """
+    if plan.disjoint < MIN_CHECK_CHUNKS:
+        logger.warning(
+            "%s: only %d windows in time order, too few to check that resampling fits it",
+            plan.what,
+            plan.disjoint,
+        )
+        return
+    chunks = list(plan.disjoint_windows())
+    own = np.empty((len(chunks), scores.shape[1]), dtype=np.float64)
+    for i, idx in enumerate(chunks):
+        own[i] = _scores_of(blocks, idx)
+    median = np.median(scores, axis=0)
+    above = np.mean(own > median, axis=0)
+    limit = 0.5 + 3.0 * 0.5 / math.sqrt(len(chunks))
+    names = [n for b in blocks for n in b.names]
+    worst = int(np.argmax(above - limit))
+    if above[worst] > limit:
+        wanted = ordered_windows_needed(rate)
+        raise CalibrationError(
+            f"{plan.what}, feature {names[worst]}: the reference's own windows vary more than "
+            f"resampling explains ({above[worst]:.0%} of its {len(chunks)} windows score above "
+            f"the resampled median; about 50% if it were homogeneous), so resampling would "
+            f"not hold false_alarm_rate {rate:g}, and calibrating from its windows needs >= "
+            f"{wanted} of them; use a longer reference (>= {wanted} windows), a "
+            f"false_alarm_rate >= {_round_up(CHUNKS_PER_RATE / max(plan.disjoint, 1)):g}, or a "
+            f"shorter window"
+        )
+
+
+def _scores_of(blocks: Sequence[ScoredBlock], idx: np.ndarray) -> np.ndarray:
+    parts = []
+    for block in blocks:
+        res = block.function(block.profile, block.rows[idx])
+        v = np.asarray(to_numpy(res.values), dtype=np.float64)
+        parts.append(v if block.higher_is_drift else -v)
+    out = np.concatenate(parts)
+    out[np.isnan(out)] = -np.inf
+    return out
 
 
 def _exceedance_counts(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -432,6 +576,8 @@ def calibrate(blocks: Sequence[ScoredBlock], plan: WindowPlan, rate: float) -> C
     """
     names = tuple(n for b in blocks for n in b.names)
     scores = null_scores(blocks, plan)
+    if plan.short_order:
+        check_homogeneous(blocks, plan, scores, rate)
     cuts, _, feature_rate, sidak, in_sample = thresholds_from_scores(scores, rate)
     directions = [b.higher_is_drift for b in blocks for _ in b.names]
     thresholds = tuple(

@@ -321,6 +321,20 @@ MIGRATIONS: list[Migration] = [
             """,
         ),
     ),
+    # Rules (monitor/rules/): where each result's threshold came from ("fixed" or
+    # "calibrated" from the reference) and the calibration's rate, window rows and method.
+    # One ALTER with every column, so it applies whole or not at all.
+    Migration(
+        6,
+        "rules: rule_results threshold source and calibration",
+        (
+            "ALTER TABLE rule_results "
+            "ADD COLUMN threshold_source String DEFAULT 'fixed', "
+            "ADD COLUMN calibration_rate Float64 DEFAULT 0, "
+            "ADD COLUMN calibration_rows UInt64 DEFAULT 0, "
+            "ADD COLUMN calibration_method String DEFAULT ''",
+        ),
+    ),
 ]
 
 

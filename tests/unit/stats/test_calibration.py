@@ -114,7 +114,7 @@ def test_seasonal_reference_time_windows_hold_the_rate_where_bootstrap_does_not(
 
 def test_numeric_and_categorical_blocks_share_null_windows():
     rng = np.random.default_rng(4)
-    n = 8000
+    n = 40_000
     num = rng.normal(size=(n, 2))
     cats = np.where(rng.random((n, 1)) < 0.3, "a", "b").astype(object)
     cp = CategoricalProfile.from_columns({"c": list(cats[:, 0])})
@@ -169,3 +169,32 @@ def test_short_ordered_reference_falls_back_to_bootstrap_at_the_effective_size()
     assert plan.draw_rows == round(1000 * 5000 / 6000)
     windows = list(plan.windows())
     assert len(windows) == plan.n_windows and all(len(w) == plan.draw_rows for w in windows)
+
+
+def _hourly(rng: np.random.Generator, hours: int, per_hour: int, amplitude: float):
+    h = np.repeat(np.arange(hours), per_hour)
+    ts = h * 3600.0 + np.tile(np.linspace(0, 3599, per_hour), hours)
+    x = amplitude * np.sin(2 * np.pi * (h % 24) / 24.0)[:, None] + rng.normal(size=(len(h), 1))
+    return ts, x
+
+
+def test_short_seasonal_reference_is_refused_not_resampled():
+    rng = np.random.default_rng(8)
+    ts, ref = _hourly(rng, 72, 100, amplitude=1.0)  # 71 whole hours; 0.02 wants 250
+    plan = window_plan(
+        len(ref), 100, 0.02, timestamps=ts, duration=3600.0, n_windows=300, what='rule "x_drift"'
+    )
+    assert plan.method == "bootstrap" and plan.short_order
+    with pytest.raises(CalibrationError) as err:
+        calibrate([_block(ref)], plan, 0.02)
+    message = str(err.value)
+    assert 'rule "x_drift", feature f0' in message and "71 windows" in message
+    assert ">= 250" in message and "false_alarm_rate >= 0.071" in message
+
+
+def test_short_homogeneous_reference_is_resampled_after_the_check():
+    rng = np.random.default_rng(8)
+    ts, ref = _hourly(rng, 72, 100, amplitude=0.0)
+    plan = window_plan(len(ref), 100, 0.02, timestamps=ts, duration=3600.0, n_windows=300)
+    cal = calibrate([_block(ref)], plan, 0.02)
+    assert cal.method == "bootstrap" and np.isfinite(cal.thresholds[0])
