@@ -15,7 +15,16 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.command("check")
-def check(files: list[Path] = typer.Argument(..., help="Rule files or directories.")) -> None:
+def check(
+    files: list[Path] = typer.Argument(..., help="Rule files or directories."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Also check rules against the references stored in this config's store "
+        "(multivariate and estimated_performance rules).",
+    ),
+) -> None:
     """Validate rule files; print every problem as file:line:col: rule "name": message.
 
     Exit status: 0 when every file is valid, 1 otherwise.
@@ -30,6 +39,19 @@ def check(files: list[Path] = typer.Argument(..., help="Rule files or directorie
             typer.echo(str(problem), err=True)
         typer.echo(f"{len(exc.problems)} error(s)", err=True)
         raise typer.Exit(code=1) from None
+    if config is not None:
+        from monitor.rules.reference_checks import problems_against_references
+
+        _, store = open_configured_store(config)
+        try:
+            problems = problems_against_references(ruleset, store)
+        finally:
+            store.close()
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        if problems:
+            typer.echo(f"{len(problems)} error(s)", err=True)
+            raise typer.Exit(code=1)
     for f in ruleset.files:
         typer.echo(f"{f}: OK")
     typer.echo(f"{len(ruleset.rules())} rule(s) in {len(ruleset.groups)} group(s)")

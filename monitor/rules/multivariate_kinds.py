@@ -219,6 +219,12 @@ def evaluate_estimated_performance(inputs: KindInput) -> list[Result]:
 
 
 def _estimator(sample: Any, cut: float) -> estimation.PerformanceEstimator:
+    _estimator_inputs(sample)
+    return estimation.PerformanceEstimator(sample.prediction, sample.label, cut)
+
+
+def _estimator_inputs(sample: Any) -> None:
+    """Raise ValueError naming what the reference lacks for estimation."""
     if sample.prediction is None or not np.isfinite(sample.prediction).any():
         raise ValueError(
             "estimated_performance needs the model's scores: the reference has no "
@@ -234,7 +240,11 @@ def _estimator(sample: Any, cut: float) -> estimation.PerformanceEstimator:
             "estimated_performance needs scores (a confidence per event), but the "
             "reference's predictions are only the classes 0 and 1"
         )
-    return estimation.PerformanceEstimator(sample.prediction, sample.label, cut)
+    labels = sample.label[np.isfinite(sample.label)]
+    if not np.isin(labels, (0.0, 1.0)).all() or len(np.unique(labels)) < 2:
+        raise ValueError(
+            "estimated_performance needs binary labels 0 and 1 with both classes in the reference"
+        )
 
 
 def check_multivariate(rule: Rule) -> list[Finding]:
@@ -289,3 +299,44 @@ def misplaced_keys(rule: Rule) -> list[Finding]:
         if getattr(rule, key, None) is not None and rule.kind != owner:
             found.append(([key], f"'{key}' applies only to kind {owner!r}"))
     return found
+
+
+def check_against_reference(rule: Rule, reference: Any) -> list[Finding]:
+    """Problems of ``rule`` that only its stored reference shows (``rules check --config``).
+
+    ``reference`` is the :class:`~monitor.rules.references.ReferenceProfile` the rule's
+    ``reference.dataset`` names for one model. Checks what evaluation would otherwise
+    only log: a row sample exists, PCA gets at least two features, estimation has scores
+    (not classes) and binary labels.
+    """
+    if rule.kind not in ("multivariate", "estimated_performance"):
+        return []
+    sample = getattr(reference, "rows", None)
+    if sample is None:
+        return [
+            (
+                ["reference"],
+                "the reference has no row sample (it was added by an older "
+                "version); add it again with `driftline reference add`",
+            )
+        ]
+    if rule.kind == "multivariate":
+        kinds = {n: k for n, k in reference.kinds.items() if n in sample.block.names}
+        names = select_features(rule, kinds)
+        method = _setting(rule, "method", "pca")
+        need = 2 if method == "pca" else 1
+        if len(names) < need:
+            what = "PCA drift needs at least 2 features" if need == 2 else "no feature"
+            return [
+                (
+                    ["features"],
+                    f"{what}: the reference has {len(names)} of the selected "
+                    f"features ({', '.join(names) or 'none'})",
+                )
+            ]
+        return []
+    try:
+        _estimator_inputs(sample)
+    except ValueError as exc:
+        return [(["reference"], str(exc))]
+    return []
