@@ -26,6 +26,7 @@ from monitor.evaluator import Evaluator
 from monitor.ingest import Ingestor, Stopped
 from monitor.ingest_processes import ChildSpec, IngestProcesses
 from monitor.records import Alert
+from monitor.source import undecodable
 from monitor.source.consumer import KafkaSource, SourceError
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
@@ -240,6 +241,8 @@ class Daemon:
             )
 
         checks = {"kafka": kafka_ready}
+        # Unreadable Kafka batches: named when skipped; not ready while one blocks.
+        checks["kafka_batches"] = lambda: undecodable.readiness(bool(self.config.ingest.workers))
         if evaluator is None:
             return ApiContext(store, ready_checks=checks, clock=self.clock)
         checks["rules"] = lambda: (

@@ -16,12 +16,15 @@ import threading
 import time
 from collections.abc import Callable
 
+import httpx
 import kafka.codec
 import pytest
 from kafka import KafkaProducer
 from source_live import WAIT_S, event_message, source_settings, unique_group
 
 from monitor import metrics
+from monitor.config import Config
+from monitor.daemon import Daemon
 from monitor.ingest import Ingestor, IngestSettings
 from monitor.source import undecodable
 from monitor.source.consumer import KafkaSource
@@ -134,3 +137,57 @@ def test_stop_policy_blocks_only_the_unreadable_partition(
     assert [(b.topic, b.partition, b.offset) for b in blocked] == [(topic, 0, 3)]
     assert "lz4" in blocked[0].reason
     assert f"{topic}[0] blocked at offset 3" in blocked[0].describe()
+
+
+def test_readyz_of_the_daemon_names_a_blocked_partition(
+    kafka_bootstrap: str,
+    topic_factory: Callable[..., str],
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic = topic_factory(partitions=1)
+    _send(kafka_bootstrap, topic, range(0, 2), None, 0)
+    _send(kafka_bootstrap, topic, range(2, 6), "lz4", 0)  # offsets 2-5, unreadable
+    _without_lz4(monkeypatch)
+    config = Config.model_validate(
+        {
+            "source": {
+                "kafka": {
+                    "bootstrap_servers": [kafka_bootstrap],
+                    "group_id": unique_group("ready"),
+                    "poll_timeout_ms": 200,
+                    "on_undecodable": "stop",
+                },
+                "events": [{"topic": topic}],
+            },
+            "store": {"path": str(tmp_path / "chdb")},
+            "ingest": {"batch_max_wait_ms": 200},
+            "rules": {"enabled": False},
+            "api": {"enabled": True, "port": 0},
+        }
+    )
+    daemon = Daemon(config)
+    runner = threading.Thread(target=daemon.run, kwargs={"timeout": WAIT_S}, daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        body: dict = {}
+        status = None
+        while time.monotonic() < deadline:
+            if daemon.api is not None:
+                try:
+                    response = httpx.get(f"{daemon.api.url}/readyz", timeout=5)
+                except httpx.HTTPError:  # the server may still be starting
+                    continue
+                body, status = response.json(), response.status_code
+                check = body.get("checks", {}).get("kafka_batches", {})
+                if check and not check["ok"]:
+                    break
+            time.sleep(0.2)
+    finally:
+        daemon.stop()
+        runner.join(30)
+    assert status == 503, body
+    detail = body["checks"]["kafka_batches"]["detail"]
+    assert f"{topic}[0] blocked at offset 2" in detail and "lz4" in detail
+    assert daemon.ingested >= 2  # what came before the batch was stored
