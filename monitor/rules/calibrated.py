@@ -279,3 +279,20 @@ def rule_calibration(
     if isinstance(hit, CalibrationError):
         raise hit
     return hit
+
+
+def expected_window_rows(ref: ReferenceProfile, rule: Rule) -> int:
+    """Rows a window of ``rule`` is expected to hold, for showing its thresholds.
+
+    The reference's median rows per rule window when it has timestamps (production may
+    sample differently: ``--window-rows`` says), else the rule's ``min_samples``.
+    """
+    sample = getattr(ref, "calibration", None)
+    if sample is None or sample.timestamps is None or sample.n_rows < 2:
+        return rule.min_samples
+    ts = sample.timestamps
+    edges = np.arange(ts[0], ts[-1], rule.window.total_seconds())
+    counts = np.diff(np.searchsorted(ts, edges))
+    counts = counts[counts > 0]
+    scale = sample.source_rows / max(sample.n_rows, 1)  # a thinned sample holds fewer
+    return max(1, int(round(float(np.median(counts)) * scale))) if counts.size else 1

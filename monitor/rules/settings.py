@@ -24,3 +24,11 @@ class RulesSettings(BaseModel):
     reference_sample_size: int = Field(
         50_000, ge=1000, description="values kept per numeric feature of a reference dataset"
     )
+    calibration_sample_size: int = Field(
+        200_000,
+        ge=1000,
+        description=(
+            "reference rows kept in time order for calibrated thresholds (a seeded subset, "
+            "still in order, of a larger reference)"
+        ),
+    )
