@@ -80,6 +80,9 @@ class Reference(_Strict):
     missing: dict[str, float] = Field(default_factory=dict)
     prediction: Any = None
     seed: int = 0
+    # a file's time column (``reference add --timestamp-column``): calibrated rules learn
+    # from its windows; without one they resample the reference
+    timestamp_column: str | None = None
 
 
 class ExpectedAlert(_Strict):
@@ -178,7 +181,10 @@ def run_test(test: RuleTest, spec: TestFile, base: Path, echo: Callable[[str], N
                     frame = pd.DataFrame(cols)
                     if ref.prediction is not None:
                         frame["prediction"] = preds
-                save_reference(store, ref.model, ref.name, profile_frame(frame, source="test"))
+                profile = profile_frame(
+                    frame, source="test", timestamp_column=ref.timestamp_column
+                )
+                save_reference(store, ref.model, ref.name, profile)
             events: list[Event] = []
             for w in test.windows:
                 events += _events(w, start, len(events))
