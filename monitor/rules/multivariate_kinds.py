@@ -28,6 +28,7 @@ from monitor.stats import estimation
 from monitor.stats.multivariate import (
     DEFAULT_RATE,
     DEFAULT_VARIANCE_SHARE,
+    MIN_REFERENCE_ROWS,
     DomainClassifier,
     PcaDrift,
     RowBlock,
@@ -340,3 +341,41 @@ def check_against_reference(rule: Rule, reference: Any) -> list[Finding]:
     except ValueError as exc:
         return [(["reference"], str(exc))]
     return []
+
+
+def suggested_rules(profile: Any, common: dict, ref: dict) -> list[dict]:
+    """The rules ``rules suggest`` adds when the reference allows them.
+
+    A ``multivariate`` PCA rule when the row sample has at least 2 features and enough
+    rows; an ``estimated_performance`` rule when it has scores and binary labels.
+    """
+    sample = getattr(profile, "rows", None)
+    if sample is None:
+        return []
+    out: list[dict] = []
+    if len(sample.block.names) >= 2 and sample.n_rows >= MIN_REFERENCE_ROWS:
+        out.append(
+            {
+                "name": "joint_drift",
+                "kind": "multivariate",
+                "method": "pca",
+                "reference": ref,
+                **common,
+            }
+        )
+    try:
+        _estimator_inputs(sample)
+        pairs = np.isfinite(sample.prediction) & np.isfinite(sample.label)
+        if int(pairs.sum()) >= estimation.MIN_REFERENCE_ROWS:
+            out.append(
+                {
+                    "name": "accuracy_estimated",
+                    "kind": "estimated_performance",
+                    "statistic": "accuracy",
+                    "reference": ref,
+                    **common,
+                }
+            )
+    except ValueError:
+        pass  # no scores or labels: nothing to estimate from
+    return out

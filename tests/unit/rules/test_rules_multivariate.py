@@ -153,3 +153,22 @@ def test_estimation_without_scores_or_labels_says_what_is_missing():
     classes = frame.assign(prediction=(frame["prediction"] > 0.5).astype(int))
     res = run(estimated(), profile_frame(classes), window(frame))
     assert "only the classes 0 and 1" in res.evidence["reason"]
+
+
+def test_suggest_proposes_the_kinds_only_when_the_reference_allows():
+    from monitor.rules.loader import load_document
+    from monitor.rules.suggest import suggest_rules
+    from monitor.yamlfile import parse_yaml_text
+
+    def suggested(frame: pd.DataFrame) -> dict[str, str]:
+        text = suggest_rules("m", "training", profile_frame(frame))
+        groups = load_document(parse_yaml_text(text, "suggested.yaml"))  # passes check
+        return {r.name: r.kind for g in groups for r in g.rules}
+
+    full = suggested(pairs(1000, 0.8, seed=13))
+    assert full["joint_drift"] == "multivariate"
+    assert full["accuracy_estimated"] == "estimated_performance"
+    no_labels = suggested(pairs(1000, 0.8, seed=13).drop(columns=["label"]))
+    assert "joint_drift" in no_labels and "accuracy_estimated" not in no_labels
+    one = suggested(pairs(1000, 0.8, seed=13)[["a", "prediction"]])
+    assert "joint_drift" not in one
