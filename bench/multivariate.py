@@ -3,7 +3,8 @@
 Multivariate drift: a reference of ``--features`` standard-normal features in which
 ``--pairs`` pairs are correlated (rho = 0.8), and windows of ``--window-rows`` rows that are
 either drawn from the same distribution (no-drift windows: false alarms) or with every
-pair's correlation flipped to -0.8 (correlation-flip windows: every marginal unchanged).
+pair's correlation flipped to -0.8 (correlation-flip windows: every marginal unchanged;
+``--flip-rho`` sets another correlation, ``--pairs`` how many pairs change).
 On each window run
 
 * the PCA reconstruction-error detector (:class:`monitor.stats.multivariate.PcaDrift`,
@@ -105,7 +106,7 @@ def multivariate(args: argparse.Namespace, rng: np.random.Generator) -> tuple[fl
 
     counts = {"pca": [0, 0], "clf": [0, 0], "uni": [0, 0]}  # [flip flagged, null flagged]
     for w in range(args.drift_windows):
-        flip = draw(rng, args.window_rows, args.features, args.pairs, -RHO)
+        flip = draw(rng, args.window_rows, args.features, args.pairs, args.flip_rho)
         counts["pca"][0] += pca.evaluate(RowBlock(names, flip)).drifted
         counts["uni"][0] += uni.flagged(flip)
         if w < args.classifier_windows:
@@ -119,7 +120,8 @@ def multivariate(args: argparse.Namespace, rng: np.random.Generator) -> tuple[fl
     n_clf_d = min(args.classifier_windows, args.drift_windows)
     n_clf_n = min(args.classifier_windows, args.null_windows)
     print(
-        f"windows of {args.window_rows} rows: {args.drift_windows} correlation-flip, "
+        f"windows of {args.window_rows} rows: {args.drift_windows} with rho {RHO} -> "
+        f"{args.flip_rho}, "
         f"{args.null_windows} no-drift ({n_clf_d} / {n_clf_n} for the classifier)"
     )
     print(f"{'detector':<22}{'detection':>10}{'false alarms':>14}")
@@ -130,7 +132,7 @@ def multivariate(args: argparse.Namespace, rng: np.random.Generator) -> tuple[fl
     ):
         print(f"{label:<22}{counts[key][0] / nd:>10.3f}{counts[key][1] / nn:>14.3f}")
 
-    big = RowBlock(names, draw(rng, args.cost_rows, args.features, args.pairs, -RHO))
+    big = RowBlock(names, draw(rng, args.cost_rows, args.features, args.pairs, args.flip_rho))
     t_uni = best_of(lambda: uni.flagged(big.numeric))
     t_pca = best_of(lambda: pca.evaluate(big))
     t_clf = best_of(lambda: clf.evaluate(big))
@@ -199,6 +201,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", type=int, default=50)
     parser.add_argument("--pairs", type=int, default=10)
+    parser.add_argument(
+        "--flip-rho", type=float, default=-RHO, help="correlation of the pairs after the change"
+    )
     parser.add_argument("--reference-rows", type=int, default=20_000)
     parser.add_argument("--window-rows", type=int, default=2000)
     parser.add_argument("--drift-windows", type=int, default=50)
