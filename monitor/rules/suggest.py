@@ -30,7 +30,7 @@ from monitor.rules import catalog
 from monitor.rules.kinds import KINDS
 from monitor.rules.multivariate_kinds import suggested_rules
 from monitor.rules.references import ReferenceProfile
-from monitor.stats.calibration import MIN_CHUNKS, null_windows_needed
+from monitor.stats.calibration import CHUNKS_PER_RATE, MIN_CHUNKS, null_windows_needed
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def suggested_rate(profile: ReferenceProfile) -> float | None:
     if sample.timestamps is not None:
         windows = float(sample.timestamps[-1] - sample.timestamps[0]) / _WINDOW_S
         if windows >= MIN_CHUNKS:
-            rate = max(rate, math.ceil(1000.0 * 5.0 / windows) / 1000.0)
+            rate = max(rate, math.ceil(1000.0 * CHUNKS_PER_RATE / windows) / 1000.0)
     if rate >= 1.0 or sample.n_rows < null_windows_needed(rate):
         return None
     return rate

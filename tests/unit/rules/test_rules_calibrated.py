@@ -170,3 +170,26 @@ def test_timestamp_column_must_exist_and_hold_times():
         profile_frame(frame, timestamp_column="when")
     with pytest.raises(ValueError, match="timestamp column 'ts2' is not in the reference"):
         profile_frame(frame, timestamp_column="ts2")
+
+
+def test_suggest_writes_calibrated_drift_rules_with_the_rate_stated(seasonal):
+    from monitor.rules.suggest import suggest_rules
+
+    ref, _ = seasonal
+    text = suggest_rules("m", "training", ref)
+    assert (
+        "false_alarm_rate: 0.01  # calibrated from the reference: pages falsely in about 1.0%"
+        in text
+    )
+    drift = [
+        r
+        for g in load_document(parse_yaml_text(text, "suggested.yaml"))
+        for r in g.rules
+        if r.kind == "drift"
+    ]
+    assert drift and all(r.calibrated is not None for r in drift)
+    # a reference shorter than 500 hours states the smallest rate its windows support
+    short = profile_frame(_stream(np.random.default_rng(1), 24 * 10, 20), timestamp_column="when")
+    assert "false_alarm_rate: 0.021" in suggest_rules("m", "training", short)
+    fixed = suggest_rules("m", "training", ref, calibrated=False)
+    assert "false_alarm_rate" not in fixed and "threshold: 0.1" in fixed
