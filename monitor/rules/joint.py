@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitor.stats.multivariate import RowBlock
+from monitor.stats.rowblock import RowBlock
 from monitor.store import schema
 from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
@@ -119,6 +119,13 @@ class JointSample:
         )
 
 
+def _category_text(value: Any) -> str | None:
+    """A reference value as the store keeps categories: text, booleans "true"/"false"."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    return None if pd.isna(value) else str(value)
+
+
 def sample_frame(
     frame: pd.DataFrame, kinds: dict[str, str], size: int = SAMPLE_ROWS
 ) -> JointSample | None:
@@ -133,13 +140,7 @@ def sample_frame(
     # booleans are categories "true"/"false", as the store keeps them
     cat = [n for n, k in kinds.items() if k == "categorical"]
     for name in cat:
-        part[name] = part[name].map(
-            lambda v: (
-                ("true" if v else "false")
-                if isinstance(v, (bool, np.bool_))
-                else (None if pd.isna(v) else str(v))
-            )
-        )
+        part[name] = part[name].map(_category_text)
     block = RowBlock.from_frame(part, kinds)
 
     def column(name: str) -> np.ndarray | None:
