@@ -136,7 +136,7 @@ def show(
 def _show_thresholds(rules, model, name, profile, window_rows) -> bool:
     import fnmatch
 
-    from monitor.rules.calibrated import expected_window_rows, rule_calibration
+    from monitor.rules.calibrated import describe, expected_window_rows, rule_calibration
     from monitor.rules.evaluate import rule_features
     from monitor.rules.loader import load_rule_files
     from monitor.stats.calibration import CalibrationError
@@ -164,13 +164,10 @@ def _show_thresholds(rules, model, name, profile, window_rows) -> bool:
             typer.echo(f"{group.name}/{rule.name}: {exc}", err=True)
             ok = False
             continue
-        typer.echo(
-            f"{group.name}/{rule.name}: false_alarm_rate {cal.rate:g} for windows of "
-            f"~{cal.window_rows} rows ({cal.method}, {cal.n_null} null windows, per-feature "
-            f"p {cal.feature_rate:.4g}, Sidak would use {cal.sidak_feature_rate:.4g})"
-        )
-        for feature, t in zip(cal.features, cal.thresholds, strict=True):
-            typer.echo(f"  {feature}: {rule.statistic or 'auto'} threshold {t:.6g}")
+        first, *rest = describe(cal, rule.statistic)
+        typer.echo(f"{group.name}/{rule.name}: {first}")
+        for line in rest:
+            typer.echo(line)
     return ok
 
 

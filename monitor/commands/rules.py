@@ -22,7 +22,7 @@ def check(
         "--config",
         "-c",
         help="Also check rules against the references stored in this config's store "
-        "(multivariate and estimated_performance rules).",
+        "(multivariate and estimated_performance rules, calibrated thresholds: printed).",
     ),
 ) -> None:
     """Validate rule files; print every problem as file:line:col: rule "name": message.
@@ -45,6 +45,7 @@ def check(
         _, store = open_configured_store(config)
         try:
             problems = problems_against_references(ruleset, store)
+            learned = [] if problems else _calibrated_thresholds(ruleset, store)
         finally:
             store.close()
         for problem in problems:
@@ -52,9 +53,37 @@ def check(
         if problems:
             typer.echo(f"{len(problems)} error(s)", err=True)
             raise typer.Exit(code=1)
+        for line in learned:
+            typer.echo(line)
     for f in ruleset.files:
         typer.echo(f"{f}: OK")
     typer.echo(f"{len(ruleset.rules())} rule(s) in {len(ruleset.groups)} group(s)")
+
+
+def _calibrated_thresholds(ruleset, store) -> list[str]:
+    """What each calibrated rule learned from each stored reference it applies to."""
+    import fnmatch
+
+    from monitor.rules.calibrated import describe, expected_window_rows, rule_calibration
+    from monitor.rules.evaluate import rule_features
+    from monitor.rules.references import list_references, load_reference
+
+    stored = [(model, name) for model, name, *_ in list_references(store)]
+    lines: list[str] = []
+    for group, rule in ruleset.rules():
+        if rule.calibrated is None or rule.reference is None:
+            continue
+        for model, name in stored:
+            if name != rule.reference.dataset or not fnmatch.fnmatchcase(model, rule.model):
+                continue
+            profile = load_reference(store, model, name)
+            rows = expected_window_rows(profile, rule)
+            cal = rule_calibration(
+                rule, profile, rule_features(rule, profile), rows, group.interval
+            )
+            first, *rest = describe(cal, rule.statistic)
+            lines += [f"{group.name}/{rule.name} on {model} ({name}): {first}", *rest]
+    return lines
 
 
 @app.command("test")

@@ -296,3 +296,31 @@ def expected_window_rows(ref: ReferenceProfile, rule: Rule) -> int:
     counts = counts[counts > 0]
     scale = sample.source_rows / max(sample.n_rows, 1)  # a thinned sample holds fewer
     return max(1, int(round(float(np.median(counts)) * scale))) if counts.size else 1
+
+
+def calibration_problems(
+    rule: Rule, ref: ReferenceProfile, interval: timedelta | None
+) -> list[tuple[list[str | int], str]]:
+    """Why ``ref`` cannot calibrate ``rule`` (``rules check --config``); [] when it can."""
+    if rule.calibrated is None:
+        return []
+    from monitor.rules.evaluate import rule_features
+
+    try:
+        rows = expected_window_rows(ref, rule)
+        rule_calibration(rule, ref, rule_features(rule, ref), rows, interval)
+    except CalibrationError as exc:
+        return [(["threshold"], str(exc))]
+    return []
+
+
+def describe(cal: Calibration, statistic: str | None) -> list[str]:
+    """Lines a person reads to see what a calibrated rule will fire on."""
+    lines = [
+        f"false_alarm_rate {cal.rate:g} for windows of ~{cal.window_rows} rows ({cal.method}, "
+        f"{cal.n_null} null windows, per-feature p {cal.feature_rate:.4g}, Sidak would use "
+        f"{cal.sidak_feature_rate:.4g})"
+    ]
+    for feature, t in zip(cal.features, cal.thresholds, strict=True):
+        lines.append(f"  {feature}: {statistic or 'auto'} threshold {t:.6g}")
+    return lines

@@ -3,7 +3,8 @@
 ``driftline rules check --config driftline.yaml`` runs them after the files themselves
 passed: some problems only the reference shows (a multivariate rule whose selection leaves
 PCA one feature of the reference; an estimation rule on a model whose reference has no
-scores or labels). Each is reported like a file problem, ``file:line:col: rule "name":
+scores or labels; a calibrated threshold the reference is too short or too
+uneven to learn). Each is reported like a file problem, ``file:line:col: rule "name":
 message``, at the rule's key the problem is about; a rule whose model has no such
 reference yet is not a problem (it is reported insufficient until one is added).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 
+from monitor.rules.calibrated import calibration_problems
 from monitor.rules.loader import RuleSet, load_document
 from monitor.rules.multivariate_kinds import check_against_reference
 from monitor.rules.references import list_references, load_reference
@@ -36,7 +38,9 @@ def problems_against_references(ruleset: RuleSet, store: Store) -> list[Problem]
                     if name != rule.reference.dataset or not fnmatch.fnmatchcase(model, rule.model):
                         continue
                     profile = load_reference(store, model, name)
-                    for sub, message in check_against_reference(rule, profile):
+                    found = check_against_reference(rule, profile)
+                    found += calibration_problems(rule, profile, group.interval)
+                    for sub, message in found:
                         line, col = doc.position(["groups", gi, "rules", ri, *sub])
                         problems.append(
                             Problem(

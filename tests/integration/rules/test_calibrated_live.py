@@ -158,6 +158,9 @@ def test_calibrated_rule_is_quiet_on_natural_variation_and_fires_on_a_shift(
     assert shown.exit_code == 0, shown.output
     assert "cal/x_calibrated: false_alarm_rate 0.05 for windows of ~41 rows" in shown.output
     assert "  x: auto threshold" in shown.output and "  seg: auto threshold" in shown.output
+    checked = runner.invoke(app, ["rules", "check", str(rules), "-c", str(config)])
+    assert checked.exit_code == 0, checked.output
+    assert "cal/x_calibrated on cm (training): false_alarm_rate 0.05" in checked.output
 
     store = store_opener()
     topic = topic_factory(partitions=1)
@@ -206,7 +209,9 @@ def test_calibrated_rule_is_quiet_on_natural_variation_and_fires_on_a_shift(
     sample = calibrated[0]
     assert sample["threshold_source"] == "calibrated"
     assert sample["calibration_rate"] == pytest.approx(0.05)
-    assert sample["calibration_rows"] == 41  # 40 rounded to the size grid and sample["calibration_method"] == "time"
+    assert (
+        sample["calibration_rows"] == 41
+    )  # 40 rounded to the size grid and sample["calibration_method"] == "time"
     assert {r["threshold_source"] for r in fixed} == {"fixed"}
 
     firing = []
