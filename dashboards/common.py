@@ -33,6 +33,60 @@ def fetch(path: str, **params) -> dict | None:
         return None
 
 
+def fetch_or_stop(path: str, **params) -> dict:
+    """GET what the page cannot do without; when the API fails, one red state and stop.
+
+    An unreachable daemon must never read as an empty, green page ("no alert", "no
+    model"), nor as the same error repeated by every section of it.
+    """
+    try:
+        return client().get(path, **params)
+    except ApiError as exc:
+        st.error(
+            f"**Driftline is unreachable: nothing on this page can be trusted.** {exc}",
+            icon=":material/error:",
+        )
+        st.stop()
+        raise  # st.stop() raises; this keeps type checkers and readers sure
+
+
+def sight_banner() -> dict | None:
+    """Red banners when Driftline is blind or its notifications are not going out, a
+    warning per model without events; returns ``/status`` (None when it failed)."""
+    status = fetch_or_stop("/status")
+    if status.get("blind"):
+        reasons = "; ".join(
+            f"{r['what']}: {r['detail']}"
+            + (f" (since {when(r['since'])})" if r.get("since") else "")
+            for r in status.get("reasons", [])
+        )
+        last = status.get("last_evaluation")
+        st.error(
+            f"**Driftline is blind: no new alert can fire.** {reasons}. "
+            f"Last rule evaluation {ago(last)}; alerts shown are the last known state.",
+            icon=":material/visibility_off:",
+        )
+    for r in status.get("receivers", []):
+        if r.get("alarm"):
+            st.error(
+                f"**Notifications to {r['receiver']} are not going out** since "
+                f"{when(r['failing_since'])} ({r['failed_attempts']} failed attempts, "
+                f"{r['pending']} waiting; last: {r['last_detail']}).",
+                icon=":material/notifications_off:",
+            )
+    for m in status.get("models_without_data", []):
+        st.warning(f"No events from {m['model']} since {when(m['no_events_since'])}.")
+    return status
+
+
+def when(value: str | None) -> str:
+    """``'2026-12-02 01:10 UTC (12 min ago)'`` for an ISO time from the API."""
+    if not value:
+        return "unknown"
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return f"{t.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC ({ago(value)})"
+
+
 def ago(value: str | None) -> str:
     """``'12 min ago'`` for an ISO time from the API."""
     if not value:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from monitor.alerting.settings import AlertingSettings
 from monitor.api.settings import ApiSettings
 from monitor.coordination import CoordinationSettings
+from monitor.health import HealthSettings
 from monitor.ingest import IngestSettings, check_workers
 from monitor.rules.settings import RulesSettings
 from monitor.source.settings import SourceSettings
@@ -44,6 +45,7 @@ class Config(BaseModel):
     rules: RulesSettings = Field(default_factory=RulesSettings)  # monitor/rules
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # monitor/alerting
     api: ApiSettings = Field(default_factory=ApiSettings)  # monitor/api
+    health: HealthSettings = Field(default_factory=HealthSettings)  # monitor/health.py
     # ---------------------------------------------------------------------------------
 
     @model_validator(mode="after")

@@ -103,6 +103,10 @@ class Election:
         )
         options["partition_assignment_strategy"] = (RangePartitionAssignor,)
         options.pop("max_poll_records", None)
+        # With Kafka down, a new member waits this long for the brokers instead of the
+        # client's 30 s default, so the evaluation thread (and the blind meta-alert it
+        # raises) is not held up.
+        options["bootstrap_timeout_ms"] = min(30_000, source.kafka.session_timeout_ms)
         self._lease_s = source.kafka.session_timeout_ms / 2000
         self._join_wait_s = source.kafka.session_timeout_ms / 1000
         # Silent this long, the broker has long expired this member: start a new one.
@@ -117,6 +121,8 @@ class Election:
 
     def is_leader(self) -> bool:
         """Poll the group (keeps membership) and say whether this member owns partition 0."""
+        if self._consumer is None and not self._reconnect():
+            return self._set_leader(False)
         try:
             self._consumer.poll(timeout_ms=100, max_records=1)
             # A join or sync cut short by the 100 ms poll is resumed only at the next
@@ -133,6 +139,9 @@ class Election:
             owned = False
         if not owned and self._silent_for() > self._stale_s:
             self._new_member()
+        return self._set_leader(owned)
+
+    def _set_leader(self, owned: bool) -> bool:
         if owned != self._leader:
             log.info(
                 "replica %s %s the evaluator",
@@ -143,6 +152,17 @@ class Election:
                 self._lost()
             self._leader = owned
         return owned
+
+    def _reconnect(self) -> bool:
+        """A fresh member after the last one could not be created (Kafka down)."""
+        try:
+            consumer = KafkaConsumer(**self._options)
+            consumer.subscribe([self.topic], listener=_Listener(self))
+        except KafkaError as exc:
+            log.warning("evaluator election: cannot reach Kafka: %s", exc)
+            return False
+        self._consumer = consumer
+        return True
 
     def _rejoining(self) -> bool:
         coordinator = getattr(self._consumer, "_coordinator", None)
@@ -165,6 +185,8 @@ class Election:
 
     def _silent_for(self) -> float:
         """Seconds since the group coordinator last answered this member (0: unknown)."""
+        if self._consumer is None:
+            return 0.0
         coordinator = getattr(self._consumer, "_coordinator", None)
         heartbeat = getattr(coordinator, "heartbeat", None)
         if heartbeat is None or self._options is None:
@@ -184,8 +206,8 @@ class Election:
             self._consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
         except KafkaError as exc:
             log.warning("evaluator election: closing the stale member: %s", exc)
-        self._consumer = KafkaConsumer(**self._options)
-        self._consumer.subscribe([self.topic], listener=_Listener(self))
+        self._consumer = None
+        self._reconnect()  # when Kafka is down, retried by the next is_leader()
 
     def _lost(self) -> None:
         callback = self.on_lost
@@ -198,7 +220,8 @@ class Election:
     def close(self) -> None:
         # Leaving the group is a courtesy (the broker expires a silent member anyway):
         # never let it hold up the daemon's shutdown bound.
-        self._consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False, timeout_ms=CLOSE_TIMEOUT_MS)
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -217,7 +240,7 @@ class _Listener(ConsumerRebalanceListener):
         return None
 
 
-_ADMIN_OPTIONS = ("bootstrap_servers", "client_id", "security_protocol", "ssl_cafile")
+_ADMIN_OPTIONS = ("bootstrap_servers", "client_id", "security_protocol")
 
 
 def _ensure_topic(consumer_options: dict[str, Any], topic: str) -> None:
@@ -226,7 +249,7 @@ def _ensure_topic(consumer_options: dict[str, Any], topic: str) -> None:
         **{
             k: v
             for k, v in consumer_options.items()
-            if k in _ADMIN_OPTIONS or k.startswith("sasl_")
+            if k in _ADMIN_OPTIONS or k.startswith(("sasl_", "ssl_"))
         }
     )
     try:

@@ -16,13 +16,16 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from monitor import metrics
+from monitor.alerting.settings import AlertingSettings
 from monitor.api.context import ApiContext
 from monitor.api.server import ApiServer
-from monitor.config import Config
+from monitor.config import Config, load_config
 from monitor.coordination import Election
 from monitor.evaluator import Evaluator
+from monitor.health import EVALUATION, KAFKA, STORE, KafkaProbe, Sight
 from monitor.ingest import Ingestor, Stopped
 from monitor.ingest_processes import ChildSpec, IngestProcesses
 from monitor.records import Alert
@@ -46,6 +49,10 @@ def utc_now() -> datetime:
 # Rule groups are evaluated at their own interval boundaries; the tick only bounds how
 # late after a boundary an evaluation starts.
 EVALUATION_TICK_S = 1.0
+# Kafka down: how long between attempts to open the source (each one waits for the
+# client's own bootstrap timeout too).
+KAFKA_RETRY_S = 5.0
+STORE_PING_S = 10.0
 
 
 @dataclass
@@ -74,6 +81,9 @@ class Daemon:
         Called with each evaluation's alerts.
     on_started : callable, optional
         Called with the daemon once every part runs (``daemon.api.url`` is known then).
+    config_path : path, optional
+        The file ``config`` came from: a reload (SIGHUP, API) reads its ``alerting:``
+        section again, so routes and receivers change without a restart.
 
     Examples
     --------
@@ -92,6 +102,7 @@ class Daemon:
         clock: Callable[[], datetime] = utc_now,
         on_alerts: Callable[[list[Alert]], object] | None = None,
         on_started: Callable[[Daemon], object] | None = None,
+        config_path: str | Path | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -99,10 +110,15 @@ class Daemon:
         self._on_started = on_started
         self._given_store = store
         self._source_factory = source_factory
+        self._config_path = config_path
+        # What this replica can see (Kafka, the store, evaluation): /readyz, the blind
+        # metric and the meta-alert read it.
+        self.sight = Sight()
         self._stopping = threading.Event()
         self.evaluator: Evaluator | None = None
         self.api: ApiServer | None = None
         self._last_poll_ok = 0.0
+        self._probe: KafkaProbe | None = None
         self._failure: BaseException | None = None
         self.ingested = 0
         self.store: Store | None = None
@@ -147,7 +163,10 @@ class Daemon:
                 self.api = ApiServer(self._api_context(store), self.config.api).start()
                 stack.callback(self.api.stop)
                 log.info("HTTP API on %s", self.api.url)
-            for job in self._jobs(store):
+            jobs = self._jobs(store)
+            if self._probe is not None:
+                stack.callback(self._probe.close)  # after its worker thread has ended
+            for job in jobs:
                 stack.enter_context(_worker(job, self._stopping, self.clock))
             if self._on_started is not None:
                 self._on_started(self)
@@ -170,22 +189,38 @@ class Daemon:
             if ingestor is not None:
                 ingestor.forget_partitions(partitions)
 
-        source = stack.enter_context(
-            _closing(self._source_factory(self.config.source, on_revoked=revoked))
-        )
-        ingestor = Ingestor(
-            source,
-            Decoder(self.config.source),
-            Sampler(self.config.source.sampling),
-            store,
-            self.config.ingest,
-            self._stopping,
-        )
-        stack.callback(ingestor.close)  # its writer thread ends before the source closes
+        opened: list[KafkaSource] = []
+
+        def connect() -> bool:
+            """Open the source (and the ingestor over it); False while Kafka is down."""
+            nonlocal ingestor
+            try:
+                source = self._source_factory(self.config.source, on_revoked=revoked)
+            except SourceError as exc:
+                # Start anyway: the API serves /healthz and says why we are not ready.
+                log.error("Kafka: %s; retrying in %.0fs", exc, KAFKA_RETRY_S)
+                self.sight.report(KAFKA, False, str(exc)[:300])
+                return False
+            stack.enter_context(_closing(source))
+            ingestor = Ingestor(
+                source,
+                Decoder(self.config.source),
+                Sampler(self.config.source.sampling),
+                store,
+                self.config.ingest,
+                self._stopping,
+            )
+            stack.callback(ingestor.close)  # its writer thread ends before the source closes
+            opened.append(source)
+            return True
 
         def loop(count: int | None, deadline: float | None) -> None:
             last_lag = 0.0
             while not self._stopping.is_set():
+                if ingestor is None:
+                    if not connect():
+                        self._stopping.wait(KAFKA_RETRY_S)
+                        continue
                 try:
                     self.ingested += ingestor.step()
                     self._last_poll_ok = time.monotonic()
@@ -194,10 +229,11 @@ class Daemon:
                     break
                 except SourceError as exc:
                     log.error("Kafka: %s; retrying", exc)
+                    self.sight.report(KAFKA, False, str(exc)[:300])
                     self._stopping.wait(1.0)
                 if time.monotonic() - last_lag > 10:
                     last_lag = time.monotonic()
-                    _update_lag(source)
+                    _update_lag(opened[0])
                 if _done(self.ingested, count, deadline):
                     break
 
@@ -227,37 +263,63 @@ class Daemon:
     def _evaluator(self, store: Store) -> Evaluator:
         mode = self.config.coordination.mode
         elect = mode == "kafka" or (mode == "auto" and self.config.store.clickhouse is not None)
-        election = Election(self.config.source, self.config.coordination) if elect else None
-        return Evaluator(self.config, store, election, on_alerts=self._on_alerts)
+        def election() -> Election:
+            return Election(self.config.source, self.config.coordination)
+
+        return Evaluator(
+            self.config,
+            store,
+            None,
+            on_alerts=self._on_alerts,
+            election_factory=election if elect else None,
+            sight=self.sight,
+            load_alerting=self._load_alerting if self._config_path is not None else None,
+        )
+
+    def _load_alerting(self) -> AlertingSettings:
+        assert self._config_path is not None
+        return load_config(self._config_path).alerting
 
     def _api_context(self, store: Store) -> ApiContext:
         evaluator = self.evaluator
+        sight = self.sight
 
         def kafka_ready() -> tuple[bool, str]:
+            if self._source_factory is KafkaSource:
+                # The probe and the ingest loop's errors: real connection failures.
+                return sight.check(KAFKA)
             age = time.monotonic() - self._last_poll_ok
             ok = age < 30
             return ok, (
-                f"polled Kafka {age:.0f}s ago" if ok else f"no successful poll for {age:.0f}s"
+                f"polled the source {age:.0f}s ago" if ok else f"no successful poll for {age:.0f}s"
             )
 
         checks = {"kafka": kafka_ready}
         # Unreadable Kafka batches: named when skipped; not ready while one blocks.
         checks["kafka_batches"] = lambda: undecodable.readiness(bool(self.config.ingest.workers))
+        common = {
+            "ready_checks": checks,
+            "clock": self.clock,
+            "sight": sight,
+            "health": self.config.health,
+            "receiver_names": [r.name for r in self.config.alerting.receivers],
+            "max_age": self.config.alerting.delivery.max_age,
+        }
         if evaluator is None:
-            return ApiContext(store, ready_checks=checks, clock=self.clock)
+            return ApiContext(store, **common)
         checks["rules"] = lambda: (
             evaluator.last_reload_error is None,
             f"{len(evaluator.rules.rules())} rules loaded"
             if evaluator.last_reload_error is None
             else "last reload failed (running the previous rules)",
         )
+        checks["evaluation"] = lambda: sight.check(EVALUATION)
         return ApiContext(
             store,
-            ready_checks=checks,
             reload_rules=evaluator.reload,
             rules=lambda: evaluator.rules,
             alert_states=evaluator.states,
-            clock=self.clock,
+            **common,
         )
 
     def _jobs(self, store: Store) -> list[Job]:
@@ -266,10 +328,30 @@ class Daemon:
         def retention(now: datetime) -> object:
             return drop_expired_partitions(store, retention_days, now)
 
-        jobs = [Job("retention", 3600.0, retention)]
+        jobs = [Job("retention", 3600.0, retention), Job("store-ping", STORE_PING_S, self._ping)]
+        if self._source_factory is KafkaSource:  # the demo's synthetic source has no broker
+            probe = KafkaProbe(self.config.source, self.config.health.kafka_probe_timeout)
+            self._probe = probe
+
+            def kafka(now: datetime) -> None:
+                self.sight.report(KAFKA, *probe.check())
+
+            jobs.append(Job("kafka-probe", self.config.health.kafka_probe_interval, kafka))
         if self.evaluator is not None:
             jobs.append(Job("evaluate", EVALUATION_TICK_S, self.evaluator.tick))
         return jobs
+
+
+    def _ping(self, now: datetime) -> None:
+        store = self.store
+        if store is None:
+            return
+        try:
+            ok = bool(store.ping())
+            detail = "store answers" if ok else "store does not answer"
+        except Exception as exc:  # a ping that raises is "cannot see", with the reason
+            ok, detail = False, f"store unreachable: {type(exc).__name__}"
+        self.sight.report(STORE, ok, detail)
 
 
 class _closing:

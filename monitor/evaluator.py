@@ -18,18 +18,23 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timezone
 
 from monitor import metrics
-from monitor.alerting.service import Alerting
+from monitor.alerting.service import META, Alerting
+from monitor.alerting.settings import AlertingSettings
+from monitor.blind_alert import BlindAlert
 from monitor.config import Config
 from monitor.coordination import Election, replica_id
+from monitor.health import EVALUATION, KAFKA, Sight
 from monitor.records import Alert
+from monitor.rules import persist
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_files
 from monitor.rules.model import Group
-from monitor.rules.persist import StateKey
-from monitor.rules.state import AlertState
+from monitor.rules.persist import RESULTS_TABLE, StateKey
+from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState
 from monitor.stats.backend import get_namespace
 from monitor.store.base import Store
 
@@ -65,6 +70,14 @@ class Evaluator:
         None means this process always evaluates (one replica, or the embedded store).
     on_alerts : callable, optional
         Called with each evaluation's alerts (the demo prints what fires).
+    election_factory : callable, optional
+        Builds the election when ``election`` is None; retried every tick while it fails
+        (Kafka down at start), during which this replica does not evaluate.
+    sight : Sight, optional
+        Where this replica records what it can see; the evaluator reports ``evaluation``
+        and raises the "Driftline is blind" meta-alert from it.
+    load_alerting : callable, optional
+        Reads the ``alerting:`` section again on a reload (SIGHUP, API); None keeps it.
 
     Raises
     ------
@@ -78,12 +91,26 @@ class Evaluator:
         store: Store,
         election: Election | None = None,
         on_alerts: Callable[[list[Alert]], object] | None = None,
+        *,
+        election_factory: Callable[[], Election] | None = None,
+        sight: Sight | None = None,
+        load_alerting: Callable[[], AlertingSettings] | None = None,
     ):
         self.config = config
         self.on_alerts = on_alerts
         self.store = store
         self.election = election
+        self._election_factory = election_factory
+        self.sight = sight or Sight()
+        self._load_alerting = load_alerting
         self.replica = election.replica if election is not None else replica_id()
+        self._blind = BlindAlert(config.health.blind_alert, self.replica)
+        # Alerting for meta-alerts only, while this replica is blind and not the evaluator.
+        self._meta_alerting: Alerting | None = None
+        # The last alert handed to alerting per state key: a reload that deletes a rule
+        # resolves its active alerts with the labels they fired with.
+        self._last_alerts: dict[StateKey, Alert] = {}
+        self._last_store_look = 0.0
         self._receivers = [r.name for r in config.alerting.receivers]
         self.rules: RuleSet = self._load()
         self.engine: RuleEngine | None = None
@@ -91,11 +118,14 @@ class Evaluator:
         self.last_evaluation: datetime | None = None
         self.last_reload_error: str | None = None
         self._reload_requested = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reload() resolves deleted rules under it
         if election is not None:
-            # A rebalance that takes the role away stops the sender before this member
-            # rejoins, so two replicas never deliver from the outbox at the same time.
-            election.on_lost = self._deactivate
+            self._watch(election)
+
+    def _watch(self, election: Election) -> None:
+        # A rebalance that takes the role away stops the sender before this member
+        # rejoins, so two replicas never deliver from the outbox at the same time.
+        election.on_lost = self._deactivate
 
     def _load(self) -> RuleSet:
         return load_rule_files(self.config.rules.files, receivers=self._receivers)
@@ -115,17 +145,72 @@ class Evaluator:
                 self.last_reload_error = str(exc)
                 log.error("rule reload failed, keeping the running rules:\n%s", exc)
                 return False, str(exc)
-            self.rules = new
+            alerting_settings = None
+            if self._load_alerting is not None:
+                try:
+                    alerting_settings = self._load_alerting()
+                except Exception as exc:  # the old routing tree keeps running
+                    self.last_reload_error = f"alerting: {exc}"
+                    log.error("alerting reload failed, keeping the running routes:\n%s", exc)
+                    return False, self.last_reload_error
+            old, self.rules = self.rules, new
             self.last_reload_error = None
             if self.engine is not None:
                 self.engine.reload(lambda: new)
+            if alerting_settings is not None:
+                self.config = self.config.model_copy(update={"alerting": alerting_settings})
+                if self.alerting is not None:
+                    self.alerting.reload(alerting_settings)
+            removed = self._resolve_removed_rules(new, old)
             message = f"loaded {len(new.rules())} rules in {len(new.groups)} groups"
+            if removed:
+                message += f"; resolved {removed} alert(s) of deleted rules"
             log.info("rules reloaded: %s", message)
             return True, message
 
-    def states(self) -> dict[StateKey, AlertState]:
+    def _resolve_removed_rules(self, rules: RuleSet, old: RuleSet | None = None) -> int:
+        """Resolve the active alerts of rules a reload deleted (else they fire forever).
+
+        The resolved notification carries the labels the alert fired with: those of the
+        last alert handed to alerting, else rebuilt from the deleted rule as the engine
+        builds them. Rules deleted while no replica ran (no old rule known) are resolved
+        in the store without a notification."""
+        old_rules = {(g.name, r.name): r for g, r in old.rules()} if old is not None else {}
+        engine, alerting = self.engine, self.alerting
+        if engine is None:
+            return 0
+        kept = {(g.name, r.name) for g, r in rules.rules()}
+        now = datetime.now(timezone.utc)
+        changed: list[tuple[StateKey, AlertState]] = []
+        resolved: list[Alert] = []
+        for key, state in engine.states().items():
+            if (key[0], key[1]) in kept or state.state not in (PENDING, FIRING):
+                continue
+            done = replace(state, state=RESOLVED, resolved_at=now, keep_firing_since=None)
+            changed.append((key, done))
+            last = self._last_alerts.pop(key, None)
+            rule = old_rules.get((key[0], key[1]))
+            if last is None and rule is not None:
+                last = _rebuilt_alert(rule, key, state)
+            if last is not None and state.state == FIRING:
+                resolved.append(replace(last, state=RESOLVED, ends_at=now))
+        if not changed:
+            return 0
+        persist.write_states(self.store, changed)
+        with self._lock:
+            # A fresh engine loads the states just written (as a hand-over does), so the
+            # engine, the store and the API agree that these alerts are over.
+            self.engine = self._new_engine()
+        log.info("resolved %d alert(s) whose rule was deleted", len(changed))
+        if alerting is not None and resolved:
+            alerting.process(resolved, time.time())
+        return len(changed)
+
+    def states(self) -> dict[StateKey, AlertState] | None:
+        """The live states while this replica evaluates; None otherwise, so readers (the
+        API) take the persisted states from the store instead of showing nothing."""
         engine = self.engine
-        return engine.states() if engine is not None else {}
+        return engine.states() if engine is not None else None
 
     @property
     def active(self) -> bool:
@@ -140,27 +225,120 @@ class Evaluator:
         event time); notification timers (group_wait, repeat_interval, cooldown) always
         run on wall time, like the sender that flushes them.
         """
-        leader = self.election.is_leader() if self.election is not None else True
-        if not leader:
-            if self.active:
-                self._deactivate()
-            return
-        if not self.active:
-            self._activate()
         if self._reload_requested.is_set():
             self._reload_requested.clear()
             self.reload()
+        leader = self._is_leader()
+        if not leader:
+            if self.active:
+                self._deactivate()
+            kafka = self.sight.get(KAFKA)
+            if self.election is None:
+                pass  # the election could not be joined; _is_leader reported why
+            elif kafka.checked and not kafka.ok:
+                # Nobody can hold the role without Kafka: say so now, not when the
+                # stored results have grown old.
+                self.sight.report(
+                    EVALUATION, False, "not evaluating: the evaluator election needs Kafka"
+                )
+            else:
+                self._look_at_store()
+            self._meta(alerting=None)
+            return
+        if not self.active:
+            self._close_meta()
+            self._activate()
         with self._lock:
             engine, alerting = self.engine, self.alerting
-        with metrics.EVALUATION_SECONDS.labels("all").time():
-            alerts = engine.evaluate_due(now)
+        try:
+            with metrics.EVALUATION_SECONDS.labels("all").time():
+                alerts = engine.evaluate_due(now)
+        except Exception as exc:
+            self.sight.report(EVALUATION, False, f"evaluation failed: {type(exc).__name__}")
+            self._meta(alerting)
+            raise
         self.last_evaluation = now
+        metrics.LAST_EVALUATION.set(time.time())
+        self.sight.report(EVALUATION, True, f"evaluating on {self.replica}")
+        for a in alerts:
+            key = _state_key(a)
+            if a.state == RESOLVED:
+                self._last_alerts.pop(key, None)
+            elif key is not None:
+                self._last_alerts[key] = a
         alerting.process(alerts, time.time())
+        self._meta(alerting)
         if self.on_alerts is not None:
             self.on_alerts(alerts)
         by_state = Counter(s.state for s in engine.states().values())
         for state in ("pending", "firing"):
             metrics.ALERTS.labels(state).set(by_state.get(state, 0))
+
+    def _is_leader(self) -> bool:
+        if self.election is None and self._election_factory is not None:
+            try:
+                self.election = self._election_factory()
+            except Exception as exc:  # Kafka down at start: retried next tick
+                detail = f"not evaluating: cannot join the evaluator election ({exc})"[:300]
+                self.sight.report(EVALUATION, False, detail)
+                return False
+            self.replica = self.election.replica
+            self._watch(self.election)
+        if self.election is None:
+            return True
+        if self.election.is_leader():
+            return True
+        return False
+
+    def _look_at_store(self) -> None:
+        """Not the evaluator: is any replica evaluating? (the results' newest time)"""
+        if time.time() - self._last_store_look < 10:
+            return
+        self._last_store_look = time.time()
+        stale_after = max(
+            self.config.health.evaluation_stale_after,
+            2 * max((g.interval.total_seconds() for g in self.rules.groups), default=0.0),
+        )
+        try:
+            rows = self.store.query(f"SELECT max(evaluated_at), count() FROM {RESULTS_TABLE}")
+            last = rows[0][0] if rows and int(rows[0][1]) else None
+        except Exception as exc:
+            self.sight.report(EVALUATION, False, f"cannot read evaluations: {type(exc).__name__}")
+            return
+        if not isinstance(last, datetime):
+            return  # nothing evaluated yet anywhere: nothing to call stale
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=timezone.utc)
+        age = time.time() - last.timestamp()
+        if age > stale_after:
+            self.sight.report(
+                EVALUATION, False, f"no rule evaluated by any replica since {last.isoformat()}"
+            )
+        else:
+            self.sight.report(EVALUATION, True, "another replica evaluates")
+
+    def _meta(self, alerting: Alerting | None) -> None:
+        """Hand the "Driftline is blind" meta-alert to alerting (or the meta-only one)."""
+        now = time.time()
+        alerts = self._blind.alerts(self.sight.blind_reasons(now), now)
+        if not alerts:
+            return
+        if alerting is None:
+            if self._meta_alerting is None:
+                # Not the evaluator: deliver meta-alerts only; the evaluator's sender keeps
+                # every other notification, so nothing is sent twice.
+                self._meta_alerting = Alerting(self.config.alerting, self.store, kinds=(META,))
+                self._meta_alerting.start()
+            alerting = self._meta_alerting
+        try:
+            alerting.process(alerts, now)
+        except Exception as exc:  # the store is down too: the metric and /readyz say it
+            log.warning("meta-alert not written: %s", type(exc).__name__)
+
+    def _close_meta(self) -> None:
+        meta, self._meta_alerting = self._meta_alerting, None
+        if meta is not None:
+            meta.close()
 
     def _activate(self) -> None:
         log.info(
@@ -170,16 +348,21 @@ class Evaluator:
             len(self.rules.groups),
         )
         with self._lock:
-            engine = _LoggingEngine(
-                self.store,
-                self.rules,
-                max_catch_up=self.config.rules.max_catch_up,
-                xp=get_namespace(self.config.compute.backend),
-            )
-            engine.replica = self.replica
-            self.engine = engine
+            self.engine = self._new_engine()
             self.alerting = Alerting(self.config.alerting, self.store)
         self.alerting.start()
+        # Rules deleted while no replica ran leave persisted active states behind.
+        self._resolve_removed_rules(self.rules)
+
+    def _new_engine(self) -> RuleEngine:
+        engine = _LoggingEngine(
+            self.store,
+            self.rules,
+            max_catch_up=self.config.rules.max_catch_up,
+            xp=get_namespace(self.config.compute.backend),
+        )
+        engine.replica = self.replica
+        return engine
 
     def _deactivate(self) -> None:
         with self._lock:
@@ -190,5 +373,31 @@ class Evaluator:
 
     def close(self) -> None:
         self._deactivate()
+        self._close_meta()
         if self.election is not None:
             self.election.close()
+
+
+def _state_key(alert: Alert) -> StateKey | None:
+    group, rule = alert.evidence.get("group"), alert.evidence.get("rule")
+    if not group or not rule:
+        return None
+    return (group, rule, alert.labels.get("model", ""), alert.labels.get("feature", ""))
+
+
+def _rebuilt_alert(rule, key: StateKey, state: AlertState) -> Alert:
+    """The alert a rule's state fired as (labels as :meth:`RuleEngine._alert` makes them)."""
+    group, name, model, feature = key
+    labels = {"alertname": name, "model": model, "severity": rule.labels.get("severity", "warning")}
+    if feature:
+        labels["feature"] = feature
+    labels.update(rule.labels)
+    return Alert(
+        labels=labels,
+        annotations={},
+        state=state.state,
+        starts_at=state.active_since or datetime.now(timezone.utc),
+        value=state.value,
+        evidence={"group": group, "rule": name, "reason": "rule deleted"},
+        receivers=list(rule.actions.notify),
+    )

@@ -53,7 +53,8 @@ EVALUATION_SECONDS = Histogram(
 ALERTS = Gauge("driftline_alerts", "Alerts by state", ["state"])
 NOTIFICATIONS = Counter(
     "driftline_notifications_total",
-    "Notification delivery attempts by outcome",
+    "Notification delivery attempts by receiver and outcome (delivered, retry, failed, "
+    "expired)",
     ["receiver", "outcome"],
 )
 
@@ -67,6 +68,28 @@ RELAYED_COUNTERS = (
     SAMPLED,
     LABELS,
     STORED,
+RECEIVER_FAILING = Gauge(
+    "driftline_receiver_failing", "1 while a receiver's latest delivery attempt failed", ["receiver"]
+)
+RECEIVER_LAST_SUCCESS = Gauge(
+    "driftline_receiver_last_success_timestamp_seconds",
+    "Unix time of the last notification a receiver accepted",
+    ["receiver"],
+)
+UP = Gauge(
+    "driftline_dependency_up",
+    "1 while a dependency answers (kafka: a metadata request; store: a ping)",
+    ["dependency"],
+)
+BLIND = Gauge(
+    "driftline_blind",
+    "1 while this replica cannot see: Kafka or the store unreachable, or no rule "
+    "evaluated for longer than health.evaluation_stale_after",
+)
+LAST_EVALUATION = Gauge(
+    "driftline_last_evaluation_timestamp_seconds",
+    "Unix time (wall clock) of the last rule evaluation made by this replica",
+)
     DEAD_LETTERED,
     UNDECODABLE,
     STORE_RETRIES,

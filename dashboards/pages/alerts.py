@@ -9,25 +9,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
-from common import SEVERITY_ORDER, client, fetch, times  # noqa: E402
+from common import (  # noqa: E402
+    SEVERITY_ORDER,
+    client,
+    fetch,
+    fetch_or_stop,
+    sight_banner,
+    times,
+    when,
+)
 from driftline_client import ApiError  # noqa: E402
 
 st.title("Alerts")
 api = client()
-models = [m["model"] for m in (fetch("/models") or {"models": []})["models"]]
+sight_banner()
+models = [m["model"] for m in fetch_or_stop("/models")["models"]]
 f1, f2, f3 = st.columns(3)
 model = f1.selectbox("Model", ["(all)", *models], key="alerts_model")
 severity = f2.selectbox("Severity", ["(all)", *SEVERITY_ORDER], key="alerts_severity")
 states = f3.multiselect(
     "State", ["firing", "pending", "resolved"], default=["firing", "pending"], key="alerts_state"
 )
-data = fetch(
+data = fetch_or_stop(
     "/alerts",
     state=states or ["firing", "pending"],
     model=None if model == "(all)" else model,
     severity=None if severity == "(all)" else severity,
 )
-alerts = data["alerts"] if data else []
+alerts = data["alerts"]
 if not alerts:
     st.success("No alert matches these filters.")
 else:
@@ -49,6 +58,22 @@ else:
         ]
     )
     st.dataframe(times(frame, "since", "resolved"), hide_index=True, use_container_width=True)
+
+st.subheader("Receivers")
+receivers = fetch_or_stop("/receivers")["receivers"]
+if not receivers:
+    st.caption("No receiver configured.")
+for r in receivers:
+    if r["status"] == "failing":
+        st.error(
+            f"**{r['receiver']}**: failing since {when(r['failing_since'])}, "
+            f"{r['failed_attempts']} failed attempts, {r['pending']} waiting; "
+            f"last success {when(r['last_success'])}; last error: {r['last_detail']}"
+        )
+    elif r["status"] == "ok":
+        st.markdown(f":green[●] **{r['receiver']}**: last success {when(r['last_success'])}")
+    else:
+        st.markdown(f":gray[●] **{r['receiver']}**: nothing sent yet")
 
 st.subheader("Acknowledge")
 active = [a for a in alerts if a["state"] in ("firing", "pending")]
@@ -94,13 +119,13 @@ with st.form("silence"):
     st.markdown("**New silence**")
     default = f'model="{model}"' if model != "(all)" else 'model="..."'
     matchers = st.text_input("Matchers (comma separated)", value=default)
-    hours = st.number_input("Duration (hours)", min_value=0.25, value=2.0, step=0.25)
+    duration = st.text_input("Duration (e.g. 30m, 2h, 1d)", value="2h")
     by = st.text_input("Created by", key="silence_by")
     comment = st.text_input("Comment", key="silence_comment")
     if st.form_submit_button("Create silence", disabled=not api.can_write):
         body = {
             "matchers": [m.strip() for m in matchers.split(",") if m.strip()],
-            "duration_minutes": hours * 60,
+            "duration": duration,
             "created_by": by,
             "comment": comment,
         }

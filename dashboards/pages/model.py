@@ -11,15 +11,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
-from common import client, fetch, refresh_seconds, times  # noqa: E402
+from common import (  # noqa: E402
+    client,
+    fetch,
+    fetch_or_stop,
+    refresh_seconds,
+    sight_banner,
+    times,
+)
 from driftline_client import ApiError  # noqa: E402
 
-QUALITY_KINDS = ("missing", "range", "unseen_categories", "schema", "volume")
 MAX_DISTRIBUTIONS = 8
 
-listing = fetch("/models")
-models = [m["model"] for m in (listing or {"models": []})["models"]]
 st.title("Model")
+sight_banner()
+listing = fetch_or_stop("/models")
+models = [m["model"] for m in listing["models"]]
 if not models:
     st.info("No data yet: no model has sent an event. Is the producer running?")
     st.stop()
@@ -32,7 +39,8 @@ hours = st.sidebar.selectbox(
 
 
 def heatmap(results: pd.DataFrame) -> None:
-    drift = results[results["kind"].isin(["drift", "drift_share"]) & (results["feature"] != "")]
+    # sections come from the daemon's kinds table (the API's "section" of each result)
+    drift = results[(results["section"] == "drift") & (results["feature"] != "")]
     if drift.empty:
         st.caption("No drift results yet: rules evaluate every interval once data is there.")
         return
@@ -95,17 +103,17 @@ def distributions(features: list[dict]) -> None:
 
 @st.fragment(run_every=refresh_seconds())
 def page() -> None:
-    info = fetch(f"/models/{model}")
-    if info is None:
-        return
+    info = fetch_or_stop(f"/models/{model}")
     start = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=hours)).isoformat()
     res = fetch(f"/models/{model}/results", start=start)
     points = [p for s in (res or {"series": []})["series"] for p in s["points"]]
     results = (
         times(pd.DataFrame(points), "window_end")
         if points
-        else pd.DataFrame(columns=["kind", "feature", "rule", "value", "window_end"])
+        else pd.DataFrame(columns=["kind", "section", "feature", "rule", "value", "window_end"])
     )
+    if "section" not in results:  # a daemon older than the kinds table's sections
+        results["section"] = ""
     a = st.columns(4)
     a[0].metric("Events (1 h)", info["events_last_hour"])
     a[1].metric("Sampled (1 h)", info["sampled_last_hour"])
@@ -138,7 +146,7 @@ def page() -> None:
         )
 
     st.subheader("Data quality")
-    quality = results[results["kind"].isin(QUALITY_KINDS)] if not results.empty else results
+    quality = results[results["section"] == "quality"] if not results.empty else results
     if quality.empty:
         st.caption("No data-quality rule evaluated for this model.")
     else:

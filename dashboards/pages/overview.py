@@ -9,16 +9,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
-from common import STATUS_COLOUR, ago, fetch, refresh_seconds  # noqa: E402
+from common import (  # noqa: E402
+    STATUS_COLOUR,
+    ago,
+    fetch_or_stop,
+    refresh_seconds,
+    sight_banner,
+    when,
+)
 
 st.title("Driftline: models")
 
 
+def shown_status(m: dict) -> str:
+    """What the card says: a firing alert first; "OK" only while Driftline sees."""
+    if m["status"] != "ok":
+        return m["status"]
+    if m.get("evaluation") == "not evaluating":
+        return "not evaluating"
+    if m.get("data") == "no data":
+        return "no data"
+    return "ok"
+
+
 @st.fragment(run_every=refresh_seconds())
 def overview() -> None:
-    data = fetch("/models")
-    if data is None:
-        return
+    sight_banner()
+    data = fetch_or_stop("/models")
     models = data["models"]
     if not models:
         st.info(
@@ -32,11 +49,16 @@ def overview() -> None:
     c2.metric("Firing alerts", firing)
     c3.metric("Dead letters", data["dead_letters"])
     for m in models:
-        colour = STATUS_COLOUR.get(m["status"], "gray")
+        shown = shown_status(m)
+        colour = STATUS_COLOUR.get(m["status"], "gray") if shown == m["status"] else "orange"
         with st.container(border=True):
             head, a, b, c, d = st.columns([3, 2, 2, 2, 2])
             head.markdown(f"### :{colour}[●] {m['model']}")
-            head.markdown(f":{colour}-background[{m['status'].upper()}]")
+            head.markdown(f":{colour}-background[{shown.upper()}]")
+            if m.get("evaluation") == "not evaluating":
+                head.caption(f"not evaluating since {when(m.get('not_evaluating_since'))}")
+            if m.get("data") == "no data":
+                head.caption(f"no data since {when(m.get('no_events_since'))}")
             if m["firing"]:
                 a.metric("Firing", m["firing"], help="firing alerts")
                 a.caption(f"since {ago(m['firing_since'])}")

@@ -45,6 +45,10 @@ class Flush:
     firing: list[Alert]
     resolved: list[Alert]
     at: float
+    # When this group last notified (from the notification log), None for its first
+    # notification: with the alerts, it names the state change this notification reports,
+    # so the same change flushed again after a crash gets the same notification id.
+    previous_sent_at: float | None = None
 
 
 class Dispatcher:
@@ -119,7 +123,9 @@ class Dispatcher:
             if firing_set - group.last_firing or resolved or repeat:
                 shown_resolved = resolved if send_resolved else []
                 if firing or shown_resolved:
-                    out.append(Flush(group.dest, firing, shown_resolved, now))
+                    out.append(
+                        Flush(group.dest, firing, shown_resolved, now, group.last_sent_at)
+                    )
                 group.last_firing = firing_set
                 group.last_sent_at = now
                 self._nflog[key] = (firing_set, now)

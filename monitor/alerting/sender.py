@@ -18,6 +18,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from monitor import metrics
 from monitor.alerting.notifiers.base import DeliveryError, Notifier
 from monitor.alerting.outbox import DELIVERED, EXPIRED, FAILED, RETRY, Attempt, Outbox, Pending
 from monitor.alerting.settings import DeliverySettings
@@ -60,7 +61,9 @@ class Sender:
         notifiers: Mapping[str, Notifier],
         settings: DeliverySettings,
         rng: random.Random | None = None,
+        kinds: tuple[str, ...] | None = None,
     ):
+        self._kinds = kinds
         self._outbox = outbox
         self._notifiers = notifiers
         self._settings = settings
@@ -72,8 +75,12 @@ class Sender:
         # Anything older than max_age is expired on its first look after that age, so
         # twice max_age bounds the scan without ever missing a live notification.
         since = now - 2 * self._settings.max_age - 3600
-        for pending in self._outbox.due(now, self._settings.batch_size, since):
+        due = self._outbox.due(now, self._settings.batch_size, since)
+        if self._kinds is not None:
+            due = [p for p in due if p.notification.kind in self._kinds]
+        for pending in due:
             outcome = self._attempt(pending, now)
+            _count(pending.notification.receiver, outcome, now)
             report.outcomes[pending.notification.id] = outcome
             if outcome == DELIVERED:
                 report.delivered += 1
@@ -138,3 +145,11 @@ class Sender:
         log.info("notification %s delivered to %s (%s)", n.id, n.receiver, detail)
         self._outbox.record(Attempt(n.id, number, now, DELIVERED, detail, 0, 0.0))
         return DELIVERED
+
+
+def _count(receiver: str, outcome: str, now: float) -> None:
+    # Prometheus can then alert on "pages are not going out" without asking our API.
+    metrics.NOTIFICATIONS.labels(receiver, outcome).inc()
+    metrics.RECEIVER_FAILING.labels(receiver).set(0 if outcome == DELIVERED else 1)
+    if outcome == DELIVERED:
+        metrics.RECEIVER_LAST_SUCCESS.labels(receiver).set(now)

@@ -36,6 +36,9 @@ from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
 
+META = "meta"  # notification kind of meta-alerts about Driftline itself
+META_ALERTNAME = "DriftlineBlind"
+
 
 def _ts(now: datetime | float) -> float:
     return now if isinstance(now, int | float) else now.timestamp()
@@ -48,6 +51,23 @@ def _dt(ts: float) -> datetime:
 def _encode(payload: dict) -> bytes:
     # Canonical bytes: the stored body is exactly what is signed and sent on every attempt.
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+
+def notification_id(f: Flush) -> str:
+    """The idempotency key of one group notification: the group, what it reports (firing
+    and resolved fingerprints) and which notification it follows (the previous send time
+    in the notification log), never the flush time. A crash between the outbox write and
+    the notification-log write replays the same state change after the restart, which
+    gets the same id, so the outbox keeps one row and the receiver sees one key."""
+    text = json.dumps(
+        [
+            f.dest.group_key,
+            [a.fingerprint for a in f.firing],
+            [a.fingerprint for a in f.resolved],
+            f.previous_sent_at,
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class Alerting:
@@ -63,6 +83,9 @@ class Alerting:
         Receiver name → notifier; built from ``settings.receivers`` when omitted.
     rng : random.Random, optional
         Jitter source (seed it in tests).
+    kinds : tuple of str, optional
+        Deliver only notifications of these kinds (``("meta",)`` on a replica that is not
+        the evaluator); None delivers every kind.
     """
 
     def __init__(
@@ -71,6 +94,7 @@ class Alerting:
         store: Store,
         notifiers: Mapping[str, Notifier] | None = None,
         rng: random.Random | None = None,
+        kinds: tuple[str, ...] | None = None,
     ):
         self.settings = settings
         self.outbox = Outbox(store)
@@ -86,12 +110,39 @@ class Alerting:
                 for r in settings.receivers
             }
         self._notifiers = dict(notifiers)
-        self._sender = Sender(self.outbox, self._notifiers, settings.delivery, rng)
+        self._sender = Sender(self.outbox, self._notifiers, settings.delivery, rng, kinds)
         # process() runs on the engine's thread, deliver_due() on the sender's.
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def reload(self, settings: AlertingSettings) -> None:
+        """Take a new ``alerting:`` section (SIGHUP, API reload): routing tree, inhibit
+        rules, receivers and triggers. Groups already collecting keep their alerts; a
+        receiver that is gone gets its notifier closed (its outbox entries then fail as
+        "receiver not configured")."""
+        root = build_route(settings.route)
+        inhibitor = Inhibitor(settings.inhibit_rules)
+        with self._lock:
+            old = {r.name: r for r in self.settings.receivers}
+            for r in settings.receivers:
+                if r.name not in self._notifiers or old.get(r.name) != r:
+                    previous = self._notifiers.get(r.name)
+                    self._notifiers[r.name] = build_notifier(
+                        r, generator_url=settings.dashboard_url
+                    )
+                    if previous is not None:
+                        previous.close()
+            wanted = {r.name for r in settings.receivers}
+            for name in [n for n in self._notifiers if n not in wanted and n in old]:
+                self._notifiers.pop(name).close()
+            self.settings, self._root, self._inhibitor = settings, root, inhibitor
+        log.info(
+            "alerting reloaded: %d receiver(s), %d inhibit rule(s)",
+            len(settings.receivers),
+            len(settings.inhibit_rules),
+        )
 
     # -- alerts in -----------------------------------------------------------------------
 
@@ -187,10 +238,7 @@ class Alerting:
 
     def _notification(self, f: Flush) -> Notification:
         key = f.dest.group_key
-        text = json.dumps(
-            [key, f.at, [a.fingerprint for a in f.firing], [a.fingerprint for a in f.resolved]]
-        )
-        nid = hashlib.sha256(text.encode()).hexdigest()[:32]
+        nid = notification_id(f)
         payload = payloads.alert_notification(
             notification_id=nid,
             receiver=f.dest.receiver,
@@ -201,7 +249,12 @@ class Alerting:
             now=_dt(f.at),
             dashboard_url=self.settings.dashboard_url,
         )
-        return Notification(nid, f.dest.receiver, "alerts", key, _encode(payload), f.at)
+        # A group holding only meta-alerts ("Driftline is blind") is its own kind, so a
+        # replica that is not the evaluator can deliver those and nothing else.
+        alerts = f.firing + f.resolved
+        meta = bool(alerts) and all(a.labels.get("alertname") == META_ALERTNAME for a in alerts)
+        kind = META if meta else "alerts"
+        return Notification(nid, f.dest.receiver, kind, key, _encode(payload), f.at)
 
     # -- outbox → receivers --------------------------------------------------------------
 

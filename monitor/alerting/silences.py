@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from monitor.alerting.matchers import (
     MAX_MATCHERS,
@@ -52,6 +53,14 @@ class Silence:
 
     def mutes(self, labels: Mapping[str, str], now: float) -> bool:
         return self.active(now) and matches_all(self.matchers, labels)
+
+
+def _iso(ts: float) -> str:
+    """A silence time for log lines: ISO 8601 UTC, not raw epoch seconds."""
+    try:
+        return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return f"{ts} (unix seconds)"
 
 
 def _encode(matchers: Sequence[Matcher]) -> str:
@@ -103,6 +112,14 @@ class SilenceStore:
         parsed = tuple(parse_matcher(m) if isinstance(m, str) else m for m in matchers)
         if not parsed:
             raise ValueError("a silence needs at least one matcher")
+        for m in parsed:
+            if m.op in ("=", "=~") and m.value == "":
+                # "model=" matches every alert *without* a model label: almost always a
+                # typo, and a silence that mutes the wrong alerts is worse than none.
+                raise ValueError(
+                    f"matcher {m} has an empty value; give the value to match, "
+                    'e.g. model="fraud"'
+                )
         if ends_at <= starts_at:
             raise ValueError("a silence must end after it starts")
         silence = Silence(str(uuid.uuid4()), parsed, starts_at, ends_at, created_by, comment)
@@ -112,7 +129,7 @@ class SilenceStore:
             "silence %s created: %s until %s",
             silence.id,
             shorten(", ".join(map(str, parsed)), 300),
-            ends_at,
+            _iso(ends_at),
         )
         return silence
 
@@ -132,7 +149,7 @@ class SilenceStore:
             current.comment,
         )
         self._write(ended, now)
-        log.info("silence %s expired", silence_id)
+        log.info("silence %s expired at %s", silence_id, _iso(now))
         return ended
 
     def get(self, silence_id: str) -> Silence | None:

@@ -6,6 +6,7 @@ Routes (all JSON except ``/metrics`` and the report):
 * ``GET /api/v1/models`` ``/models/{m}`` ``/models/{m}/events`` ``/models/{m}/results``
   ``/models/{m}/features/{f}/distribution`` ``/models/{m}/report`` ``/dead-letters``;
 * ``GET /api/v1/alerts`` ``/silences`` ``/rules`` ``/notifications`` ``/notifications/{id}``;
+* ``GET /api/v1/status`` (blind or seeing, and why) ``/receivers`` (delivery state);
 * writes (bearer token): ``POST /api/v1/alerts/{id}/acknowledge``, ``POST /api/v1/silences``,
   ``DELETE /api/v1/silences/{id}``, ``POST /api/v1/rules/reload``;
 * ``GET /openapi.json`` and ``/docs``.
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from monitor import __version__
 from monitor.api.context import ApiContext
 from monitor.api.guard import RequestGuard
-from monitor.api.routes import alerts, health, models, notifications, reports
+from monitor.api.routes import alerts, health, models, notifications, reports, status
 from monitor.api.settings import ApiSettings
 from monitor.store.base import StoreError, StoreUnavailable
 
@@ -65,7 +66,7 @@ def create_app(context: ApiContext, settings: ApiSettings | None = None) -> Fast
     app.state.settings = settings or ApiSettings()
     # Outermost: body size and the write token are checked before any body is read.
     app.add_middleware(RequestGuard, settings=app.state.settings)
-    for module in (health, models, alerts, notifications, reports):
+    for module in (health, models, alerts, notifications, reports, status):
         app.include_router(module.router)
 
     @app.exception_handler(StarletteHTTPException)

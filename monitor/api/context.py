@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from monitor.alerting.outbox import Outbox
 from monitor.alerting.silences import SilenceStore
+from monitor.health import HealthSettings, Sight
 from monitor.rules.loader import RuleSet
 from monitor.rules.persist import StateKey
 from monitor.rules.state import AlertState
@@ -43,22 +44,35 @@ class ApiContext:
     rules : callable, optional
         Returns the running :class:`RuleSet` (for severities, labels and the rule list).
     alert_states : callable, optional
-        Returns the engine's live states (``RuleEngine.states``); when None the API
-        reads the persisted states from the store.
+        Returns the engine's live states (``RuleEngine.states``), or None while this
+        replica does not evaluate; then (and when not given) the API reads the persisted
+        states from the store, so firing alerts stay visible whoever evaluates.
     silences, outbox : optional
         The alerting part's stores; built over ``store`` when not given.
     clock : callable
         Current UTC time (tests pass a fixed one).
+    sight : Sight, optional
+        What this replica can see (Kafka, store, evaluation), for ``/api/v1/status``.
+    health : HealthSettings
+        When a model without events or a failing receiver is reported.
+    receiver_names : list of str
+        The configured receivers (listed even before anything was sent to them).
+    max_age : float
+        How far back (seconds) delivery state is read: the sender's ``max_age``.
     """
 
     store: Store
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
     reload_rules: Callable[[], tuple[bool, str]] | None = None
     rules: Callable[[], RuleSet] | None = None
-    alert_states: Callable[[], dict[StateKey, AlertState]] | None = None
+    alert_states: Callable[[], dict[StateKey, AlertState] | None] | None = None
     silences: SilenceStore | None = None
     outbox: Outbox | None = None
     clock: Callable[[], datetime] = _utc_now
+    sight: Sight | None = None
+    health: HealthSettings = field(default_factory=HealthSettings)
+    receiver_names: list[str] = field(default_factory=list)
+    max_age: float = 86400.0
 
     def __post_init__(self) -> None:
         if self.silences is None:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.alerting.matchers import MAX_MATCHER_LENGTH, MAX_MATCHERS
+from monitor.alerting.settings import parse_duration
 from monitor.alerting.silences import Silence
 from monitor.api import alerts as alert_view
 from monitor.api import queries
@@ -38,9 +39,23 @@ class SilenceBody(BaseModel):
     )
     starts_at: datetime | None = Field(None, description="default: now")
     ends_at: datetime | None = None
+    duration: str | None = Field(
+        None, max_length=40, description='as on the CLI: "30m", "2h", "1d", "1h30m"'
+    )
     duration_minutes: float | None = Field(None, gt=0, le=60 * 24 * 365)
     created_by: str = Field(..., min_length=1, max_length=200)
     comment: str = Field("", max_length=2000)
+
+
+def _duration_seconds(text: str) -> float:
+    """The CLI's duration strings ("2h", "1h30m"): one way to say it everywhere."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise HTTPException(400, f"duration: {exc}") from None
+    if not 0 < seconds <= 366 * 86400:
+        raise HTTPException(400, f"duration: {text!r} must be above 0 and at most a year")
+    return seconds
 
 
 def _silence(s: Silence, now: float) -> dict:
@@ -100,7 +115,16 @@ def list_silences(include_expired: bool = False, ctx: ApiContext = Depends(conte
 def create_silence(body: SilenceBody, ctx: ApiContext = Depends(context)) -> dict:
     now = ctx.clock()
     starts = utc(body.starts_at) or now
-    if body.ends_at is not None:
+    ways = ("ends_at", "duration", "duration_minutes")
+    given = [n for n in ways if getattr(body, n) is not None]
+    if len(given) > 1:
+        raise HTTPException(400, f"give one of {', '.join(ways)}, not {' and '.join(given)}")
+    if body.duration is not None:
+        try:
+            ends = starts + timedelta(seconds=_duration_seconds(body.duration))
+        except OverflowError:
+            raise HTTPException(400, "'starts_at' plus 'duration' is past the year 9999") from None
+    elif body.ends_at is not None:
         ends = utc(body.ends_at)
     elif body.duration_minutes is not None:
         try:
@@ -110,7 +134,7 @@ def create_silence(body: SilenceBody, ctx: ApiContext = Depends(context)) -> dic
                 400, "'starts_at' plus 'duration_minutes' is past the year 9999"
             ) from None
     else:
-        raise HTTPException(400, "give 'ends_at' or 'duration_minutes'")
+        raise HTTPException(400, "give 'ends_at', 'duration' (e.g. \"2h\") or 'duration_minutes'")
     assert ctx.silences is not None and ends is not None
     try:
         s = ctx.silences.create(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from monitor.api import status
 from monitor.api.context import ApiContext
 from monitor.api.routes.common import context
 
@@ -31,10 +32,11 @@ def readyz(ctx: ApiContext = Depends(context)) -> JSONResponse:
             ok, detail = False, f"check failed: {type(exc).__name__}"
         checks[name] = {"ok": bool(ok), "detail": str(detail)}
     ready = all(c["ok"] for c in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    body: dict = {"status": "ready" if ready else "not ready", "checks": checks}
+    warnings = status.warnings(ctx)
+    if warnings:
+        body["warnings"] = warnings
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics (text exposition format)")

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from monitor.api import alerts as alert_view
 from monitor.api import queries
+from monitor.api import status as sight
 from monitor.api.context import ApiContext
 from monitor.api.distributions import NotFound, distribution
 from monitor.api.routes.common import API, context, window
+from monitor.rules.kinds import section_of
 from monitor.rules.references import list_references
 from monitor.store import reads
 
@@ -29,11 +31,13 @@ def list_models(ctx: ApiContext = Depends(context)) -> dict:
     now = ctx.clock()
     active = alert_view.list_alerts(ctx, alert_view.ACTIVE_STATES)
     out = []
+    blind = sight.blind_now(ctx)
     for model in reads.models(ctx.store):
         mine = [a for a in active if a["model"] == model]
         firing = [a for a in mine if a["state"] == "firing"]
         status = "firing" if firing else "pending" if mine else "ok"
         since = min((a["fired_at"] or a["active_since"] for a in firing), default=None)
+        summary = queries.model_summary(ctx.store, model, now)
         out.append(
             {
                 "model": model,
@@ -42,10 +46,16 @@ def list_models(ctx: ApiContext = Depends(context)) -> dict:
                 "pending": len(mine) - len(firing),
                 "firing_since": since,
                 "features": len(reads.features(ctx.store, model)),
-                **queries.model_summary(ctx.store, model, now),
+                **summary,
+                **sight.model_sight(ctx, summary, now, blind),
             }
         )
-    return {"models": out, "dead_letters": reads.dead_letter_count(ctx.store)}
+    return {
+        "models": out,
+        "dead_letters": reads.dead_letter_count(ctx.store),
+        "blind": bool(blind),
+        "blind_reasons": blind,
+    }
 
 
 @router.get("/models/{model}", summary="One model: features, references, traffic")
@@ -96,6 +106,7 @@ def results(
     rows = queries.rule_results(ctx.store, model, s, e, rule=rule, feature=feature, limit=limit)
     series: dict[tuple[str, str], list] = {}
     for r in rows:
+        r["section"] = section_of(r["kind"])  # where the dashboard shows it (kinds table)
         series.setdefault((r["rule"], r["feature"]), []).append(r)
     return {
         "model": model,
@@ -106,6 +117,7 @@ def results(
                 "rule": rule_,
                 "feature": feat,
                 "kind": pts[0]["kind"],
+                "section": pts[0]["section"],
                 "statistic": pts[0]["statistic"],
                 "points": pts,
             }

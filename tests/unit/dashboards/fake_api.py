@@ -29,10 +29,49 @@ ALERT = {
 }
 
 
-def build(models: list[str]) -> tuple[FastAPI, dict]:
-    """The app and a dict recording the writes it received."""
+def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
+    """The app and a dict recording the writes it received; ``blind``: Kafka down for
+    20 minutes, no evaluation since, and the webhook failing for 80 minutes."""
     app = FastAPI()
     writes: dict = {"acks": [], "silences": []}
+    since = (NOW - timedelta(minutes=20)).isoformat()
+    receiver = {
+        "receiver": "oncall",
+        "status": "failing" if blind else "ok",
+        "last_success": (NOW - timedelta(minutes=80)).isoformat(),
+        "last_attempt": NOW.isoformat(),
+        "last_outcome": "retry" if blind else "delivered",
+        "last_detail": "transport error: ConnectError" if blind else "200",
+        "failing_since": (NOW - timedelta(minutes=80)).isoformat() if blind else None,
+        "failing_for_s": 4800 if blind else 0,
+        "failed_attempts": 30 if blind else 0,
+        "pending": 2 if blind else 0,
+        "alarm": blind,
+    }
+
+    @app.get("/api/v1/status")
+    def status() -> dict:
+        reasons = (
+            [{"what": "kafka", "since": since, "detail": "Kafka unreachable: NoBrokersAvailable"}]
+            if blind
+            else []
+        )
+        return {
+            "blind": blind,
+            "reasons": reasons,
+            "last_evaluation": since,
+            "models_without_data": (
+                [{"model": m, "no_events_since": since, "seconds": 1200} for m in models]
+                if blind
+                else []
+            ),
+            "receivers": [receiver],
+            "receivers_failing": ["oncall"] if blind else [],
+        }
+
+    @app.get("/api/v1/receivers")
+    def receivers() -> dict:
+        return {"receivers": [receiver]}
 
     @app.get("/api/v1/models")
     def list_models() -> dict:
@@ -51,6 +90,10 @@ def build(models: list[str]) -> tuple[FastAPI, dict]:
                     "sampled_last_hour": 300,
                     "event_rate_per_min": 10.0,
                     "last_evaluation": NOW.isoformat(),
+                    "data": "no data" if blind else "ok",
+                    "no_events_since": since if blind else None,
+                    "evaluation": "not evaluating" if blind else "evaluating",
+                    "not_evaluating_since": since if blind else None,
                 }
                 for m in models
             ],
@@ -83,6 +126,7 @@ def build(models: list[str]) -> tuple[FastAPI, dict]:
                 "window_start": (NOW - timedelta(minutes=65 - 5 * i)).isoformat(),
                 "window_end": (NOW - timedelta(minutes=5 * (12 - i))).isoformat(),
                 "kind": "drift",
+                "section": "drift",
                 "statistic": "psi",
                 "value": 0.05 * i,
                 "p_value": None,
@@ -149,6 +193,7 @@ def build(models: list[str]) -> tuple[FastAPI, dict]:
 
     @app.post("/api/v1/silences", status_code=201)
     def create(body: dict) -> dict:
+        writes.setdefault("silence_bodies", []).append(body)
         s = {
             "id": "s1",
             "matchers": body["matchers"],

@@ -99,3 +99,56 @@ def test_alerts_page_filter_ack_and_silence(api):
     create.click().run()
     assert api["silences"][0]["matchers"] == ['model="fraud"']
     assert "Silence created." in text(at)
+
+
+@pytest.fixture
+def blind_api(monkeypatch):
+    app, _ = build(["fraud", "churn"], blind=True)
+    with Served(app) as served:
+        monkeypatch.setenv("DRIFTLINE_API_URL", served.url)
+        yield
+
+
+@pytest.mark.parametrize("page", ["overview.py", "model.py", "alerts.py"])
+def test_api_down_is_one_red_state_per_page(monkeypatch, page):
+    monkeypatch.setenv("DRIFTLINE_API_URL", "http://127.0.0.1:9")
+    at = run(page)
+    assert len(at.error) == 1, [e.value for e in at.error]
+    assert "nothing on this page can be trusted" in at.error[0].value
+    assert "not reachable" in at.error[0].value
+    # never an empty-but-green (or empty-but-calm) state next to it
+    assert not at.success and not at.info
+    assert "No data yet" not in text(at) and "No alert matches" not in text(at)
+
+
+@pytest.mark.parametrize("page", ["overview.py", "model.py", "alerts.py"])
+def test_blind_and_failing_receiver_are_red_on_every_page(blind_api, page):
+    at = run(page)
+    errors = "\n".join(e.value for e in at.error)
+    assert "Driftline is blind" in errors and "Kafka unreachable" in errors
+    assert "Notifications to oncall are not going out" in errors
+    assert "30 failed attempts" in errors
+    assert any("No events from fraud since" in w.value for w in at.warning)
+
+
+def test_overview_never_says_ok_while_not_evaluating(blind_api):
+    shown = text(run("overview.py"))
+    assert ":green-background[OK]" not in shown
+    assert "NOT EVALUATING" in shown and "not evaluating since" in shown
+    assert ":red-background[FIRING]" in shown  # the firing model stays red
+
+
+def test_alerts_page_shows_receiver_delivery_state(blind_api):
+    at = run("alerts.py")
+    failing = [e.value for e in at.error if e.value.startswith("**oncall**")]
+    assert failing and "failing since" in failing[0] and "ConnectError" in failing[0]
+
+
+def test_silence_form_sends_a_duration_string(api):
+    at = run("alerts.py")
+    at.text_input(key="silence_by").set_value("ana").run()
+    [create] = [b for b in at.button if b.label == "Create silence"]
+    create.click().run()
+    assert "Silence created." in text(at)
+    assert api["silence_bodies"][-1]["duration"] == "2h"
+    assert "duration_minutes" not in api["silence_bodies"][-1]
