@@ -57,17 +57,6 @@ NOTIFICATIONS = Counter(
     "expired)",
     ["receiver", "outcome"],
 )
-
-# -- relaying a child process's ingest metrics (monitor.ingest_processes) ---------------
-
-# The counters an ingest child process increments; the daemon's process adds each
-# child's increments to its own, so /metrics shows the total of every process.
-RELAYED_COUNTERS = (
-    CONSUMED,
-    EVENTS,
-    SAMPLED,
-    LABELS,
-    STORED,
 RECEIVER_FAILING = Gauge(
     "driftline_receiver_failing", "1 while a receiver's latest delivery attempt failed", ["receiver"]
 )
@@ -90,6 +79,17 @@ LAST_EVALUATION = Gauge(
     "driftline_last_evaluation_timestamp_seconds",
     "Unix time (wall clock) of the last rule evaluation made by this replica",
 )
+
+# -- relaying a child process's ingest metrics (monitor.ingest_processes) ---------------
+
+# The counters an ingest child process increments; the daemon's process adds each
+# child's increments to its own, so /metrics shows the total of every process.
+RELAYED_COUNTERS = (
+    CONSUMED,
+    EVENTS,
+    SAMPLED,
+    LABELS,
+    STORED,
     DEAD_LETTERED,
     UNDECODABLE,
     STORE_RETRIES,
