@@ -75,12 +75,100 @@ class YamlDocument:
         return line, col
 
 
+# Files are plain data: these core-schema tags (plus merge keys) and nothing else.
+# Anything else (``!!python/object/apply``, ``!custom``) is refused with its position.
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp")
+)
+# Nodes a document may have once every alias is expanded. Aliases share nodes while
+# parsing, but validation walks the expanded tree: nine levels of nine aliases ("billion
+# laughs") is 9**9 nodes from a few hundred bytes. Real rule files have a few thousand.
+MAX_EXPANDED_NODES = 200_000
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _node_problems(root: Any, file: str) -> list[Problem]:
+    """Disallowed tags, recursive aliases and alias expansion beyond the limit, found on
+    the composed node graph (before anything is constructed or expanded)."""
+    problems: list[Problem] = []
+    sizes: dict[int, int] = {}  # expanded size per node, each shared node computed once
+    active: set[int] = set()
+
+    def at(node: Any, message: str) -> Problem:
+        mark = node.start_mark
+        return Problem(file, mark.line + 1, mark.column + 1, message)
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Recursive(node)
+        tag = str(node.tag)
+        if tag not in _PLAIN_TAGS:
+            problems.append(
+                at(node, f"tag {tag.replace('tag:yaml.org,2002:', '!!')} is not allowed: "
+                "rule and config files are plain data (maps, lists, strings, numbers)")
+            )
+        value = node.value
+        total = 1
+        if isinstance(value, list):
+            active.add(key)
+            for item in value:
+                pair = item if isinstance(item, tuple) else (item,)
+                total += sum(size(part) for part in pair)
+            active.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        total = size(root)
+    except _Recursive as exc:
+        return [at(exc.node, "recursive alias: a node contains itself")]
+    except RecursionError:
+        return [Problem(file, 1, 1, "the document is nested too deeply")]
+    if total > MAX_EXPANDED_NODES:
+        node = root  # point at the innermost node that alone passes the limit
+        while isinstance(node.value, list):
+            children = [p for item in node.value for p in (item if isinstance(item, tuple) else (item,))]
+            big = [c for c in children if sizes.get(id(c), 0) > MAX_EXPANDED_NODES]
+            if not big:
+                break
+            node = big[0]
+        problems.append(
+            at(node, f"the document expands to {total} nodes through aliases (*name), more "
+            f"than {MAX_EXPANDED_NODES}; refusing it (a YAML alias bomb?)")
+        )
+    return problems
+
+
+class _Recursive(Exception):
+    def __init__(self, node: Any):
+        self.node = node
+
+
 def parse_yaml_text(text: str, file: str) -> YamlDocument:
-    """Parse YAML text, raising :class:`FileProblems` for syntax errors (with position)."""
+    """Parse YAML text, raising :class:`FileProblems` for syntax errors (with position),
+    tags other than plain data, recursive aliases and alias bombs (bounded time and
+    memory whatever the text)."""
+    if len(text) > MAX_FILE_BYTES:
+        raise FileProblems([Problem(file, 1, 1, f"file larger than {MAX_FILE_BYTES} bytes")])
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
-        root = yaml.load(text)
+        # Compose first (a node graph: aliases share nodes, nothing is expanded) and
+        # check it; construct only what passed.
+        graph = yaml.compose(text)
+        if graph is not None:
+            found = _node_problems(graph, file)
+            if found:
+                raise FileProblems(found)
+        loader = YAML(typ="rt")
+        loader.allow_duplicate_keys = False
+        root = loader.load(text)
+    except FileProblems:
+        raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -136,12 +224,42 @@ def problems_from_validation(
 ) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not _is_union_tag(p)]
+        loc = _document_loc(doc, loc_prefix, err["loc"])
         line, col = doc.position([*loc_prefix, *loc])
         where = ".".join(str(p) for p in loc) or "(top level)"
         problems.append(Problem(doc.file, line, col, _describe(err, loc, model, where)))
     problems.sort(key=lambda p: (p.line, p.col))
     return problems
+
+
+def _document_loc(doc: YamlDocument, prefix: Sequence[str | int], loc: Sequence[Any]) -> list:
+    """The error location with pydantic's union member names removed.
+
+    A part that is a key (or index) of the document at that point is always kept, so a
+    key that happens to contain ``[`` (``'a[b': 1``) is reported, not dropped.
+    """
+    node: Any = doc.root
+    for part in prefix:
+        node = _child(node, part)
+    out: list[Any] = []
+    for part in loc:
+        child = _child(node, part)
+        if child is _ABSENT and _is_union_tag(part):
+            continue
+        out.append(part)
+        node = child
+    return out
+
+
+_ABSENT = object()
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _ABSENT
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -151,7 +269,7 @@ def _is_union_tag(part: Any) -> bool:
 
 def _describe(err: dict[str, Any], loc: list[Any], model: type[BaseModel], where: str) -> str:
     kind = err["type"]
-    if kind == "extra_forbidden":
+    if kind == "extra_forbidden" and loc:
         valid = field_names_at(model, loc[:-1])
         hint = f"; valid keys: {', '.join(valid)}" if valid else ""
         return f"unknown key {loc[-1]!r} in {'.'.join(map(str, loc[:-1])) or 'top level'}{hint}"

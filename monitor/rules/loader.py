@@ -82,6 +82,11 @@ def load_rule_files(paths: Iterable[str | Path], receivers: Sequence[str] | None
         except FileProblems as exc:
             problems += exc.problems
             continue
+        except Exception as exc:  # a bug must not escape as a crash of reload or check
+            log.exception("loading %s failed", path)
+            message = f"cannot load ({type(exc).__name__}: {exc})"
+            problems.append(Problem(str(path), 1, 1, message))
+            continue
         for group in groups:
             if group.name in group_names:
                 problems.append(
@@ -146,6 +151,11 @@ def load_document(doc: YamlDocument, receivers: Sequence[str] | None = None) -> 
             except ValidationError as exc:
                 for p in problems_from_validation(exc, doc, Rule, loc):
                     problems.append(Problem(p.file, p.line, p.col, f"{label}: {_tidy(p.message)}"))
+                continue
+            except (ArithmeticError, TypeError, LookupError, RecursionError) as exc:
+                # A validator that raised something pydantic does not wrap: still an
+                # error of this rule, reported at the rule, never an escape.
+                report([], f"invalid rule ({type(exc).__name__}: {str(exc)[:200]})")
                 continue
             if rule.name in seen:
                 report(["name"], f"duplicate rule name in group {gname!r}")

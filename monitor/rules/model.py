@@ -23,6 +23,7 @@ done by :mod:`monitor.rules.loader`, which reports them with positions as well.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -43,6 +44,7 @@ from monitor.rules.kinds import KIND_NAMES, KINDS, RuleKind
 # The kind names come from the kinds table, in its order (the order errors list them in).
 Kind = Literal[KIND_NAMES]  # type: ignore[valid-type]
 
+_MAX_DURATION_S = 100 * 365.25 * 86400  # beyond this a window or `for:` is a typo
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _NAME = r"^[A-Za-z_][A-Za-z0-9_.:-]*$"
 
@@ -71,6 +73,8 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError("duration must not be negative")
+        if not math.isfinite(value) or value > _MAX_DURATION_S:
+            raise ValueError("duration must be a finite number of seconds, at most 100 years")
         return timedelta(seconds=float(value))
     if not isinstance(value, str):
         raise ValueError("not a duration; use e.g. 30s, 5m, 1h, 7d")
@@ -78,7 +82,13 @@ def parse_duration(value: Any) -> timedelta:
     if not value.strip() or match is None:
         raise ValueError(f"invalid duration {value!r}; use e.g. 30s, 5m, 1h30m, 7d, 1w")
     w, d, h, m, s = (int(g) if g else 0 for g in match.groups())
-    return timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s)
+    try:
+        delta = timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s)
+    except OverflowError:
+        delta = timedelta.max
+    if delta.total_seconds() > _MAX_DURATION_S:
+        raise ValueError(f"duration {value!r} is longer than 100 years")
+    return delta
 
 
 def format_duration(delta: timedelta) -> str:
