@@ -454,6 +454,27 @@ cmd_clickhouse_start() {
   start_clickhouse "$tcp" "$http" || die "clickhouse could not start (logs in $LOG_DIR)"
 }
 
+# The same for Kafka: outage tests stop the broker and start it again on the same port,
+# data and cluster id (its storage is formatted only by "start").
+cmd_kafka_stop() {
+  stop_one kafka
+}
+
+cmd_kafka_start() {
+  [[ -s "$ENV_FILE" ]] || die "no running instance in $SERVICES_DIR (start it first)"
+  local port dir="$SERVICES_DIR/kafka"
+  port="$(sed -n 's/^DRIFTLINE_TEST_KAFKA=.*://p' "$ENV_FILE")"
+  pid_of kafka >/dev/null && return 0
+  [[ -s "$dir/server.properties" ]] || die "kafka: no configuration in $dir (start it first)"
+  local cp="$KAFKA_LIBS/*"
+  local jvm=(java "-Xms128m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
+    "-Dlog4j.configuration=file:$dir/log4j.properties" "-Dkafka.logs.dir=$LOG_DIR" -cp "$cp")
+  spawn kafka "${jvm[@]}" kafka.Kafka "$dir/server.properties"
+  say "kafka restarting on 127.0.0.1:$port (pid $(cat "$RUN_DIR/kafka.pid"))"
+  wait_healthy kafka "$LOG_DIR/kafka.log" kafka_healthy "127.0.0.1:$port" ||
+    die "kafka could not start again (logs in $LOG_DIR)"
+}
+
 cmd_status() {
   local rc=0 name pid
   for name in kafka clickhouse; do
@@ -480,8 +501,11 @@ status) cmd_status ;;
 env) cmd_env ;;
 clickhouse-stop) cmd_clickhouse_stop ;;
 clickhouse-start) cmd_clickhouse_start ;;
+kafka-stop) cmd_kafka_stop ;;
+kafka-start) cmd_kafka_start ;;
 *)
-  echo "usage: $0 start|stop|status|env   (SERVICES_DIR=${SERVICES_DIR})" >&2
+  echo "usage: $0 start|stop|status|env|clickhouse-stop|clickhouse-start|kafka-stop|kafka-start" \
+    "(SERVICES_DIR=${SERVICES_DIR})" >&2
   exit 2
   ;;
 esac
