@@ -21,9 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 from typer.testing import CliRunner
 
+from monitor.api.app import create_app
+from monitor.api.context import ApiContext
+from monitor.api.settings import ApiSettings
 from monitor.cli import app
 from monitor.ingest import Ingestor, IngestSettings
 from monitor.rules.engine import RuleEngine
@@ -135,6 +139,7 @@ def test_calibrated_rule_is_quiet_on_natural_variation_and_fires_on_a_shift(
     store_settings: StoreSettings,
     store_opener: Callable[[], Store],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rng = np.random.default_rng(2026)
     minutes(rng, 0, REF_MINUTES).to_csv(tmp_path / "train.csv", index=False)
@@ -225,3 +230,17 @@ def test_calibrated_rule_is_quiet_on_natural_variation_and_fires_on_a_shift(
     assert [a.labels["feature"] for a in firing] == ["x"]
     assert firing[0].evidence["threshold_source"] == "calibrated"
     assert firing[0].evidence["calibration"]["rate"] == 0.05
+
+    # the HTTP API returns, with every result, the threshold used and where it came from
+    monkeypatch.setenv("DRIFTLINE_TEST_API_TOKEN", "tok")
+    ctx = ApiContext(store, rules=lambda: engine.rules, clock=lambda: clock.now)
+    client = TestClient(create_app(ctx, ApiSettings(token_env="DRIFTLINE_TEST_API_TOKEN")))
+    body = client.get(
+        "/api/v1/models/cm/results",
+        params={"rule": "x_calibrated", "feature": "x", "start": start.isoformat()},
+        headers={"Authorization": "Bearer tok"},
+    ).json()
+    [series] = body["series"]
+    point = series["points"][-1]
+    assert point["threshold_source"] == "calibrated" and point["calibration_rate"] == 0.05
+    assert point["calibration_method"] == "time" and point["threshold"] > 0
