@@ -31,11 +31,11 @@ def command(
         envvar="DRIFTLINE_CONFIG",
     ),
 ) -> None:
-    """Run the daemon until SIGTERM or SIGINT (SIGINT twice quits at once; SIGHUP reloads rules)."""
+    """Run the daemon until SIGTERM or SIGINT (twice: at once); SIGHUP reloads rules and routes."""
     from monitor.daemon import Daemon  # heavy imports only for this command
 
     settings = load_config_or_exit(config)
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, config_path=config)  # a reload re-reads its alerting: section
     bound = settings.ingest.shutdown_timeout_s
 
     def stop() -> None:
