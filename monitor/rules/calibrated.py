@@ -21,6 +21,7 @@ same reference profile (:func:`monitor.rules.evaluate.block_profile`).
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -203,7 +204,10 @@ def _blocks(
             rows = sample.numeric[:, [sample.numeric_names.index(f) for f in feats]]
         else:
             rows = sample.codes[:, [sample.categorical_names.index(f) for f in feats]]
-        out.append(ScoredBlock(tuple(feats), row.function, profile, rows, row.higher_is_drift))
+        function = row.function
+        if rule.binning and kind == "numeric":  # the rule's bins, as its evaluations use
+            function = functools.partial(row.function, binning=rule.binning)
+        out.append(ScoredBlock(tuple(feats), function, profile, rows, row.higher_is_drift))
     return out
 
 
@@ -240,6 +244,7 @@ def rule_calibration(
     key = (
         rule.name,
         rule.statistic,
+        rule.binning,
         tuple((k, tuple(v)) for k, v in names.items()),
         spec.false_alarm_rate,
         spec.seed,

@@ -202,12 +202,15 @@ def drift_values(
     names: list[str],
     cur: WindowData,
     xp: ModuleType | None = None,
+    *,
+    binning: str | None = None,
 ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run one statistic over a block of features of one kind.
 
     Returns ``(statistic, values, p_values, effect, n_ref, n_cur)`` as host NumPy arrays;
     p_values and effect are NaN where the statistic has none. ``xp`` is the array
-    namespace the statistic runs in (``compute.backend``); None means NumPy.
+    namespace the statistic runs in (``compute.backend``); None means NumPy. ``binning``
+    chooses the bins of binned numeric statistics (the rule's ``binning:``).
     """
     if xp is not None and "numpy" in xp.__name__:
         xp = None  # already the host arrays the windows are read into
@@ -220,7 +223,8 @@ def drift_values(
         block = profile.encode({n: padded[:, j] for j, n in enumerate(names)})
     if xp is not None:
         block = xp.asarray(block)
-    res = get_statistic(stat).function(profile, block)
+    params = {"binning": binning} if binning and kind == "numeric" else {}
+    res = get_statistic(stat).function(profile, block, **params)
 
     def host(x, dtype):
         return np.asarray(to_numpy(x), dtype=dtype)
@@ -307,7 +311,7 @@ def evaluate_drift(
         if rule.statistic is not None and kind not in table[rule.statistic].kinds:
             continue  # feature_kind "any": the statistic covers only its own kind
         stat, values, p, effect, n_ref, n_cur = drift_values(
-            rule.statistic, kind, ref, names, cur, xp
+            rule.statistic, kind, ref, names, cur, xp, binning=rule.binning
         )
         info = table[stat]
         if rule.kind_row.feature_threshold:  # drift_share: the per-feature threshold
@@ -428,7 +432,9 @@ def _evaluate_calibrated(
         }
     results: list[Result] = []
     for kind, feats in names.items():
-        stat, values, p, _, n_ref, n_cur = drift_values(rule.statistic, kind, ref, feats, cur, xp)
+        stat, values, p, _, n_ref, n_cur = drift_values(
+            rule.statistic, kind, ref, feats, cur, xp, binning=rule.binning
+        )
         info = table[stat]
         sufficient = (n_ref >= rule.min_samples) & (n_cur >= rule.min_samples)
         for j, name in enumerate(feats):

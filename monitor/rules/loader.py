@@ -211,6 +211,8 @@ def check_rule(
 
 # Kinds whose threshold may be calibrated from the reference (per-feature statistics).
 CALIBRATED_KINDS = ("drift",)
+# Statistics that bin numeric features, so a rule may choose the bins (``binning:``).
+BINNED_STATISTICS = ("psi", "jensenshannon", "kl_div", "hellinger")
 
 
 def _calibration_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | int], str]]:
@@ -293,6 +295,16 @@ def _key_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | int], str]
             (
                 ["min" if rule.min is not None else "max"],
                 f"'min' and 'max' apply only to kind {where}",
+            )
+        )
+    if rule.binning is not None and (
+        row.name not in ("drift", "drift_share") or rule.statistic not in BINNED_STATISTICS
+    ):
+        out.append(
+            (
+                ["binning"],
+                "'binning' applies to drift rules whose statistic bins numeric features: "
+                + ", ".join(BINNED_STATISTICS),
             )
         )
     if rule.feature_threshold is not None and not row.feature_threshold:

@@ -179,6 +179,9 @@ class Rule(_Strict):
     statistic: str | None = None
     # a number, or {false_alarm_rate: R} for thresholds calibrated from the reference
     threshold: Threshold | None = None
+    # binned numeric statistics (psi, jensenshannon, kl_div, hellinger): Evidently's bins
+    # over reference+current, or bins fixed by the reference (docs/statistics.md)
+    binning: Literal["evidently", "quantile", "doane"] | None = None
     direction: Literal["above", "below"] | None = None
     # drift_share: a feature counts as drifted when its statistic crosses this
     feature_threshold: float | None = None

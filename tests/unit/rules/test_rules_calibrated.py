@@ -193,3 +193,20 @@ def test_suggest_writes_calibrated_drift_rules_with_the_rate_stated(seasonal):
     assert "false_alarm_rate: 0.021" in suggest_rules("m", "training", short)
     fixed = suggest_rules("m", "training", ref, calibrated=False)
     assert "false_alarm_rate" not in fixed and "threshold: 0.1" in fixed
+
+
+def test_binning_chooses_reference_fixed_bins_for_binned_statistics(seasonal):
+    ref, rng = seasonal
+    text = RULE.replace("statistic: wasserstein", "statistic: psi").format(
+        kind="drift", threshold="0.2", reference="{dataset: training}", extra=""
+    )
+    quantile = text.replace("min_samples: 50", "min_samples: 50\n        binning: quantile")
+    [evidently_rule] = load_document(parse_yaml_text(text, "a.yaml"))[0].rules
+    [quantile_rule] = load_document(parse_yaml_text(quantile, "b.yaml"))[0].rules
+    window = _window(_stream(rng, 1, 100, start=24 * 50))
+    window.numeric["amount"][0] = 1e6  # one outlier: it stretches Evidently's bins only
+    a = {r.feature: r.value for r in evaluate_drift(evidently_rule, ref, window)}
+    b = {r.feature: r.value for r in evaluate_drift(quantile_rule, ref, window)}
+    assert a["amount"] != b["amount"]
+    problems = _problems(extra="\n        binning: quantile")  # wasserstein does not bin
+    assert any("'binning' applies to drift rules whose statistic bins" in p for p in problems)
