@@ -48,16 +48,24 @@ def prediction_statistics() -> dict[str, str]:
     """Statistics a ``prediction`` rule may use: numeric drift statistics and ``mean``."""
     names = {n: "distribution" for n, s in drift_statistics().items() if "numeric" in s.kinds}
     names["mean"] = "absolute change of the mean, in reference standard deviations"
+    # (computed by the statistics table's row PREDICTION_ROWS["mean"])
     return names
 
 
+# What a prediction rule's own statistic names compute with: row of the statistics table.
+PREDICTION_ROWS: dict[str, str] = {"mean": "mean_shift"}
+
+
+def _metrics() -> dict[str, str]:
+    """Performance rows a rule may name (``rule_input`` set), with the direction of "worse"."""
+    from monitor.stats.table import STATISTICS
+
+    return {
+        name: "above" if row.higher_is_drift else "below"
+        for name, row in STATISTICS.items()
+        if row.rule_input is not None
+    }
+
+
 # Performance metrics on labelled events, and the direction that means "worse".
-METRICS: dict[str, str] = {
-    "accuracy": "below",
-    "precision": "below",
-    "recall": "below",
-    "f1": "below",
-    "roc_auc": "below",
-    "rmse": "above",
-    "mae": "above",
-}
+METRICS: dict[str, str] = _metrics()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import rankdata
 
 from monitor.rules import catalog
 from monitor.rules.evaluate import (
@@ -26,9 +26,20 @@ from monitor.rules.evaluate import (
 )
 from monitor.rules.references import ReferenceProfile
 from monitor.rules.state import Outcome
+from monitor.stats.backend import to_numpy
+from monitor.stats.categorical import CategoricalProfile
+from monitor.stats.profile import NumericProfile
+from monitor.stats.result import DriftResult, masked_result
+from monitor.stats.row import Statistic
+from monitor.stats.table import PERFORMANCE, PREDICTION, QUALITY, get_statistic
+
+if TYPE_CHECKING:  # the rule model imports the kinds table, which imports this module
+    from monitor.rules.model import Rule
 
 log = logging.getLogger(__name__)
 NAN = math.nan
+# prediction rules' ``mean``: a shift of half a reference standard deviation alarms
+MEAN_SHIFT_DEFAULTS = (0.5, "above")
 
 
 def _outcome(enough: bool, value: float, threshold: float, direction: str) -> Outcome:
@@ -52,89 +63,117 @@ def _measured(
     return Result(feature, value, NAN, n_reference, n_current, outcome, statistic, threshold)
 
 
-def _present(cur: WindowData, name: str) -> int:
+def _column_block(
+    columns: list[np.ndarray], fill: object, dtype: object, height: int = 0
+) -> np.ndarray:
+    """Columns side by side, padded with ``fill`` to the longest (at least ``height`` rows)."""
+    rows = max([height, *(len(c) for c in columns)])
+    out = np.full((rows, len(columns)), fill, dtype=dtype)
+    for j, c in enumerate(columns):
+        out[: len(c), j] = c
+    return out
+
+
+def _host(values: object) -> np.ndarray:
+    return np.asarray(to_numpy(values), dtype=np.float64)
+
+
+def _presence(cur: WindowData, name: str) -> np.ndarray:
+    """A feature's values as a float column, NaN where missing (either column kind)."""
     if name in cur.numeric:
-        return int(np.count_nonzero(~np.isnan(cur.numeric[name])))
-    if name in cur.categorical:
-        return int(sum(v is not None for v in cur.categorical[name]))
-    return 0
+        return cur.numeric[name]
+    values = cur.categorical.get(name, [])
+    return np.array([NAN if v is None else 0.0 for v in values], dtype=np.float64)
+
+
+def _numeric_profile(ref: ReferenceProfile | None, names: list[str]) -> NumericProfile:
+    """The reference's sorted rows of ``names``; a feature it lacks gets an empty row."""
+    known = ref.numeric if ref is not None else None
+    rows = [
+        known.sorted[known.names.index(n)] if known and n in known.names else np.empty(0)
+        for n in names
+    ]
+    return NumericProfile(_column_block(rows, np.nan, np.float64).T.copy(), list(names))
+
+
+def _categorical_profile(ref: ReferenceProfile, names: list[str]) -> CategoricalProfile:
+    """The reference's categories of ``names``; a feature it lacks knows no category."""
+    cat = ref.categorical
+    idx = [cat.features.index(n) if cat and n in cat.features else -1 for n in names]
+    assert cat is not None or all(i < 0 for i in idx)
+    return CategoricalProfile(
+        tuple(names),
+        tuple(cat.categories[i] if i >= 0 else () for i in idx),  # type: ignore[union-attr]
+        tuple(cat.counts[i] if i >= 0 else () for i in idx),  # type: ignore[union-attr]
+        tuple(cat.missing[i] if i >= 0 and cat.missing else 0 for i in idx),  # type: ignore[union-attr]
+    )
+
+
+def _per_feature(rule: Rule, names: list[str], result: DriftResult, statistic: str) -> list[Result]:
+    """One result per feature from a quality row's result, decided against the rule."""
+    threshold, direction = threshold_and_direction(rule)
+    values, n_ref, n_cur = (
+        _host(result.values),
+        to_numpy(result.n_reference),
+        to_numpy(result.n_current),
+    )
+    return [
+        _measured(
+            name,
+            float(values[j]),
+            int(n_ref[j]),
+            int(n_cur[j]),
+            int(n_cur[j]) >= rule.min_samples,
+            statistic,
+            threshold,
+            direction,
+        )
+        for j, name in enumerate(names)
+    ]
 
 
 def evaluate_missing(inputs: KindInput) -> list[Result]:
     """Fraction of sampled events in which a feature is missing (absent or null)."""
     rule, ref, cur = inputs.rule, inputs.reference, inputs.current
-    threshold, direction = threshold_and_direction(rule)
     kinds = dict(ref.kinds) if ref else {}
     kinds.update(cur.kinds)
-    out = []
-    n = cur.n_sampled
-    for name in select_features(rule, kinds):
-        value = 1.0 - _present(cur, name) / n if n else NAN
-        out.append(
-            _measured(
-                name, value, 0, n, n >= rule.min_samples, "missing_rate", threshold, direction
-            )
+    names = select_features(rule, kinds)
+    # every sampled event counts, so columns shorter than the window are padded as missing
+    block = _column_block([_presence(cur, n) for n in names], np.nan, np.float64, cur.n_sampled)
+    row = get_statistic("missing_rate")
+    result = row.function_for(QUALITY)(None, block)
+    if not cur.n_sampled:  # no sampled event: nothing to be missing from
+        result = masked_result(
+            np, result.values, None, result.n_reference, result.n_current, np.ones(len(names), bool)
         )
-    return out
+    return _per_feature(rule, names, result, row.name)
 
 
 def evaluate_range(inputs: KindInput) -> list[Result]:
     """Fraction of a numeric feature's values outside [min, max] (explicit or reference)."""
     rule, ref, cur = inputs.rule, inputs.reference, inputs.current
-    threshold, direction = threshold_and_direction(rule)
     kinds = {f: k for f, k in (ref.kinds if ref else cur.kinds).items() if k == "numeric"}
-    out = []
-    for name in select_features(rule, kinds):
-        lo, hi = rule.min, rule.max
-        if ref is not None and ref.numeric is not None and name in ref.numeric.names:
-            j = ref.numeric.names.index(name)
-            lo = float(ref.numeric.minimum[j]) if lo is None else lo
-            hi = float(ref.numeric.maximum[j]) if hi is None else hi
-        values = cur.numeric.get(name, np.empty(0))
-        values = values[~np.isnan(values)]
-        n = len(values)
-        outside = np.zeros(n, dtype=bool)
-        if lo is not None and not math.isnan(lo):
-            outside |= values < lo
-        if hi is not None and not math.isnan(hi):
-            outside |= values > hi
-        value = float(outside.mean()) if n else NAN
-        n_ref = (
-            int(ref.numeric.n_valid[ref.numeric.names.index(name)])
-            if (ref and ref.numeric and name in ref.numeric.names)
-            else 0
-        )
-        out.append(
-            _measured(
-                name, value, n_ref, n, n >= rule.min_samples, "out_of_range", threshold, direction
-            )
-        )
-    return out
+    names = select_features(rule, kinds)
+    block = _column_block([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
+    row = get_statistic("out_of_range")
+    result = row.function_for(QUALITY)(
+        _numeric_profile(ref, names), block, low=rule.min, high=rule.max
+    )
+    return _per_feature(rule, names, result, row.name)
 
 
 def evaluate_unseen(inputs: KindInput) -> list[Result]:
     """Fraction of a categorical feature's values in categories the reference never had."""
     rule, ref, cur = inputs.rule, inputs.reference, inputs.current
     assert ref is not None  # the kind needs a reference (the engine checks it exists)
-    threshold, direction = threshold_and_direction(rule)
-    kinds = {f: k for f, k in ref.kinds.items() if k == "categorical"}
-    out = []
-    for name in select_features(rule, kinds):
-        known: set[str] = set()
-        n_ref = 0
-        if ref.categorical is not None and name in ref.categorical.features:
-            j = ref.categorical.features.index(name)
-            known = set(ref.categorical.categories[j])
-            n_ref = sum(ref.categorical.counts[j])
-        values = [v for v in cur.categorical.get(name, []) if v is not None]
-        n = len(values)
-        value = sum(v not in known for v in values) / n if n else NAN
-        out.append(
-            _measured(
-                name, value, n_ref, n, n >= rule.min_samples, "unseen_share", threshold, direction
-            )
-        )
-    return out
+    names = select_features(rule, {f: k for f, k in ref.kinds.items() if k == "categorical"})
+    profile = _categorical_profile(ref, names)
+    columns = [cur.categorical.get(n, np.empty(0, dtype=object)) for n in names]
+    padded = _column_block(columns, None, object)
+    codes = profile.encode({n: padded[:, j] for j, n in enumerate(names)})
+    row = get_statistic("unseen_categories")
+    result = row.function_for(QUALITY)(profile, codes)
+    return _per_feature(rule, names, result, row.name)
 
 
 def evaluate_schema(inputs: KindInput) -> list[Result]:
@@ -211,13 +250,9 @@ def evaluate_prediction(inputs: KindInput) -> list[Result]:
     n_ref = int(ref.prediction.n_valid[0])
     enough = n_ref >= rule.min_samples and len(preds) >= rule.min_samples
     if rule.statistic == "mean":
-        threshold, direction = threshold_and_direction(rule, (0.5, "above"))
-        std = float(ref.prediction.std[0])
-        value = (
-            abs(float(preds.mean()) - float(ref.prediction.mean[0])) / std
-            if (len(preds) and std > 0)
-            else NAN
-        )
+        threshold, direction = threshold_and_direction(rule, MEAN_SHIFT_DEFAULTS)
+        shift = get_statistic(catalog.PREDICTION_ROWS["mean"]).function_for(PREDICTION)
+        value = float(_host(shift(ref.prediction, preds[:, None]).values)[0])
         return [_measured("", value, n_ref, len(preds), enough, "mean", threshold, direction)]
     shim = ReferenceProfile(
         n_rows=n_ref, kinds={"prediction": "numeric"}, missing_rate={}, numeric=ref.prediction
@@ -243,47 +278,32 @@ def evaluate_prediction(inputs: KindInput) -> list[Result]:
     ]
 
 
-def metric(name: str, predictions: np.ndarray, labels: np.ndarray) -> float:
-    """A performance metric; classification metrics threshold scores at 0.5."""
-    ok = ~(np.isnan(predictions) | np.isnan(labels))
-    p, y = predictions[ok], labels[ok]
-    if len(p) == 0:
-        return NAN
-    if name == "rmse":
-        return float(np.sqrt(np.mean((p - y) ** 2)))
-    if name == "mae":
-        return float(np.mean(np.abs(p - y)))
-    truth = y >= 0.5
-    if name == "roc_auc":
-        n_pos = int(truth.sum())
-        n_neg = len(truth) - n_pos
-        if n_pos == 0 or n_neg == 0:
-            return NAN
-        ranks = rankdata(p)
-        return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-    guess = p >= 0.5
-    tp = int(np.sum(guess & truth))
-    if name == "accuracy":
-        return float(np.mean(guess == truth))
-    precision = tp / int(guess.sum()) if guess.any() else NAN
-    recall = tp / int(truth.sum()) if truth.any() else NAN
-    if name == "precision":
-        return precision
-    if name == "recall":
-        return recall
-    if math.isnan(precision) or math.isnan(recall) or precision + recall == 0:
-        return NAN if math.isnan(precision) or math.isnan(recall) else 0.0
-    return 2 * precision * recall / (precision + recall)
+def _labelled_block(statistic: Statistic, preds: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``[label, output]`` as the performance row wants them (see ``Statistic.rule_input``).
+
+    The kind's binary convention: labels and, for class metrics, scores are thresholded at
+    0.5; score metrics get the raw scores, regression metrics both columns raw.
+    """
+
+    def classes(x: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(x), np.nan, (x >= 0.5).astype(np.float64))
+
+    if statistic.rule_input == "value":
+        return np.column_stack([labels, preds])
+    output = classes(preds) if statistic.rule_input == "class" else preds
+    return np.column_stack([classes(labels), output])
 
 
 def evaluate_performance(inputs: KindInput) -> list[Result]:
-    """A metric over the window's labelled events."""
+    """A metric over the window's labelled events, through its performance row."""
     rule, cur = inputs.rule, inputs.current
     assert rule.statistic is not None and rule.threshold is not None
     direction = rule.direction or catalog.METRICS[rule.statistic]
     preds, labels = cur.labelled if cur.labelled is not None else (np.empty(0), np.empty(0))
-    n = int(np.sum(~(np.isnan(preds) | np.isnan(labels))))
-    value = metric(rule.statistic, preds, labels)
+    row = get_statistic(rule.statistic)
+    block = _labelled_block(row, preds, labels)
+    result = row.function_for(PERFORMANCE)(None, block, **row.rule_params)
+    value, n = float(_host(result.values)[0]), int(to_numpy(result.n_current)[0])
     return [
         _measured("", value, 0, n, n >= rule.min_samples, rule.statistic, rule.threshold, direction)
     ]

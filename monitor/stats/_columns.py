@@ -1,4 +1,4 @@
-"""Block helpers shared by the numeric statistics (private).
+"""Block helpers shared by the statistics (private).
 
 The array API's ``searchsorted`` is one-dimensional, so :func:`searchsorted_rows` is the
 single place that walks the features: one C-level binary search per feature row, each
@@ -15,7 +15,6 @@ from array_api_compat import is_numpy_array
 
 from monitor.stats.parallel import run_row_blocks
 from monitor.stats.profile import NumericProfile, finite_sorted_rows
-from monitor.stats.result import DriftResult
 
 
 def searchsorted_rows(xp: ModuleType, a: Any, v: Any, side: str) -> Any:
@@ -89,20 +88,13 @@ def _namespace(*arrays: Any) -> ModuleType:
         return array_namespace(arrays[0])
 
 
-def finish(
-    xp: ModuleType,
-    values: Any,
-    p_values: Any | None,
-    n_ref: Any,
-    n_cur: Any,
-    insufficient: Any,
-    statistic: Any | None = None,
-) -> DriftResult:
-    """Put NaN where a feature had too few values and wrap the result."""
-    nan = xp.asarray(xp.nan, dtype=xp.float64)
-    values = xp.where(insufficient, nan, values)
-    if p_values is not None:
-        p_values = xp.where(insufficient, nan, p_values)
-    if statistic is not None:
-        statistic = xp.where(insufficient, nan, statistic)
-    return DriftResult(values, p_values, n_ref, n_cur, insufficient, statistic)
+def rel_entr(xp: ModuleType, x: Any, y: Any) -> Any:
+    """``scipy.special.rel_entr`` (``x log(x / y)``) where both are positive, else 0.
+
+    Callers pass shares where ``x > 0`` implies ``y > 0`` (a mixture, or smoothed
+    shares), so 0 elsewhere is SciPy's value for ``x = 0``; the guards keep the log and
+    the division away from zeros in the cells ``where`` discards.
+    """
+    ok = (x > 0) & (y > 0)
+    one = xp.ones_like(x)
+    return xp.where(ok, x * xp.log(xp.where(ok, x, one) / xp.where(ok, y, one)), xp.zeros_like(x))

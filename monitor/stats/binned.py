@@ -23,10 +23,10 @@ import logging
 from types import ModuleType
 from typing import Any
 
-from monitor.stats._columns import finish, prepare, searchsorted_rows
+from monitor.stats._columns import prepare, rel_entr, searchsorted_rows
 from monitor.stats.profile import NumericProfile
 from monitor.stats.refbins import reference_binned_counts
-from monitor.stats.result import DriftResult
+from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)
 
@@ -185,13 +185,6 @@ def _percents(xp: ModuleType, counts: Any, total: Any, mask: Any, fill: bool) ->
     return p
 
 
-def _rel_entr(xp: ModuleType, x: Any, y: Any) -> Any:
-    """``scipy.special.rel_entr`` for x >= 0, y > 0 where x > 0."""
-    safe_y = xp.where(y > 0, y, 1.0)
-    safe_x = xp.where(x > 0, x, 1.0)
-    return xp.where(x > 0, x * xp.log(safe_x / safe_y), 0.0)
-
-
 def _prepared(
     profile: NumericProfile, current: Any, fill: bool, binning: str, n_bins: int | None
 ) -> tuple[Any, ...]:
@@ -230,7 +223,7 @@ def psi(
     xp, p, q, mask, n, m, bad = _prepared(profile, current, True, binning, n_bins)
     ratio = xp.where(mask, p, 1.0) / xp.where(mask, q, 1.0)
     terms = xp.where(mask, (p - q) * xp.log(ratio), 0.0)
-    return finish(xp, xp.sum(terms, axis=1), None, n, m, bad)
+    return masked_result(xp, xp.sum(terms, axis=1), None, n, m, bad)
 
 
 def kl_div(
@@ -254,8 +247,8 @@ def kl_div(
     sq = xp.sum(q, axis=1, keepdims=True)
     p = p / xp.where(sp > 0, sp, 1.0)
     q = q / xp.where(sq > 0, sq, 1.0)
-    terms = xp.where(mask, _rel_entr(xp, p, q), 0.0)
-    return finish(xp, xp.sum(terms, axis=1), None, n, m, bad)
+    terms = xp.where(mask, rel_entr(xp, p, q), 0.0)
+    return masked_result(xp, xp.sum(terms, axis=1), None, n, m, bad)
 
 
 def jensenshannon(
@@ -281,10 +274,10 @@ def jensenshannon(
     p = p / xp.where(sp > 0, sp, 1.0)
     q = q / xp.where(sq > 0, sq, 1.0)
     mid = (p + q) / 2.0
-    left = xp.sum(xp.where(mask, _rel_entr(xp, p, mid), 0.0), axis=1)
-    right = xp.sum(xp.where(mask, _rel_entr(xp, q, mid), 0.0), axis=1)
+    left = xp.sum(xp.where(mask, rel_entr(xp, p, mid), 0.0), axis=1)
+    right = xp.sum(xp.where(mask, rel_entr(xp, q, mid), 0.0), axis=1)
     js = (left + right) / 2.0
-    return finish(xp, xp.sqrt(js), None, n, m, bad)
+    return masked_result(xp, xp.sqrt(js), None, n, m, bad)
 
 
 def hellinger(
@@ -307,7 +300,7 @@ def hellinger(
         # reference-fixed bins: the discrete Hellinger distance of the bin shares
         xp, p, q, mask, n, m, bad = _prepared(profile, current, False, binning, n_bins)
         bc = xp.clip(xp.sum(xp.where(mask, xp.sqrt(p * q), 0.0), axis=1), 0.0, 1.0)
-        return finish(xp, xp.sqrt(1.0 - bc), None, n, m, bad)
+        return masked_result(xp, xp.sqrt(1.0 - bc), None, n, m, bad)
     xp, cur, m = prepare(profile, current)
     n = profile.n_valid
     g = _group_info(xp, profile, cur, m)
@@ -330,4 +323,4 @@ def hellinger(
     bin_width = (last - edges[:, 0]) / xp.astype(n_bins, xp.float64)
     bc = xp.sum(xp.where(mask, xp.sqrt(h1 * h2), 0.0), axis=1) * bin_width
     bc = xp.clip(bc, 0.0, 1.0)
-    return finish(xp, xp.sqrt(1.0 - bc), None, n, m, xp.logical_or(n == 0, m == 0))
+    return masked_result(xp, xp.sqrt(1.0 - bc), None, n, m, xp.logical_or(n == 0, m == 0))

@@ -32,8 +32,9 @@ from array_api_compat import array_namespace
 from array_api_compat import device as array_device
 from scipy import special
 
+from monitor.stats._columns import rel_entr
 from monitor.stats.backend import to_numpy
-from monitor.stats.result import DriftResult
+from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)
 
@@ -255,22 +256,6 @@ def _prepare(profile: CategoricalProfile, current: Any, min_count: int):
     return xp, ref, cur, n_ref, n_cur, insufficient
 
 
-def _result(xp, values, p_values, n_ref, n_cur, insufficient, statistic=None) -> DriftResult:
-    nan = xp.asarray(float("nan"), dtype=xp.float64)
-
-    def blank(a):
-        return None if a is None else xp.where(insufficient, nan, a)
-
-    return DriftResult(
-        values=blank(values),
-        p_values=blank(p_values),
-        n_reference=xp.astype(n_ref, xp.int64),
-        n_current=xp.astype(n_cur, xp.int64),
-        insufficient=insufficient,
-        statistic=blank(statistic),
-    )
-
-
 def _shares(xp, counts, n):
     safe = xp.where(n > 0, n, xp.ones_like(n))
     return counts / safe[:, None]
@@ -323,7 +308,9 @@ def chisquare(profile: CategoricalProfile, current: Any, *, min_count: int = 1) 
     p = _host(xp, stat, special.chdtrc, dof, stat)
     single = k <= 1
     p = xp.where(single, xp.ones_like(p), p)
-    return _result(xp, p, p, n_ref, n_cur, insufficient, statistic=_tvd(xp, ref, cur, n_ref, n_cur))
+    return masked_result(
+        xp, p, p, n_ref, n_cur, insufficient, statistic=_tvd(xp, ref, cur, n_ref, n_cur)
+    )
 
 
 def z_test(
@@ -363,7 +350,9 @@ def z_test(
     z = xp.where(flat, xp.zeros_like(var), (p1 - p2) / xp.sqrt(xp.where(flat, one, var)))
     p = 2 * (1 - _host(xp, z, special.ndtr, xp.abs(z)))
     p = xp.where(flat, one, p)
-    return _result(xp, p, p, n_ref, n_cur, insufficient, statistic=_tvd(xp, ref, cur, n_ref, n_cur))
+    return masked_result(
+        xp, p, p, n_ref, n_cur, insufficient, statistic=_tvd(xp, ref, cur, n_ref, n_cur)
+    )
 
 
 def _smooth(xp, share, present):
@@ -391,14 +380,7 @@ def psi(profile: CategoricalProfile, current: Any, *, min_count: int = 1) -> Dri
     c = _smooth(xp, _shares(xp, cur, n_cur), present)
     terms = (r - c) * xp.log(r / c)
     value = xp.sum(xp.where(present, terms, xp.zeros_like(terms)), axis=1)
-    return _result(xp, value, None, n_ref, n_cur, insufficient)
-
-
-def _rel_entr(xp, a, b):
-    zero = xp.zeros_like(a)
-    ok = (a > 0) & (b > 0)
-    one = xp.ones_like(a)
-    return xp.where(ok, a * xp.log(xp.where(ok, a, one) / xp.where(ok, b, one)), zero)
+    return masked_result(xp, value, None, n_ref, n_cur, insufficient)
 
 
 def jensenshannon(
@@ -420,11 +402,11 @@ def jensenshannon(
     r = r / xp.where(n_ref > 0, xp.sum(r, axis=1), xp.ones_like(n_ref))[:, None]
     c = c / xp.where(n_cur > 0, xp.sum(c, axis=1), xp.ones_like(n_cur))[:, None]
     m = (r + c) / 2.0
-    js = xp.sum(_rel_entr(xp, r, m), axis=1) + xp.sum(_rel_entr(xp, c, m), axis=1)
+    js = xp.sum(rel_entr(xp, r, m), axis=1) + xp.sum(rel_entr(xp, c, m), axis=1)
     if base is not None:
         js = js / float(np.log(base))
     value = xp.sqrt(xp.where(js > 0, js, xp.zeros_like(js)) / 2.0)
-    return _result(xp, value, None, n_ref, n_cur, insufficient)
+    return masked_result(xp, value, None, n_ref, n_cur, insufficient)
 
 
 def total_variation(
@@ -442,7 +424,7 @@ def total_variation(
     0.2
     """
     xp, ref, cur, n_ref, n_cur, insufficient = _prepare(profile, current, min_count)
-    return _result(xp, _tvd(xp, ref, cur, n_ref, n_cur), None, n_ref, n_cur, insufficient)
+    return masked_result(xp, _tvd(xp, ref, cur, n_ref, n_cur), None, n_ref, n_cur, insufficient)
 
 
 def l_infinity(profile: CategoricalProfile, current: Any, *, min_count: int = 1) -> DriftResult:
@@ -456,4 +438,4 @@ def l_infinity(profile: CategoricalProfile, current: Any, *, min_count: int = 1)
     """
     xp, ref, cur, n_ref, n_cur, insufficient = _prepare(profile, current, min_count)
     diff = xp.abs(_shares(xp, ref, n_ref) - _shares(xp, cur, n_cur))
-    return _result(xp, xp.max(diff, axis=1), None, n_ref, n_cur, insufficient)
+    return masked_result(xp, xp.max(diff, axis=1), None, n_ref, n_cur, insufficient)

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from scipy import stats as _sps
 
-from monitor.stats._columns import finish, prepare, searchsorted_rows, take_rows
+from monitor.stats._columns import prepare, searchsorted_rows, take_rows
 from monitor.stats.backend import array_namespace, to_numpy
 from monitor.stats.profile import NumericProfile
-from monitor.stats.result import DriftResult
+from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)
 
@@ -157,4 +157,4 @@ def ks(profile: NumericProfile, current: Any) -> DriftResult:
     p = xp.asarray(p_host)
     d = xp.asarray(d_host)
     insufficient = xp.logical_or(n == 0, m == 0)
-    return finish(xp, p, p, n, m, insufficient, statistic=d)
+    return masked_result(xp, p, p, n, m, insufficient, statistic=d)

@@ -25,7 +25,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from monitor.stats.categorical import category_counts
-from monitor.stats.result import DriftResult
+from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)
 
@@ -59,21 +59,17 @@ def _pairs(y_true: Any, y_pred: Any) -> tuple[Any, Any, Any]:
 
 
 def _result(xp, value: Any, n: int, undefined: bool, min_count: int) -> DriftResult:
-    short = undefined or n < max(min_count, 1)
+    """One metric value as a one-feature result (NaN when undefined or too few pairs)."""
+    short = xp.asarray([undefined or n < max(min_count, 1)])
     v = xp.reshape(xp.asarray(value, dtype=xp.float64), (1,))
-    nan = xp.full((1,), float("nan"), dtype=xp.float64)
-    flag = xp.asarray([short])
-    return DriftResult(
-        values=nan if short else v,
-        p_values=None,
-        n_reference=xp.zeros((1,), dtype=xp.int64),
-        n_current=xp.asarray([n], dtype=xp.int64),
-        insufficient=flag,
-    )
+    zero, count = xp.zeros((1,), dtype=xp.int64), xp.asarray([n], dtype=xp.int64)
+    return masked_result(xp, v, None, zero, count, short)
 
 
-def _ratio(xp, num: Any, den: Any) -> Any:
-    return xp.where(den > 0, num / xp.where(den > 0, den, xp.ones_like(den)), xp.zeros_like(den))
+def _ratio(xp, num: Any, den: Any, zero_division: float = 0.0) -> Any:
+    """``num / den``, and ``zero_division`` where ``den`` is 0 (scikit-learn's parameter)."""
+    fill = xp.full_like(den, zero_division)
+    return xp.where(den > 0, num / xp.where(den > 0, den, xp.ones_like(den)), fill)
 
 
 def accuracy(y_true: Any, y_pred: Any, *, min_count: int = 1) -> DriftResult:
@@ -99,8 +95,12 @@ def _binary_counts(xp, t, p):
     return tp, fp, fn
 
 
-def precision(y_true: Any, y_pred: Any, *, min_count: int = 1) -> DriftResult:
+def precision(
+    y_true: Any, y_pred: Any, *, min_count: int = 1, zero_division: float = 0.0
+) -> DriftResult:
     """Binary precision ``tp / (tp + fp)`` for the positive class 1.
+
+    ``zero_division``: the value when nothing was predicted positive (NaN: undefined).
 
     Examples
     --------
@@ -110,11 +110,15 @@ def precision(y_true: Any, y_pred: Any, *, min_count: int = 1) -> DriftResult:
     """
     xp, t, p = _pairs(y_true, y_pred)
     tp, fp, _ = _binary_counts(xp, t, p)
-    return _result(xp, _ratio(xp, tp, tp + fp), t.shape[0], False, min_count)
+    return _result(xp, _ratio(xp, tp, tp + fp, zero_division), t.shape[0], False, min_count)
 
 
-def recall(y_true: Any, y_pred: Any, *, min_count: int = 1) -> DriftResult:
+def recall(
+    y_true: Any, y_pred: Any, *, min_count: int = 1, zero_division: float = 0.0
+) -> DriftResult:
     """Binary recall ``tp / (tp + fn)`` for the positive class 1.
+
+    ``zero_division``: the value when no label is positive (NaN: undefined).
 
     Examples
     --------
@@ -124,11 +128,13 @@ def recall(y_true: Any, y_pred: Any, *, min_count: int = 1) -> DriftResult:
     """
     xp, t, p = _pairs(y_true, y_pred)
     tp, _, fn = _binary_counts(xp, t, p)
-    return _result(xp, _ratio(xp, tp, tp + fn), t.shape[0], False, min_count)
+    return _result(xp, _ratio(xp, tp, tp + fn, zero_division), t.shape[0], False, min_count)
 
 
-def f1(y_true: Any, y_pred: Any, *, min_count: int = 1) -> DriftResult:
+def f1(y_true: Any, y_pred: Any, *, min_count: int = 1, zero_division: float = 0.0) -> DriftResult:
     """Binary F1 ``2 tp / (2 tp + fp + fn)`` for the positive class 1.
+
+    ``zero_division``: the value when neither labels nor predictions have a positive.
 
     Examples
     --------
@@ -138,7 +144,8 @@ def f1(y_true: Any, y_pred: Any, *, min_count: int = 1) -> DriftResult:
     """
     xp, t, p = _pairs(y_true, y_pred)
     tp, fp, fn = _binary_counts(xp, t, p)
-    return _result(xp, _ratio(xp, 2 * tp, 2 * tp + fp + fn), t.shape[0], False, min_count)
+    value = _ratio(xp, 2 * tp, 2 * tp + fp + fn, zero_division)
+    return _result(xp, value, t.shape[0], False, min_count)
 
 
 def _per_class(xp, t, p):

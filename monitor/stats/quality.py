@@ -25,7 +25,7 @@ from array_api_compat import device as array_device
 
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile, finite_sorted_rows
-from monitor.stats.result import DriftResult
+from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +38,6 @@ __all__ = [
     "type_violation_share",
     "unseen_share",
 ]
-
-
-def _wrap(xp, values, n_ref, n_cur, insufficient, statistic=None) -> DriftResult:
-    nan = xp.asarray(float("nan"), dtype=xp.float64)
-    return DriftResult(
-        values=xp.where(insufficient, nan, values),
-        p_values=None,
-        n_reference=xp.astype(n_ref, xp.int64),
-        n_current=xp.astype(n_cur, xp.int64),
-        insufficient=insufficient,
-        statistic=None if statistic is None else xp.where(insufficient, nan, statistic),
-    )
 
 
 def _share(xp, hits, present, min_count):
@@ -66,9 +54,19 @@ def _present(xp, profile: Any, current: Any) -> Any:
     return xp.isfinite(current)
 
 
-def _ref_rows(xp, profile: Any, like: Any) -> Any:
+def _ref_rows(xp, profile: Any, like: Any, *, with_missing: bool = True) -> Any:
+    """Reference rows per feature: all of them (a missing rate's base) or present values.
+
+    No profile (a missing rate needs no reference) gives zeros.
+    """
+    if profile is None:
+        return xp.zeros_like(like)
     if isinstance(profile, CategoricalProfile):
-        total = [sum(c) + m for c, m in zip(profile.counts, profile.missing, strict=True)]
+        missing = profile.missing or (0,) * len(profile.counts)
+        total = [
+            sum(c) + (m if with_missing else 0)
+            for c, m in zip(profile.counts, missing, strict=True)
+        ]
         return xp.asarray(np.asarray(total, dtype=np.float64), device=array_device(like))
     return xp.astype(profile.n_valid, xp.float64)
 
@@ -76,7 +74,8 @@ def _ref_rows(xp, profile: Any, like: Any) -> Any:
 def missing_rate(profile: Any, current: Any, *, min_count: int = 1) -> DriftResult:
     """Share of missing values per feature, over all rows of the current window.
 
-    ``n_current`` is the number of rows. Works with either profile kind.
+    ``n_current`` is the number of rows. Works with either profile kind, or none
+    (``profile=None``: ``n_reference`` is 0) on a float block.
 
     Examples
     --------
@@ -89,7 +88,7 @@ def missing_rate(profile: Any, current: Any, *, min_count: int = 1) -> DriftResu
     present = _present(xp, profile, current)
     share, _, short = _share(xp, ~present, xp.ones_like(present), min_count)
     n_rows = xp.full(share.shape, float(current.shape[0]), dtype=xp.float64)
-    return _wrap(xp, share, _ref_rows(xp, profile, share), n_rows, short)
+    return masked_result(xp, share, None, _ref_rows(xp, profile, share), n_rows, short)
 
 
 def out_of_range_share(
@@ -134,7 +133,7 @@ def out_of_range_share(
     outside = (cur < lo_ok[None, :]) | (cur > hi_ok[None, :])
     share, n, short = _share(xp, outside, xp.isfinite(cur), min_count)
     unbounded = xp.isnan(lo) & xp.isnan(hi)
-    return _wrap(xp, share, _ref_rows(xp, profile, share), n, short | unbounded)
+    return masked_result(xp, share, None, _ref_rows(xp, profile, share), n, short | unbounded)
 
 
 def unseen_share(profile: CategoricalProfile, current: Any, *, min_count: int = 1) -> DriftResult:
@@ -151,7 +150,8 @@ def unseen_share(profile: CategoricalProfile, current: Any, *, min_count: int = 
     known = [len(c) for c in profile.categories]
     k = xp.asarray(np.asarray(known, dtype=np.int64), device=array_device(current))
     share, n, short = _share(xp, current >= k[None, :], current >= 0, min_count)
-    return _wrap(xp, share, _ref_rows(xp, profile, share), n, short)
+    n_ref = _ref_rows(xp, profile, share, with_missing=False)  # known values, as n_current
+    return masked_result(xp, share, None, n_ref, n, short)
 
 
 def numeric_columns(
@@ -206,7 +206,7 @@ def type_violation_share(profile: Any, current: Any, *, min_count: int = 1) -> D
     """
     xp = array_namespace(current)
     share, n, short = _share(xp, current, xp.ones_like(current), min_count)
-    return _wrap(xp, share, xp.zeros_like(n), n, short)
+    return masked_result(xp, share, None, xp.zeros_like(n), n, short)
 
 
 def _scale(xp, profile: NumericProfile, diff):
@@ -240,7 +240,7 @@ def mean_shift(profile: NumericProfile, current: Any, *, min_count: int = 1) -> 
     diff = total / xp.where(n > 0, n, xp.ones_like(n)) - xp.asarray(profile.mean)
     n_ref = xp.astype(profile.n_valid, xp.float64)
     short = (n < max(min_count, 1)) | (n_ref < max(min_count, 1))
-    return _wrap(xp, _scale(xp, profile, diff), n_ref, n, short, statistic=diff)
+    return masked_result(xp, _scale(xp, profile, diff), None, n_ref, n, short, statistic=diff)
 
 
 def _quantile_rows(xp, rows, n_valid, q: float):
@@ -286,4 +286,4 @@ def quantile_shift(
     n_cur = xp.astype(n, xp.float64)
     n_ref = xp.astype(profile.n_valid, xp.float64)
     short = (n_cur < max(min_count, 1)) | (n_ref < max(min_count, 1))
-    return _wrap(xp, _scale(xp, profile, diff), n_ref, n_cur, short, statistic=diff)
+    return masked_result(xp, _scale(xp, profile, diff), None, n_ref, n_cur, short, statistic=diff)

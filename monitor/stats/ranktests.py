@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from monitor.stats._columns import finish, prepare, searchsorted_rows
+from monitor.stats._columns import prepare, searchsorted_rows
 from monitor.stats.backend import array_namespace, to_numpy
 from monitor.stats.profile import NumericProfile
-from monitor.stats.result import DriftResult
+from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def cramer_von_mises(profile: NumericProfile, current: Any) -> DriftResult:
     xp2 = array_namespace(u)
     p = xp2.asarray(p_h)
     bad = xp2.logical_or(n < 2, m < 2)
-    return finish(xp2, p, p, n, m, bad, statistic=xp2.asarray(t_h))
+    return masked_result(xp2, p, p, n, m, bad, statistic=xp2.asarray(t_h))
 
 
 # Scholz & Stephens (1987), table 2, as in scipy.stats.anderson_ksamp (k = 2 samples)
@@ -188,4 +188,4 @@ def anderson_darling(profile: NumericProfile, current: Any) -> DriftResult:
     for j in np.flatnonzero(~bad_h):  # host: Scholz-Stephens table per feature
         stat_h[j], p_h[j] = _ad_pvalue(float(a_h[j]), int(n_h[j]), int(m_h[j]))
     p = xp.asarray(p_h)
-    return finish(xp, p, p, n, m, bad, statistic=xp.asarray(stat_h))
+    return masked_result(xp, p, p, n, m, bad, statistic=xp.asarray(stat_h))

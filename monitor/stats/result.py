@@ -1,8 +1,9 @@
-"""The common result of a drift statistic over a block of features."""
+"""The common result of a statistic over a block of features, and the helper that builds it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 
@@ -32,3 +33,40 @@ class DriftResult:
     n_current: Any
     insufficient: Any
     statistic: Any | None = None
+
+
+def masked_result(
+    xp: ModuleType,
+    values: Any,
+    p_values: Any | None,
+    n_reference: Any,
+    n_current: Any,
+    insufficient: Any,
+    statistic: Any | None = None,
+) -> DriftResult:
+    """The one way a statistic builds its result: NaN wherever a feature was insufficient.
+
+    ``values``, ``p_values`` and ``statistic`` become NaN where ``insufficient`` is true,
+    so no caller can read a number computed from too few values; counts are int64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = masked_result(np, np.array([0.2, 0.3]), None, np.array([5, 0]), np.array([4, 4]),
+    ...                   np.array([False, True]))
+    >>> r.values.tolist(), r.n_reference.dtype.name
+    ([0.2, nan], 'int64')
+    """
+    nan = xp.asarray(float("nan"), dtype=xp.float64)
+
+    def blank(a: Any | None) -> Any | None:
+        return None if a is None else xp.where(insufficient, nan, a)
+
+    return DriftResult(
+        values=blank(values),
+        p_values=blank(p_values),
+        n_reference=xp.astype(n_reference, xp.int64, copy=False),
+        n_current=xp.astype(n_current, xp.int64, copy=False),
+        insufficient=insufficient,
+        statistic=blank(statistic),
+    )

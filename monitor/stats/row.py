@@ -6,7 +6,7 @@ Kept apart from :mod:`monitor.stats.table` so the table module is only the table
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -26,7 +26,7 @@ class UnknownStatistic(KeyError):
         return self.args[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Statistic:
     """One row of the table.
 
@@ -45,6 +45,16 @@ class Statistic:
         True when the result carries p-values.
     description : str
         One line for docs, ``suggest`` and the dashboard.
+    rule_input : str or None
+        Performance rows a ``performance`` rule may name, and what the prediction column
+        must be for them: ``"class"`` (scores thresholded at 0.5, like the labels),
+        ``"score"`` (raw scores against thresholded labels) or ``"value"`` (raw numbers,
+        regression). None: not offered to rules (macro averages need multi-class labels,
+        log loss probabilities, which the binary convention of the rule kind does not give).
+    rule_params : mapping of str to object
+        Keyword arguments a ``performance`` rule passes to the function (precision, recall
+        and F1 get ``zero_division=NaN``: a window where they are undefined is
+        insufficient, not a 0 that alarms).
     """
 
     name: str
@@ -53,12 +63,15 @@ class Statistic:
     higher_is_drift: bool
     has_p_value: bool
     description: str
+    rule_input: str | None = None
+    rule_params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.functions:
             raise ValueError(f"statistic {self.name!r} has no function")
         # read-only, so a row cannot be changed behind the table's back
         object.__setattr__(self, "functions", MappingProxyType(dict(self.functions)))
+        object.__setattr__(self, "rule_params", MappingProxyType(dict(self.rule_params)))
 
     @property
     def kinds(self) -> frozenset[str]:

@@ -1,7 +1,11 @@
-"""The one explicit table of drift and quality statistics.
+"""The one explicit table of drift, quality, prediction and performance statistics.
 
-Every statistic the rule engine may name is a row of :data:`STATISTICS`, written out
-here (no registration by import side effects, no class paths in config).
+Every statistic the rule engine computes is a row of :data:`STATISTICS`, written out
+here as keyword fields (no registration by import side effects, no class paths in
+config). The rule kinds compute through these rows and keep no copy: ``missing`` through
+``missing_rate``, ``range`` through ``out_of_range``, ``unseen_categories`` through the row
+of that name, a prediction rule's ``mean`` through ``mean_shift``, ``performance`` through
+the rows whose ``rule_input`` is set, and drift kinds through the drift rows.
 
 Signature convention
 --------------------
@@ -38,6 +42,9 @@ from monitor.stats.row import CATEGORICAL, NUMERIC, Statistic, UnknownStatistic
 __all__ = [
     "CATEGORICAL",
     "NUMERIC",
+    "PERFORMANCE",
+    "PREDICTION",
+    "QUALITY",
     "STATISTICS",
     "Statistic",
     "UnknownStatistic",
@@ -47,260 +54,276 @@ __all__ = [
 ]
 
 
-_Q = "quality"
-_PRED = "prediction"
-_PERF = "performance"
+# Column kinds of the non-drift rows (the keys of their ``functions``).
+QUALITY = "quality"
+PREDICTION = "prediction"
+PERFORMANCE = "performance"
+_Q, _PRED, _PERF = QUALITY, PREDICTION, PERFORMANCE
 
-STATISTICS: dict[str, Statistic] = {
+_ROWS: tuple[Statistic, ...] = (
     # ---- numeric drift (ks.py, wasserstein.py, binned.py, ranktests.py) ----
-    "ks": Statistic(
-        "ks",
-        {NUMERIC: ks.ks},
-        0.05,
-        False,
-        True,
-        "Two-sample Kolmogorov-Smirnov test; value is the p-value (SciPy method='auto').",
+    Statistic(
+        name="ks",
+        functions={NUMERIC: ks.ks},
+        default_threshold=0.05,
+        higher_is_drift=False,
+        has_p_value=True,
+        description="Two-sample Kolmogorov-Smirnov test; value is the p-value (SciPy method='auto').",
     ),
-    "wasserstein": Statistic(
-        "wasserstein",
-        {NUMERIC: wasserstein.wasserstein},
-        0.1,
-        True,
-        False,
-        "Wasserstein-1 distance divided by the reference standard deviation (as Evidently).",
+    Statistic(
+        name="wasserstein",
+        functions={NUMERIC: wasserstein.wasserstein},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Wasserstein-1 distance divided by the reference standard deviation (as Evidently).",
     ),
-    "energy_distance": Statistic(
-        "energy_distance",
-        {NUMERIC: wasserstein.energy_distance},
-        0.1,
-        True,
-        False,
-        "Energy distance between the two empirical distributions (SciPy's definition).",
+    Statistic(
+        name="energy_distance",
+        functions={NUMERIC: wasserstein.energy_distance},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Energy distance between the two empirical distributions (SciPy's definition).",
     ),
-    "psi": Statistic(
-        "psi",
-        {NUMERIC: binned.psi, CATEGORICAL: categorical.psi},
-        0.1,
-        True,
-        False,
-        "Population stability index: numeric over Sturges bins of reference+current, "
+    Statistic(
+        name="psi",
+        functions={NUMERIC: binned.psi, CATEGORICAL: categorical.psi},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Population stability index: numeric over Sturges bins of reference+current, "
         "categorical over the union of categories (as Evidently).",
     ),
-    "jensenshannon": Statistic(
-        "jensenshannon",
-        {NUMERIC: binned.jensenshannon, CATEGORICAL: categorical.jensenshannon},
-        0.1,
-        True,
-        False,
-        "Jensen-Shannon distance (natural log) over the same bins or categories as PSI.",
+    Statistic(
+        name="jensenshannon",
+        functions={NUMERIC: binned.jensenshannon, CATEGORICAL: categorical.jensenshannon},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Jensen-Shannon distance (natural log) over the same bins or categories as PSI.",
     ),
-    "kl_div": Statistic(
-        "kl_div",
-        {NUMERIC: binned.kl_div},
-        0.1,
-        True,
-        False,
-        "Kullback-Leibler divergence KL(reference || current) over the PSI bins.",
+    Statistic(
+        name="kl_div",
+        functions={NUMERIC: binned.kl_div},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Kullback-Leibler divergence KL(reference || current) over the PSI bins.",
     ),
-    "hellinger": Statistic(
-        "hellinger",
-        {NUMERIC: binned.hellinger},
-        0.1,
-        True,
-        False,
-        "Hellinger distance of Sturges-binned densities (as Evidently).",
+    Statistic(
+        name="hellinger",
+        functions={NUMERIC: binned.hellinger},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Hellinger distance of Sturges-binned densities (as Evidently).",
     ),
-    "anderson": Statistic(
-        "anderson",
-        {NUMERIC: ranktests.anderson_darling},
-        0.1,
-        False,
-        True,
-        "Anderson-Darling k-sample test; value is SciPy's capped p-value.",
+    Statistic(
+        name="anderson",
+        functions={NUMERIC: ranktests.anderson_darling},
+        default_threshold=0.1,
+        higher_is_drift=False,
+        has_p_value=True,
+        description="Anderson-Darling k-sample test; value is SciPy's capped p-value.",
     ),
-    "cramer_von_mises": Statistic(
-        "cramer_von_mises",
-        {NUMERIC: ranktests.cramer_von_mises},
-        0.1,
-        False,
-        True,
-        "Two-sample Cramer-von Mises test; value is the p-value (SciPy method='auto').",
+    Statistic(
+        name="cramer_von_mises",
+        functions={NUMERIC: ranktests.cramer_von_mises},
+        default_threshold=0.1,
+        higher_is_drift=False,
+        has_p_value=True,
+        description="Two-sample Cramer-von Mises test; value is the p-value (SciPy method='auto').",
     ),
-    # ---- categorical, quality and performance statistics (categorical.py, quality.py, performance.py) ----
+    # ---- categorical (categorical.py), quality (quality.py), performance (performance.py) ----
     # Categorical rows take a CategoricalProfile and an int code block from its encode().
     # chisquare and z report the total variation distance as ``statistic`` (effect size).
-    "chisquare": Statistic(
-        "chisquare",
-        {CATEGORICAL: categorical.chisquare},
-        0.05,
-        False,
-        True,
-        "Chi-square test of current counts vs reference shares; value is the p-value (as Evidently).",
+    Statistic(
+        name="chisquare",
+        functions={CATEGORICAL: categorical.chisquare},
+        default_threshold=0.05,
+        higher_is_drift=False,
+        has_p_value=True,
+        description="Chi-square test of current counts vs reference shares; value is the p-value (as Evidently).",
     ),
-    "z": Statistic(
-        "z",
-        {CATEGORICAL: categorical.z_test},
-        0.05,
-        False,
-        True,
-        "Z-test for two proportions (binary features); value is the p-value (as Evidently).",
+    Statistic(
+        name="z",
+        functions={CATEGORICAL: categorical.z_test},
+        default_threshold=0.05,
+        higher_is_drift=False,
+        has_p_value=True,
+        description="Z-test for two proportions (binary features); value is the p-value (as Evidently).",
     ),
-    "tvd": Statistic(
-        "tvd",
-        {CATEGORICAL: categorical.total_variation},
-        0.1,
-        True,
-        False,
-        "Total variation distance of category shares (Evidently's TVD distance), in [0, 1].",
+    Statistic(
+        name="tvd",
+        functions={CATEGORICAL: categorical.total_variation},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Total variation distance of category shares (Evidently's TVD distance), in [0, 1].",
     ),
-    "linf": Statistic(
-        "linf",
-        {CATEGORICAL: categorical.l_infinity},
-        0.1,
-        True,
-        False,
-        "L-infinity distance: largest change of one category's share, in [0, 1].",
+    Statistic(
+        name="linf",
+        functions={CATEGORICAL: categorical.l_infinity},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="L-infinity distance: largest change of one category's share, in [0, 1].",
     ),
     # Quality rows: kinds "quality"; value is a share in [0, 1] of the current window.
-    "missing_rate": Statistic(
-        "missing_rate",
-        {_Q: quality.missing_rate},
-        0.05,
-        True,
-        False,
-        "Share of missing values (NaN, infinite, None) among all current rows.",
+    Statistic(
+        name="missing_rate",
+        functions={_Q: quality.missing_rate},
+        default_threshold=0.05,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Share of missing values (NaN, infinite, None) among all current rows.",
     ),
-    "out_of_range": Statistic(
-        "out_of_range",
-        {_Q: quality.out_of_range_share},
-        0.05,
-        True,
-        False,
-        "Share of present values outside the reference [min, max] or configured bounds.",
+    Statistic(
+        name="out_of_range",
+        functions={_Q: quality.out_of_range_share},
+        default_threshold=0.05,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Share of present values outside the reference [min, max] or configured bounds.",
     ),
-    "unseen_categories": Statistic(
-        "unseen_categories",
-        {_Q: quality.unseen_share},
-        0.05,
-        True,
-        False,
-        "Share of present categorical values in categories the reference never had.",
+    Statistic(
+        name="unseen_categories",
+        functions={_Q: quality.unseen_share},
+        default_threshold=0.05,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Share of present categorical values in categories the reference never had.",
     ),
-    "type_violations": Statistic(
-        "type_violations",
-        {_Q: quality.type_violation_share},
-        0.01,
-        True,
-        False,
-        "Share of rows whose value had the wrong type (current = mask from numeric_columns).",
+    Statistic(
+        name="type_violations",
+        functions={_Q: quality.type_violation_share},
+        default_threshold=0.01,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Share of rows whose value had the wrong type (current = mask from numeric_columns).",
     ),
     # Prediction rows: numeric profile of the prediction column.
-    "mean_shift": Statistic(
-        "mean_shift",
-        {_PRED: quality.mean_shift},
-        0.1,
-        True,
-        False,
-        "Absolute change of the mean in reference standard deviations.",
+    Statistic(
+        name="mean_shift",
+        functions={_PRED: quality.mean_shift},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Absolute change of the mean in reference standard deviations.",
     ),
-    "quantile_shift": Statistic(
-        "quantile_shift",
-        {_PRED: quality.quantile_shift},
-        0.1,
-        True,
-        False,
-        "Absolute change of a quantile (q=0.5 unless given) in reference standard deviations.",
+    Statistic(
+        name="quantile_shift",
+        functions={_PRED: quality.quantile_shift},
+        default_threshold=0.1,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Absolute change of a quantile (q=0.5 unless given) in reference standard deviations.",
     ),
-    # Performance rows: current is an (n_rows, 2) block [label, prediction or score].
-    "accuracy": Statistic(
-        "accuracy",
-        {_PERF: performance.on_block(performance.accuracy)},
-        0.9,
-        False,
-        False,
-        "Share of correct predictions.",
+    # Performance rows: current is an (n_rows, 2) block [label, prediction or score];
+    # rule_input marks the metrics a performance rule may name (see Statistic).
+    Statistic(
+        name="accuracy",
+        functions={_PERF: performance.on_block(performance.accuracy)},
+        default_threshold=0.9,
+        higher_is_drift=False,
+        has_p_value=False,
+        description="Share of correct predictions.",
+        rule_input="class",
     ),
-    "precision": Statistic(
-        "precision",
-        {_PERF: performance.on_block(performance.precision)},
-        0.9,
-        False,
-        False,
-        "Binary precision for the positive class 1.",
+    Statistic(
+        name="precision",
+        functions={_PERF: performance.on_block(performance.precision)},
+        default_threshold=0.9,
+        higher_is_drift=False,
+        has_p_value=False,
+        description="Binary precision for the positive class 1.",
+        rule_input="class",
+        rule_params={"zero_division": math.nan},
     ),
-    "recall": Statistic(
-        "recall",
-        {_PERF: performance.on_block(performance.recall)},
-        0.9,
-        False,
-        False,
-        "Binary recall for the positive class 1.",
+    Statistic(
+        name="recall",
+        functions={_PERF: performance.on_block(performance.recall)},
+        default_threshold=0.9,
+        higher_is_drift=False,
+        has_p_value=False,
+        description="Binary recall for the positive class 1.",
+        rule_input="class",
+        rule_params={"zero_division": math.nan},
     ),
-    "f1": Statistic(
-        "f1",
-        {_PERF: performance.on_block(performance.f1)},
-        0.9,
-        False,
-        False,
-        "Binary F1 for the positive class 1.",
+    Statistic(
+        name="f1",
+        functions={_PERF: performance.on_block(performance.f1)},
+        default_threshold=0.9,
+        higher_is_drift=False,
+        has_p_value=False,
+        description="Binary F1 for the positive class 1.",
+        rule_input="class",
+        rule_params={"zero_division": math.nan},
     ),
-    "precision_macro": Statistic(
-        "precision_macro",
-        {_PERF: performance.on_block(performance.precision_macro)},
-        0.9,
-        False,
-        False,
-        "Precision averaged over classes (macro).",
+    Statistic(
+        name="precision_macro",
+        functions={_PERF: performance.on_block(performance.precision_macro)},
+        default_threshold=0.9,
+        higher_is_drift=False,
+        has_p_value=False,
+        description="Precision averaged over classes (macro).",
     ),
-    "recall_macro": Statistic(
-        "recall_macro",
-        {_PERF: performance.on_block(performance.recall_macro)},
-        0.9,
-        False,
-        False,
-        "Recall averaged over classes (macro).",
+    Statistic(
+        name="recall_macro",
+        functions={_PERF: performance.on_block(performance.recall_macro)},
+        default_threshold=0.9,
+        higher_is_drift=False,
+        has_p_value=False,
+        description="Recall averaged over classes (macro).",
     ),
-    "f1_macro": Statistic(
-        "f1_macro",
-        {_PERF: performance.on_block(performance.f1_macro)},
-        0.9,
-        False,
-        False,
-        "F1 averaged over classes (macro).",
+    Statistic(
+        name="f1_macro",
+        functions={_PERF: performance.on_block(performance.f1_macro)},
+        default_threshold=0.9,
+        higher_is_drift=False,
+        has_p_value=False,
+        description="F1 averaged over classes (macro).",
     ),
-    "roc_auc": Statistic(
-        "roc_auc",
-        {_PERF: performance.on_block(performance.roc_auc)},
-        0.8,
-        False,
-        False,
-        "Binary ROC AUC of the score against labels in {0, 1}.",
+    Statistic(
+        name="roc_auc",
+        functions={_PERF: performance.on_block(performance.roc_auc)},
+        default_threshold=0.8,
+        higher_is_drift=False,
+        has_p_value=False,
+        description="Binary ROC AUC of the score against labels in {0, 1}.",
+        rule_input="score",
     ),
-    "log_loss": Statistic(
-        "log_loss",
-        {_PERF: performance.on_block(performance.log_loss)},
-        0.5,
-        True,
-        False,
-        "Binary cross-entropy of the positive-class probability.",
+    Statistic(
+        name="log_loss",
+        functions={_PERF: performance.on_block(performance.log_loss)},
+        default_threshold=0.5,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Binary cross-entropy of the positive-class probability.",
     ),
-    "rmse": Statistic(
-        "rmse",
-        {_PERF: performance.on_block(performance.rmse)},
-        math.nan,
-        True,
-        False,
-        "Root mean squared error (no default threshold: it is in the label's units).",
+    Statistic(
+        name="rmse",
+        functions={_PERF: performance.on_block(performance.rmse)},
+        default_threshold=math.nan,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Root mean squared error (no default threshold: it is in the label's units).",
+        rule_input="value",
     ),
-    "mae": Statistic(
-        "mae",
-        {_PERF: performance.on_block(performance.mae)},
-        math.nan,
-        True,
-        False,
-        "Mean absolute error (no default threshold: it is in the label's units).",
+    Statistic(
+        name="mae",
+        functions={_PERF: performance.on_block(performance.mae)},
+        default_threshold=math.nan,
+        higher_is_drift=True,
+        has_p_value=False,
+        description="Mean absolute error (no default threshold: it is in the label's units).",
+        rule_input="value",
     ),
-}
+)
+
+# By name; each row says its name once.
+STATISTICS: dict[str, Statistic] = {row.name: row for row in _ROWS}
 
 
 def get_statistic(name: str) -> Statistic:

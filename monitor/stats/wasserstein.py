@@ -15,10 +15,10 @@ import logging
 import math
 from typing import Any
 
-from monitor.stats._columns import finish, prepare
+from monitor.stats._columns import prepare
 from monitor.stats._quantile import w1_rows
 from monitor.stats.profile import NumericProfile
-from monitor.stats.result import DriftResult
+from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def wasserstein_distance(profile: NumericProfile, current: Any) -> DriftResult:
     n = profile.n_valid
     insufficient = xp.logical_or(n == 0, m == 0)
     w = w1_rows(xp, profile.sorted, n, cur, m)
-    return finish(xp, w, None, n, m, insufficient)
+    return masked_result(xp, w, None, n, m, insufficient)
 
 
 def wasserstein(profile: NumericProfile, current: Any) -> DriftResult:
@@ -79,7 +79,9 @@ def wasserstein(profile: NumericProfile, current: Any) -> DriftResult:
 
     xp = array_namespace(res.values)
     norm = xp.maximum(profile.std, xp.asarray(_MIN_NORM, dtype=xp.float64))
-    return finish(xp, res.values / norm, None, res.n_reference, res.n_current, res.insufficient)
+    return masked_result(
+        xp, res.values / norm, None, res.n_reference, res.n_current, res.insufficient
+    )
 
 
 def energy_distance(profile: NumericProfile, current: Any) -> DriftResult:
@@ -104,7 +106,7 @@ def energy_distance(profile: NumericProfile, current: Any) -> DriftResult:
     insufficient = xp.logical_or(n == 0, m == 0)
     both = xp.concat([ref, cur], axis=1)
     if both.shape[1] < 2:
-        return finish(xp, xp.zeros((n_feat,)), None, n, m, insufficient)
+        return masked_result(xp, xp.zeros((n_feat,)), None, n, m, insufficient)
     # two sorted runs: a stable sort merges them in linear time; NaN padding goes last
     order = xp.argsort(both, axis=1, stable=True)
     values = xp.take_along_axis(both, order, axis=1)
@@ -119,4 +121,4 @@ def energy_distance(profile: NumericProfile, current: Any) -> DriftResult:
     diff = u - v
     terms = xp.where(ok, diff * diff * delta, xp.asarray(0.0, dtype=xp.float64))
     e = math.sqrt(2.0) * xp.sqrt(xp.sum(terms, axis=1))
-    return finish(xp, e, None, n, m, insufficient)
+    return masked_result(xp, e, None, n, m, insufficient)

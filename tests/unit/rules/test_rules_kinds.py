@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import typing
 
 import numpy as np
@@ -97,3 +98,52 @@ def test_section_of_an_unknown_kind_is_empty() -> None:
     assert section_of("drift") == "drift"
     assert section_of("missing") == "quality"
     assert section_of("retired_kind") == ""
+
+
+def _labelled_window(preds: np.ndarray, labels: np.ndarray) -> WindowData:
+    return WindowData(labelled=(preds, labels), n_events=len(preds))
+
+
+def test_performance_kind_computes_through_the_table_rows() -> None:
+    from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
+
+    rng = np.random.default_rng(5)
+    scores = rng.random(400)
+    labels = (rng.random(400) < scores).astype(float)
+    cur = _labelled_window(scores, labels)
+    for metric, want in (
+        ("accuracy", accuracy_score(labels, scores >= 0.5)),
+        ("precision", precision_score(labels, scores >= 0.5)),
+        ("roc_auc", roc_auc_score(labels, scores)),
+    ):
+        rule = Rule(name="p", kind="performance", statistic=metric, threshold=0.5)
+        (result,) = rule.kind_row.evaluate(KindInput(rule=rule, current=cur))
+        assert result.value == pytest.approx(want, abs=1e-12)
+        assert result.n_current == 400
+
+
+def test_undefined_precision_is_insufficient_not_an_alarm() -> None:
+    rule = Rule(name="p", kind="performance", statistic="precision", threshold=0.9)
+    cur = _labelled_window(np.full(200, 0.1), np.ones(200))  # nothing predicted positive
+    (result,) = rule.kind_row.evaluate(KindInput(rule=rule, current=cur))
+    assert math.isnan(result.value) and result.outcome is Outcome.INSUFFICIENT
+
+
+def test_rules_offer_the_metrics_the_table_marks_for_them() -> None:
+    from monitor.rules import catalog
+    from monitor.stats.table import STATISTICS
+
+    offered = {n for n, s in STATISTICS.items() if s.rule_input is not None}
+    assert set(catalog.METRICS) == offered
+    assert catalog.METRICS["accuracy"] == "below" and catalog.METRICS["rmse"] == "above"
+
+
+def test_unseen_kind_reports_the_table_row() -> None:
+    ref = profile_frame(pd.DataFrame({"c": ["a", "b"] * 100, "x": np.arange(200.0)}))
+    rule = Rule(name="u", kind="unseen_categories", reference={"dataset": "t"}, min_samples=1)
+    values = np.array(["a", "zz", None, "b"], dtype=object)
+    cur = WindowData(categorical={"c": values}, kinds={"c": "categorical"}, n_sampled=4)
+    (result,) = rule.kind_row.evaluate(KindInput(rule=rule, current=cur, reference=ref))
+    assert result.statistic == "unseen_categories"
+    assert result.value == pytest.approx(1 / 3)  # of the present values
+    assert (result.n_reference, result.n_current) == (200, 3)
