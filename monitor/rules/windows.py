@@ -1,10 +1,9 @@
 """Reading one model's window from the store into a :class:`WindowData`.
 
-Feature values come through :mod:`monitor.store.reads`. Two aggregates the read helpers
-do not offer yet are queried here, deduplicated the same way (``FINAL``) and with names as
-parameters: the number of *sampled* events (the denominator of missing rates) and, per
-feature, how many values were numbers and how many were categories (what the window's
-schema is).
+Feature values and per-feature counts (how many values were numbers and how many were
+categories: what the window's schema is) come through :mod:`monitor.store.reads`. The
+number of *sampled* events (the denominator of missing rates) is queried here,
+deduplicated with ``FINAL`` on the (small) events table and with names as parameters.
 """
 
 from __future__ import annotations
@@ -34,16 +33,11 @@ def _params(model: str, start: datetime, end: datetime) -> dict[str, object]:
 
 def window_kinds(store: Store, model: str, start: datetime, end: datetime) -> dict[str, str]:
     """Kind of every feature with a value in the window (the kind most of its values have)."""
-    rows = store.query(
-        "SELECT feature, countIf(isNotNull(value)) AS nums, countIf(isNotNull(category)) AS cats "
-        f"FROM {schema.FEATURE_VALUES} FINAL WHERE model = {{model:String}} AND {_WINDOW} "
-        "GROUP BY feature",
-        _params(model, start, end),
-    )
     out = {}
-    for feature, nums, cats in rows:
-        if int(nums) or int(cats):
-            out[str(feature)] = "numeric" if int(nums) >= int(cats) else "categorical"
+    # Counted in the store, deduplicated without FINAL where no write overlaps.
+    for feature, (nums, cats) in reads.feature_counts(store, model, start, end).items():
+        if nums or cats:
+            out[feature] = "numeric" if nums >= cats else "categorical"
     return out
 
 

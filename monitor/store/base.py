@@ -50,6 +50,19 @@ class Store(Protocol):
         (NaN for NULL), integer columns as integer arrays, anything else as object arrays of
         the values ``query`` returns (str, None, tz-aware UTC datetime, list)."""
 
+    def query_arrays(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run a SELECT whose columns are all plain (not Nullable) numbers and return them
+        as NumPy arrays of their own dtype, decoded without a Python object per value (the
+        fast path of window reads). Raises StoreError for any other column type."""
+
+    def query_arrays_many(
+        self, sql: str, params: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, np.ndarray]]:
+        """:meth:`query_arrays` once per parameter set, in that order (the server back end
+        runs them on several connections at once)."""
+
     def insert_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> None:
         """Columnar insert (the fast path): ``{column: values}``, all of equal length.
         DateTime columns accept tz-aware datetimes or integer Unix seconds."""

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from monitor.records import Batch
+from monitor.records import Batch, Event
 from monitor.store import schema
-from monitor.store.columns import batch_columns, model_feature_rows, rows_to_columns
+from monitor.store.columns import (
+    batch_columns,
+    epoch_seconds,
+    model_feature_rows,
+    rows_to_columns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,10 @@ class BaseStore:
             A permanent failure (schema mismatch, bad data).
         """
         data = batch_columns(batch)
+        # The offset ranges of the feature rows first: a duplicate feature row can then
+        # only exist where two recorded writes overlap (see monitor/store/reads.py).
+        if any(t.table == schema.FEATURE_VALUES for t in data.tables):
+            self.insert_columns(schema.FEATURE_WRITES, feature_write_ranges(batch.events))
         # Feature values and labels before events: should a crash cut the batch short,
         # the Kafka offset is not committed and the replay writes everything again.
         for table in sorted(data.tables, key=lambda t: t.table == schema.EVENTS):
@@ -99,3 +109,36 @@ class BaseStore:
             self.insert_columns(table.table, table.columns)
             self._known_features.update(new)
             log.info("discovered %d new feature(s)", len(new))
+
+
+def feature_write_ranges(events: Sequence[Event]) -> dict[str, list[Any]]:
+    """Columns of :data:`~monitor.store.schema.FEATURE_WRITES` for one write: per (model,
+    topic, partition), the offset and time range of the events that carry feature rows
+    (sampled, with features) and how many there are."""
+    ranges: dict[tuple[str, str, int], list[int]] = {}
+    for e in events:
+        if not (e.sampled and e.features):
+            continue
+        o = e.origin
+        ts = epoch_seconds(e.ts)
+        r = ranges.get((e.model, o.topic, o.partition))
+        if r is None:
+            ranges[(e.model, o.topic, o.partition)] = [o.offset, o.offset, ts, ts, 1]
+        else:
+            r[0], r[1] = min(r[0], o.offset), max(r[1], o.offset)
+            r[2], r[3] = min(r[2], ts), max(r[3], ts)
+            r[4] += 1
+    now = int(time.time())
+    keys = list(ranges)
+    vals = list(ranges.values())
+    return {
+        "model": [k[0] for k in keys],
+        "topic": [k[1] for k in keys],
+        "partition": [k[2] for k in keys],
+        "min_offset": [v[0] for v in vals],
+        "max_offset": [v[1] for v in vals],
+        "min_ts": [v[2] for v in vals],
+        "max_ts": [v[3] for v in vals],
+        "events": [v[4] for v in vals],
+        "written_at": [now] * len(keys),
+    }

@@ -75,10 +75,61 @@ def _feature_rows(
     )
 
 
+def duplicates_possible(store: Store, model: str, start: datetime, end: datetime) -> bool:
+    """Whether feature rows of ``model`` in ``[start, end)`` may hold duplicates.
+
+    A feature row is duplicated only when the same Kafka origin was written twice (a
+    replay after a crash, a retried write). Every write records its offset ranges per
+    (topic, partition) in ``feature_writes`` *before* its rows, so duplicates exist only
+    where two recorded writes of one (topic, partition) overlap; this finds any such pair
+    among the writes whose time range meets the window. Merges of ``feature_values`` may
+    already have removed the duplicates: then the answer is a harmless "maybe".
+    """
+    cols = store.query_columns(
+        f"SELECT topic, `partition`, min_offset, max_offset FROM {schema.FEATURE_WRITES} "
+        "WHERE model = {model:String} AND max_ts >= toDateTime({start:UInt32}) "
+        "AND min_ts < toDateTime({end:UInt32})",
+        _window(model, start, end),
+    )
+    lo, hi = cols["min_offset"].astype(np.uint64), cols["max_offset"].astype(np.uint64)
+    if len(lo) < 2:
+        return False
+    ids: dict[tuple[str, int], int] = {}
+    group = np.array(
+        [
+            ids.setdefault((str(t), int(p)), len(ids))
+            for t, p in zip(cols["topic"], cols["partition"], strict=True)
+        ]
+    )
+    order = np.lexsort((hi, lo, group))
+    group, lo, hi = group[order], lo[order], hi[order]
+    for g in np.unique(group):
+        mine = group == g
+        highest = np.maximum.accumulate(hi[mine])
+        if np.any(lo[mine][1:] <= highest[:-1]):
+            return True
+    return False
+
+
+# One query per feature: each reads one contiguous range of the primary key (model,
+# feature, ts), and its answer is that feature's array, with no name per row and no
+# regrouping. ifNull keeps the column a plain Float64 that both back ends hand over as
+# a NumPy array; FINAL only when two writes of the window overlap.
+_NUMERIC_VALUES = (
+    "SELECT ifNull(value, nan) AS v FROM {table} "
+    "WHERE model = {{model:String}} AND feature = {{feature:String}} AND "
+    "ts >= toDateTime({{start:UInt32}}) AND ts < toDateTime({{end:UInt32}})"
+)
+
+
 def numeric_window(
     store: Store, model: str, features: list[str], start: datetime, end: datetime
 ) -> dict[str, np.ndarray]:
     """Values of numeric features of sampled events with ``start <= ts < end``.
+
+    Deduplicated on the Kafka origin: ``FINAL`` only when :func:`duplicates_possible`
+    (otherwise every row is unique already). The order of values within a feature is
+    the order the engine reads them in, unspecified as it always was.
 
     Returns
     -------
@@ -88,9 +139,48 @@ def numeric_window(
     """
     if not features:
         return {}
-    cols = _feature_rows(store, model, list(features), start, end, "value")
-    values = np.asarray(cols["v"], dtype=np.float64)
-    return _group(cols["feature"], values, list(features), np.empty(0, dtype=np.float64))
+    names = list(dict.fromkeys(features))
+    sql = _NUMERIC_VALUES.format(table=schema.FEATURE_VALUES + _final(store, model, start, end))
+    base = _window(model, start, end)
+    answers = store.query_arrays_many(sql, [{**base, "feature": name} for name in names])
+    return {
+        name: np.asarray(a["v"], dtype=np.float64) for name, a in zip(names, answers, strict=True)
+    }
+
+
+def _final(store: Store, model: str, start: datetime, end: datetime) -> str:
+    """``FINAL`` when the window's feature rows may hold duplicates, else nothing."""
+    return " FINAL" if duplicates_possible(store, model, start, end) else ""
+
+
+def category_counts(
+    store: Store, model: str, features: list[str], start: datetime, end: datetime
+) -> dict[str, tuple[list[str | None], np.ndarray]]:
+    """How often each category of each feature occurs among sampled events in the window.
+
+    Counted inside the store (one ``GROUP BY category`` over each feature's key range),
+    so only the distinct categories and their counts travel.
+
+    Returns
+    -------
+    dict[str, (categories, counts)]
+        Per requested feature: the categories (None for missing, sorted with None first)
+        and their counts as int64 (both empty when the feature has no rows).
+    """
+    out: dict[str, tuple[list[str | None], np.ndarray]] = {}
+    if not features:
+        return out
+    base = _window(model, start, end)
+    sql = (
+        f"SELECT category, count() AS n FROM {schema.FEATURE_VALUES}"
+        f"{_final(store, model, start, end)} "
+        "WHERE model = {model:String} AND feature = {feature:String} AND "
+        f"{_WINDOW} GROUP BY category ORDER BY isNotNull(category), category"
+    )
+    for name in dict.fromkeys(features):
+        cols = store.query_columns(sql, {**base, "feature": name})
+        out[name] = (list(cols["category"]), np.asarray(cols["n"], dtype=np.int64))
+    return out
 
 
 def categorical_window(
@@ -98,15 +188,36 @@ def categorical_window(
 ) -> dict[str, np.ndarray]:
     """Categories of categorical features of sampled events with ``start <= ts < end``.
 
+    Built from :func:`category_counts` (only counts travel): each category repeated as
+    often as it occurs, so the order within a feature is by category (it was never
+    specified).
+
     Returns
     -------
     dict[str, numpy.ndarray]
         One object array of str per requested feature; None marks a missing value.
     """
-    if not features:
-        return {}
-    cols = _feature_rows(store, model, list(features), start, end, "category")
-    return _group(cols["feature"], cols["v"], list(features), np.empty(0, dtype=object))
+    out = {}
+    for name, (categories, counts) in category_counts(store, model, features, start, end).items():
+        labels = np.empty(len(categories), dtype=object)
+        labels[:] = categories
+        out[name] = np.repeat(labels, counts)
+    return out
+
+
+def feature_counts(
+    store: Store, model: str, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """``(numbers, categories)``: how many values of each feature with a row in the window
+    were numbers and how many were categories (what the window's schema is, and the
+    numerators of missing rates). Deduplicated like the window reads."""
+    rows = store.query(
+        "SELECT feature, countIf(isNotNull(value)) AS nums, countIf(isNotNull(category)) AS cats "
+        f"FROM {schema.FEATURE_VALUES}{_final(store, model, start, end)} "
+        f"WHERE model = {{model:String}} AND {_WINDOW} GROUP BY feature",
+        _window(model, start, end),
+    )
+    return {str(f): (int(n), int(c)) for f, n, c in rows}
 
 
 def event_counts(

@@ -53,6 +53,7 @@ FEATURE_VALUES = "feature_values"
 LABELS = "labels"
 DEAD_LETTERS = "dead_letters"
 MODEL_FEATURES = "model_features"
+FEATURE_WRITES = "feature_writes"
 
 # Tables whose day partitions are dropped by retention.
 # Tables retention drops day partitions of (every one is PARTITION BY toDate(...)).
@@ -63,6 +64,7 @@ PARTITIONED_TABLES = (
     DEAD_LETTERS,
     "rule_results",
     "alert_episodes",
+    FEATURE_WRITES,
 )
 
 
@@ -333,6 +335,42 @@ MIGRATIONS: list[Migration] = [
             "ADD COLUMN calibration_rate Float64 DEFAULT 0, "
             "ADD COLUMN calibration_rows UInt64 DEFAULT 0, "
             "ADD COLUMN calibration_method String DEFAULT ''",
+        ),
+    ),
+    # Store (monitor/store/reads.py): which Kafka offset ranges each write of feature rows
+    # covered, one row per (model, topic, partition) and write, written *before* the
+    # feature rows. Duplicate feature rows exist only where two writes overlap (a replay
+    # after a crash, a retried write), so window reads skip FINAL when no two writes in
+    # the window overlap. A plain MergeTree: every write must stay visible; merges must
+    # not collapse the evidence. The backfill records the existing parts' ranges, so data
+    # written before this migration is judged the same way (a re-run after an interrupted
+    # migration only adds overlaps, which costs a FINAL, never a duplicate).
+    Migration(
+        7,
+        "store: feature_writes (offset ranges of each feature write, for dedup without FINAL)",
+        (
+            f"""
+            CREATE TABLE IF NOT EXISTS {FEATURE_WRITES} (
+                model String,
+                topic String,
+                `partition` UInt32,
+                min_offset UInt64,
+                max_offset UInt64,
+                min_ts DateTime('UTC'),
+                max_ts DateTime('UTC'),
+                events UInt64,
+                written_at DateTime('UTC')
+            ) ENGINE = MergeTree
+            PARTITION BY toDate(max_ts)
+            ORDER BY (model, max_ts, topic, `partition`, min_offset)
+            """,
+            f"""
+            INSERT INTO {FEATURE_WRITES} (model, topic, `partition`, min_offset, max_offset,
+                min_ts, max_ts, events, written_at)
+            SELECT model, topic, `partition`, min(`offset`), max(`offset`), min(ts), max(ts),
+                uniqExact(`offset`), now()
+            FROM {FEATURE_VALUES} GROUP BY _part, model, topic, `partition`
+            """,
         ),
     ),
 ]

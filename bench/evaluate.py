@@ -1,0 +1,244 @@
+"""Benchmark: evaluation at column speed, on the ClickHouse server and on chDB.
+
+For each back end, in one run: write N events x F numeric + C categorical features through
+``Store.write_batch`` (timed: feature rows/s), time the window reads of
+:mod:`monitor.store.reads` (values/s), then one full evaluation of a drift rule over all
+numeric features end to end (``RuleEngine.evaluate_group``: models, reference, store
+read, statistics, result and state writes) against the statistics alone on the same
+arrays in memory (``evaluate_drift`` on a ``WindowData`` built from the generated
+values). ``--legacy`` also times the previous read (``FINAL``, one feature name per row,
+regrouped in Python) on the same data, as the baseline of the read. Timings are the best
+of ``--rounds`` (the least disturbed by other jobs on a shared machine).
+
+Last line: ``read_values_per_s_server: A read_values_per_s_chdb: B end_to_end_over_stats: R``
+(R is the larger of the two back ends' ratios).
+
+Run: ``.venv/bin/python bench/evaluate.py [--events 100000 --numeric 100 --categorical 10]``
+with ``DRIFTLINE_TEST_CLICKHOUSE=host:port`` of a ClickHouse server (scripts/services.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitor.records import Batch, Event, Origin
+from monitor.rules.engine import RuleEngine
+from monitor.rules.evaluate import WindowData, evaluate_drift
+from monitor.rules.loader import RuleSet, load_rule_file
+from monitor.rules.references import load_reference, profile_frame, save_reference
+from monitor.store import reads, schema
+from monitor.store.factory import open_store
+from monitor.store.settings import StoreSettings
+
+T0 = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+WINDOW = timedelta(hours=1)
+MODEL = "bench"
+CATEGORIES = [f"cat{k}" for k in range(8)]
+RULES = """
+groups:
+  - name: bench
+    interval: 1m
+    rules:
+      - name: numeric_drift
+        kind: drift
+        model: bench
+        features: all
+        feature_kind: numeric
+        statistic: wasserstein
+        threshold: 0.1
+        reference: {dataset: training}
+        window: 1h
+        min_samples: 100
+"""
+
+
+def best_of(fn: Callable[[], Any], rounds: int) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def make_data(n: int, f: int, c: int, seed: int = 0) -> tuple[list[Event], dict[str, np.ndarray]]:
+    """Events spread evenly over the hour after T0, and the numeric values per feature."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(n, f)) + np.linspace(0.0, 0.3, f)  # from no shift to 0.3 sd
+    cats = rng.integers(0, len(CATEGORIES), size=(n, c))
+    names = [f"x{j:03d}" for j in range(f)]
+    cat_names = [f"c{j:02d}" for j in range(c)]
+    step = WINDOW / n
+    events = []
+    for i in range(n):
+        feats: dict[str, float | str | None] = dict(zip(names, values[i].tolist(), strict=True))
+        for j, name in enumerate(cat_names):
+            feats[name] = CATEGORIES[cats[i, j]]
+        events.append(
+            Event(f"e{i}", MODEL, "1", T0 + i * step, feats, 0.5, 1.0, Origin("in", i % 3, i), True)
+        )
+    return events, {name: values[:, j].copy() for j, name in enumerate(names)}
+
+
+def reference_frame(f: int, c: int, rows: int = 20_000) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    frame = {f"x{j:03d}": rng.normal(size=rows) for j in range(f)}
+    for j in range(c):
+        frame[f"c{j:02d}"] = rng.choice(CATEGORIES, size=rows)
+    return pd.DataFrame(frame)
+
+
+def legacy_numeric_window(store, names: list[str], start: datetime, end: datetime) -> dict:
+    """The read before issue 13: FINAL, one feature name per row, regrouped in Python."""
+    cols = reads._feature_rows(store, MODEL, names, start, end, "value")
+    values = np.asarray(cols["v"], dtype=np.float64)
+    return reads._group(cols["feature"], values, names, np.empty(0, dtype=np.float64))
+
+
+def timed_inserts(store) -> dict[str, float]:
+    """Seconds spent in ``insert_columns`` per table from now on (what each table costs)."""
+    spent: dict[str, float] = {}
+    insert = store.insert_columns
+
+    def timed(table, columns):
+        t0 = time.perf_counter()
+        try:
+            insert(table, columns)
+        finally:
+            spent[table] = spent.get(table, 0.0) + time.perf_counter() - t0
+
+    store.insert_columns = timed
+    return spent
+
+
+def run_backend(store, args, events, arrays, ruleset: RuleSet) -> dict[str, float]:
+    store.migrate()
+    n_rows = args.events * (args.numeric + args.categorical)
+    spent = timed_inserts(store)
+    t0 = time.perf_counter()
+    for k in range(0, len(events), args.batch):
+        store.write_batch(Batch(events=events[k : k + args.batch]))
+    write_s = time.perf_counter() - t0
+    del store.insert_columns  # back to the class's method
+    save_reference(
+        store, MODEL, "training", profile_frame(reference_frame(args.numeric, args.categorical))
+    )
+    ref = load_reference(store, MODEL, "training")
+    num = sorted(arrays)
+    cat = [f"c{j:02d}" for j in range(args.categorical)]
+    end = T0 + WINDOW
+    read_s, got = best_of(lambda: reads.numeric_window(store, MODEL, num, T0, end), args.rounds)
+    n_values = sum(len(v) for v in got.values())
+    assert n_values == args.events * args.numeric, n_values
+    cat_s, _ = best_of(lambda: reads.categorical_window(store, MODEL, cat, T0, end), args.rounds)
+    out = {
+        "write_s": write_s,
+        "feature_rows_per_s": n_rows / write_s,
+        # the offset-range log that lets reads skip FINAL: its share of the write time
+        "write_log_share": spent.get(schema.FEATURE_WRITES, 0.0) / write_s,
+        "read_s": read_s,
+        "read_values_per_s": n_values / read_s,
+        "categorical_read_s": cat_s,
+    }
+    if args.legacy:
+        out["legacy_read_s"], _ = best_of(lambda: legacy_numeric_window(store, num, T0, end), 1)
+    group = ruleset.groups[0]
+    rule = group.rules[0]
+    engine = RuleEngine(store, ruleset, clock=lambda: end)
+    out["end_to_end_s"], _ = best_of(lambda: engine.evaluate_group(group, end), args.rounds)
+    current = WindowData(
+        numeric=arrays,
+        kinds={name: "numeric" for name in num},
+        n_sampled=args.events,
+        n_events=args.events,
+    )
+    out["stats_s"], results = best_of(lambda: evaluate_drift(rule, ref, current), args.rounds)
+    assert len(results) == args.numeric
+    out["end_to_end_over_stats"] = out["end_to_end_s"] / out["stats_s"]
+    return out
+
+
+def server_settings() -> StoreSettings | None:
+    address = os.environ.get("DRIFTLINE_TEST_CLICKHOUSE")
+    if not address:
+        return None
+    host, port = address.rsplit(":", 1)
+    database = f"dl_bench_{uuid.uuid4().hex[:8]}"
+    return StoreSettings.model_validate(
+        {"clickhouse": {"host": host, "port": int(port), "database": database}}
+    )
+
+
+def drop_database(settings: StoreSettings) -> None:
+    from clickhouse_driver import Client
+
+    ch = settings.clickhouse
+    client = Client(host=ch.host, port=ch.port)
+    try:
+        client.execute(f"DROP DATABASE IF EXISTS `{ch.database}`")
+    finally:
+        client.disconnect()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--numeric", type=int, default=100)
+    parser.add_argument("--categorical", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=5_000, help="events per write_batch")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--legacy", action="store_true", help="also time the previous read")
+    parser.add_argument("--quick", action="store_true", help="10k events x 20 + 4 features")
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.numeric, args.categorical = 10_000, 20, 4
+    events, arrays = make_data(args.events, args.numeric, args.categorical)
+    print(
+        f"{args.events} events x {args.numeric} numeric + {args.categorical} categorical "
+        f"features, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+    )
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rules_path = Path(tmp) / "bench.yaml"
+        rules_path.write_text(RULES)
+        ruleset = RuleSet(groups=load_rule_file(rules_path), files=[str(rules_path)])
+        settings = server_settings()
+        if settings is None:
+            print("server: DRIFTLINE_TEST_CLICKHOUSE not set, skipped")
+        else:
+            store = open_store(settings)
+            try:
+                results["server"] = run_backend(store, args, events, arrays, ruleset)
+            finally:
+                store.close()
+                drop_database(settings)
+        store = open_store(StoreSettings(path=Path(tmp) / "chdb"))
+        try:
+            results["chdb"] = run_backend(store, args, events, arrays, ruleset)
+        finally:
+            store.close()
+    for backend, r in results.items():
+        line = " ".join(f"{k}={v:.4g}" for k, v in r.items())
+        print(f"{backend}: {line}")
+    nan = float("nan")
+    ratio = max(r["end_to_end_over_stats"] for r in results.values())
+    print(
+        f"read_values_per_s_server: {results.get('server', {}).get('read_values_per_s', nan):.4g} "
+        f"read_values_per_s_chdb: {results['chdb']['read_values_per_s']:.4g} "
+        f"end_to_end_over_stats: {ratio:.3g}"
+    )
+
+
+if __name__ == "__main__":
+    main()
