@@ -156,3 +156,29 @@ def test_a_feature_seen_only_as_missing_gets_no_kind_until_it_has_a_value() -> N
     assert batch_columns(batch, now=T).kinds == {("m", "b"): NUMERIC}
     batch.events.append(_event(3, True, {"a": "x"}))
     assert batch_columns(batch, now=T).kinds == {("m", "b"): NUMERIC, ("m", "a"): CATEGORICAL}
+
+
+def test_many_distinct_models_each_get_their_rows_and_kinds() -> None:
+    # one event per model, each model its own features: the shape that was quadratic
+    events = [
+        Event(
+            f"e{i}",
+            f"m{i:05d}",
+            "1",
+            T,
+            {f"f{i % 7}": float(i), "c": f"v{i}", "n": None},
+            None,
+            None,
+            Origin("t", 0, i),
+            True,
+        )
+        for i in reversed(range(2000))
+    ]
+    data = batch_columns(Batch(events=events), now=T)
+    fv = next(t for t in data.tables if t.table == schema.FEATURE_VALUES)
+    rows = _rows(fv.columns, FEATURE_KEY)
+    assert rows == sorted(rows) and len(rows) == 6000
+    assert data.kinds == {
+        **{(f"m{i:05d}", f"f{i % 7}"): NUMERIC for i in range(2000)},
+        **{(f"m{i:05d}", "c"): CATEGORICAL for i in range(2000)},
+    }
