@@ -329,3 +329,66 @@ def describe(cal: Calibration, statistic: str | None) -> list[str]:
     for feature, t in zip(cal.features, cal.thresholds, strict=True):
         lines.append(f"  {feature}: {statistic or 'auto'} threshold {t:.6g}")
     return lines
+
+
+def history_calibration(
+    rule: Rule,
+    names: dict[str, list[str]],
+    history: dict[str, np.ndarray],
+    interval: timedelta | None,
+    higher_is_drift: dict[str, bool],
+) -> Calibration:
+    """Thresholds of a calibrated rule with an ``offset`` reference, from its own past.
+
+    Each past evaluation of the rule is one null window: its values (``history``,
+    feature -> values over the same past windows, NaN where missing) are the statistic's
+    null distribution, adjusted across features like any calibration. Until the rule has
+    ``5 / rate`` past windows that do not overlap (fewer: the tail would be a guess), the
+    result is insufficient data, with an error saying how many are needed.
+
+    Raises
+    ------
+    CalibrationError
+        Not enough history yet.
+    """
+    from monitor.stats.calibration import (
+        ordered_windows_needed,
+        thresholds_from_scores,
+    )
+
+    spec = rule.calibrated
+    assert spec is not None
+    feats = [f for kind in names for f in names[kind]]
+    window = rule.window.total_seconds()
+    step = interval.total_seconds() if interval else window
+    overlap = min(1.0, step / window)  # evaluations closer than a window share rows
+    n = min((len(history.get(f, ())) for f in feats), default=0)
+    wanted = ordered_windows_needed(spec.false_alarm_rate)
+    if n * overlap < wanted:
+        need = int(np.ceil(wanted / overlap))
+        raise CalibrationError(
+            f'rule "{rule.name}": calibrating from its own history at false_alarm_rate '
+            f"{spec.false_alarm_rate:g} needs {need} past windows ({wanted} not overlapping); "
+            f"{n} so far: insufficient data until then"
+        )
+    ups = [higher_is_drift[f] for f in feats]
+    scores = np.column_stack([np.asarray(history[f][-n:], dtype=np.float64) for f in feats])
+    up = np.asarray(ups)
+    scores = np.where(up[None, :], scores, -scores)
+    scores[np.isnan(scores)] = -np.inf
+    cuts, _, feature_rate, sidak, in_sample = thresholds_from_scores(scores, spec.false_alarm_rate)
+    thresholds = tuple(
+        float(t) if u or np.isnan(t) else float(-t) for t, u in zip(cuts, up, strict=True)
+    )
+    return Calibration(
+        tuple(feats),
+        thresholds,
+        spec.false_alarm_rate,
+        0,
+        n,
+        "history",
+        feature_rate,
+        sidak,
+        in_sample,
+        spec.seed,
+    )

@@ -23,6 +23,8 @@ from datetime import datetime, timedelta, timezone
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from monitor.records import Alert
 from monitor.rules import persist
 from monitor.rules.evaluate import KindInput, Result, WindowData
@@ -151,7 +153,9 @@ class RuleEngine:
         for rule in group.rules:
             for model in (m for m in models if fnmatch.fnmatchcase(m, rule.model)):
                 try:
-                    results, ref_name = self._evaluate(rule, model, at, cache, refs, group.interval)
+                    results, ref_name = self._evaluate(
+                        rule, model, at, cache, refs, group.interval, group.name
+                    )
                 except Exception:
                     log.exception(
                         "rule %s/%s on model %s failed at %s", group.name, rule.name, model, at
@@ -241,6 +245,7 @@ class RuleEngine:
         cache: dict,
         refs: dict,
         interval: timedelta | None = None,
+        group_name: str = "",
     ) -> tuple[list[Result], str]:
         cur = self._window(cache, model, at - rule.window, at, rule)
         ref, ref_data, ref_name = self._reference(rule, model, at, cache, refs)
@@ -265,8 +270,22 @@ class RuleEngine:
             baseline=ref_data or WindowData(),
             xp=self.xp,
             interval=interval,
+            history=self._history(group_name, rule, model, at),
         )
         return rule.kind_row.evaluate(inputs), ref_name
+
+    def _history(
+        self, group_name: str, rule: Rule, model: str, at: datetime
+    ) -> dict[str, np.ndarray] | None:
+        """A calibrated rule's own past values (offset references learn from them)."""
+        if rule.calibrated is None or rule.reference is None or rule.reference.offset is None:
+            return None
+        past = persist.value_history(self.store, group_name, rule.name, model, at)
+        ends = sorted({end for by_end in past.values() for end in by_end})
+        return {
+            feature: np.array([by_end.get(end, np.nan) for end in ends], dtype=np.float64)
+            for feature, by_end in past.items()
+        }
 
     def _alert(
         self,

@@ -71,6 +71,8 @@ class KindInput:
     baseline: WindowData = field(default_factory=WindowData)
     xp: ModuleType | None = None
     interval: timedelta | None = None  # the group's (calibrated windows end on it)
+    # a calibrated rule with an offset reference: its own past values, feature -> values
+    history: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -277,7 +279,12 @@ def evaluate_drift_kind(inputs: KindInput) -> list[Result]:
     """The evaluate function of the ``drift`` and ``drift_share`` kinds."""
     assert inputs.reference is not None  # both kinds need one (the engine checks it exists)
     return evaluate_drift(
-        inputs.rule, inputs.reference, inputs.current, inputs.xp, interval=inputs.interval
+        inputs.rule,
+        inputs.reference,
+        inputs.current,
+        inputs.xp,
+        interval=inputs.interval,
+        history=inputs.history,
     )
 
 
@@ -288,6 +295,7 @@ def evaluate_drift(
     xp: ModuleType | None = None,
     *,
     interval: timedelta | None = None,
+    history: dict[str, np.ndarray] | None = None,
 ) -> list[Result]:
     """Per-feature drift (``drift``) or the share of drifted features (``drift_share``).
 
@@ -296,7 +304,7 @@ def evaluate_drift(
     (:func:`_evaluate_calibrated`); ``interval`` is its group's.
     """
     if rule.calibrated is not None:
-        return _evaluate_calibrated(rule, ref, cur, xp, interval)
+        return _evaluate_calibrated(rule, ref, cur, xp, interval, history)
     results: list[Result] = []
     table = catalog.drift_statistics()
     for kind in ("numeric", "categorical"):
@@ -404,6 +412,7 @@ def _evaluate_calibrated(
     cur: WindowData,
     xp: ModuleType | None,
     interval: timedelta | None,
+    history: dict[str, np.ndarray] | None = None,
 ) -> list[Result]:
     """A drift rule with thresholds learned from the reference (one per feature).
 
@@ -418,8 +427,20 @@ def _evaluate_calibrated(
 
     names = rule_features(rule, ref)
     table = catalog.drift_statistics()
+    source = "calibrated"
     try:
-        cal = rule_calibration(rule, ref, names, cur.n_sampled, interval)
+        if rule.reference is not None and rule.reference.offset is not None:
+            from monitor.rules.calibrated import history_calibration
+
+            source = "history"
+            higher = {
+                f: get_statistic(block_profile(rule.statistic, kind, ref, feats)[0]).higher_is_drift
+                for kind, feats in names.items()
+                for f in feats
+            }
+            cal = history_calibration(rule, names, history or {}, interval, higher)
+        else:
+            cal = rule_calibration(rule, ref, names, cur.n_sampled, interval)
     except CalibrationError:
         cal = None
     details = {}
@@ -455,7 +476,7 @@ def _evaluate_calibrated(
                     outcome,
                     stat,
                     threshold,
-                    threshold_source="calibrated",
+                    threshold_source=source,
                     calibration=dict(details),
                 )
             )

@@ -246,15 +246,6 @@ def _calibration_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | in
                 "a calibrated threshold uses the statistic's own direction; remove 'direction'",
             )
         )
-    if rule.reference is not None and rule.reference.dataset is None:
-        out.append(
-            (
-                ["threshold"],
-                "a calibrated threshold is learned from a reference dataset; calibrating from "
-                "an offset reference's own history is not supported yet: use "
-                "'reference: {dataset: NAME}' or a number",
-            )
-        )
     return out
 
 

@@ -191,3 +191,24 @@ def read_results(
         + f"ORDER BY window_end DESC, group_name, rule, model, feature LIMIT {int(limit)}"
     )
     return [dict(zip(RESULT_COLUMNS, r, strict=True)) for r in store.query(sql, params)]
+
+
+def value_history(
+    store: Store, group: str, rule: str, model: str, before: datetime, limit: int = 20_000
+) -> dict[str, dict[datetime, float]]:
+    """Past values of one rule and model per feature and window end (before ``before``).
+
+    What a calibrated rule with an ``offset`` reference learns its thresholds from; newest
+    ``limit`` results at most (an int inlined: 18.16 cannot bind LIMIT).
+    """
+    rows = store.query(
+        f"SELECT feature, window_end, value FROM {RESULTS_TABLE} FINAL "
+        "WHERE group_name = {group:String} AND rule = {rule:String} AND model = {model:String} "
+        "AND window_end < toDateTime({before:UInt32}) "
+        f"ORDER BY window_end DESC LIMIT {int(limit)}",
+        {"group": group, "rule": rule, "model": model, "before": _t(before)},
+    )
+    out: dict[str, dict[datetime, float]] = {}
+    for feature, end, value in rows:
+        out.setdefault(str(feature), {})[end] = float(value)
+    return out

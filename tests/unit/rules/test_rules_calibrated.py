@@ -74,11 +74,6 @@ def test_calibrated_threshold_reads_next_to_a_plain_number():
             'rules/cal.yaml:12:9: rule "calibrated_drift": a calibrated threshold uses the '
             "statistic's own direction; remove 'direction'",
         ),
-        (
-            {"reference": "{offset: 7d}"},
-            'rules/cal.yaml:8:9: rule "calibrated_drift": a calibrated threshold is learned '
-            "from a reference dataset",
-        ),
     ],
 )
 def test_bad_calibrated_thresholds_are_reported_with_file_line_col(kw, expected):
