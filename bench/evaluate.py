@@ -37,6 +37,7 @@ from monitor.rules.engine import RuleEngine
 from monitor.rules.evaluate import WindowData, evaluate_drift
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.references import load_reference, profile_frame, save_reference
+from monitor.rules.windows import read_window
 from monitor.store import reads, schema
 from monitor.store.factory import open_store
 from monitor.store.settings import StoreSettings
@@ -153,6 +154,12 @@ def run_backend(store, args, events, arrays, ruleset: RuleSet) -> dict[str, floa
     }
     if args.legacy:
         out["legacy_read_s"], _ = best_of(lambda: legacy_numeric_window(store, num, T0, end), 1)
+    # Where end to end goes besides the statistics: the whole window read of the engine
+    # (counts, kinds, numeric and categorical values) and loading the reference profile.
+    out["read_window_s"], _ = best_of(lambda: read_window(store, MODEL, T0, end), args.rounds)
+    out["reference_load_s"], _ = best_of(
+        lambda: load_reference(store, MODEL, "training"), args.rounds
+    )
     group = ruleset.groups[0]
     rule = group.rules[0]
     engine = RuleEngine(store, ruleset, clock=lambda: end)

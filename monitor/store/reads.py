@@ -1,7 +1,10 @@
 """Read helpers for the rule engine and the HTTP API.
 
 Every read is deduplicated (``FINAL`` on ReplacingMergeTree tables, or ``GROUP BY`` on
-the Kafka origin), so a batch written twice after a crash changes no result. Windows are
+the Kafka origin), so a batch written twice after a crash changes no result. Feature
+windows pay for ``FINAL`` only where two recorded writes overlap
+(:func:`duplicates_possible`), read one NumPy array per feature and count categories in
+the store (docs/architecture.md, "Store"). Windows are
 half-open ``[start, end)`` in UTC; bounds are bound as Unix seconds so that they mean the
 same instant on any server time zone. Names (models, features) are always parameters.
 """
@@ -61,6 +64,8 @@ def features(store: Store, model: str) -> list[tuple[str, str]]:
     return [(str(f), str(k)) for f, k in rows]
 
 
+# The read before issue 13 (FINAL, one feature name per row, regrouped in Python); kept
+# as the reference the tests and bench/evaluate.py compare the new reads against.
 def _feature_rows(
     store: Store, model: str, names: list[str], start: datetime, end: datetime, column: str
 ) -> dict[str, np.ndarray]:

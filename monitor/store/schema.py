@@ -19,7 +19,8 @@ Every Kafka-sourced table is a ``ReplacingMergeTree`` whose sorting key ends wit
 Kafka origin ``(topic, partition, offset)``; all other key columns come from the message
 itself, so a re-delivered message has the same key and collapses. Reads use ``FINAL`` (or
 ``GROUP BY`` on the origin), so a replay after a crash changes no result even before the
-background merge happens. Tables are partitioned by day (``toDate(ts)``) so retention drops
+background merge happens; feature windows use ``FINAL`` only where ``feature_writes``
+shows two overlapping writes (see ``monitor/store/reads.py``). Tables are partitioned by day (``toDate(ts)``) so retention drops
 whole partitions (``monitor/store/retention.py``) instead of running mutations.
 
 Portability: the SQL runs on ClickHouse 18.16 and chDB 26.x, so no DateTime64, Map, TTL,
