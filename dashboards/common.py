@@ -18,6 +18,22 @@ def client() -> ApiClient:
     return st.session_state["api"]
 
 
+def write_access(api: ApiClient) -> None:
+    """The sidebar field where a person enters their own API token to write.
+
+    Read-only until then; the token is kept in this browser session only (never in the
+    dashboard's environment, never shown again) and sent only with write requests, which
+    the daemon checks like any other client's.
+    """
+    token = st.sidebar.text_input(
+        "API token (to acknowledge and silence)",
+        type="password",
+        key="api_token",
+        help="Your Driftline API token; the dashboard is read-only without it.",
+    )
+    api.use_token(token or None)
+
+
 def refresh_seconds() -> int | None:
     """Auto-refresh interval chosen in the sidebar (None = off)."""
     choice = st.sidebar.selectbox("Auto-refresh", ["30 s", "10 s", "60 s", "off"], key="refresh")

@@ -15,7 +15,6 @@ import httpx
 log = logging.getLogger(__name__)
 
 URL_ENV = "DRIFTLINE_API_URL"
-TOKEN_ENV = "DRIFTLINE_API_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:8321"
 PREFIX = "/api/v1"
 
@@ -43,6 +42,10 @@ class ApiClient:
     @property
     def can_write(self) -> bool:
         return bool(self._token)
+
+    def use_token(self, token: str | None) -> None:
+        """The token of the person using this browser session (None: read-only)."""
+        self._token = token.strip() if token and token.strip() else None
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {}
@@ -82,5 +85,10 @@ class ApiClient:
 
 
 def client_from_env() -> ApiClient:
-    """A client for ``$DRIFTLINE_API_URL`` with the token from ``$DRIFTLINE_API_TOKEN``."""
-    return ApiClient(os.environ.get(URL_ENV, DEFAULT_URL), os.environ.get(TOKEN_ENV) or None)
+    """A read-only client for ``$DRIFTLINE_API_URL``.
+
+    The dashboard never takes a write token from its environment: whoever can reach its
+    port would act with it. A person enters their own token in the page (see
+    ``common.write_access``) and it lives in that browser session only.
+    """
+    return ApiClient(os.environ.get(URL_ENV, DEFAULT_URL))

@@ -17,11 +17,13 @@ from common import (  # noqa: E402
     sight_banner,
     times,
     when,
+    write_access,
 )
 from driftline_client import ApiError  # noqa: E402
 
 st.title("Alerts")
 api = client()
+write_access(api)
 sight_banner()
 models = [m["model"] for m in fetch_or_stop("/models")["models"]]
 f1, f2, f3 = st.columns(3)
@@ -78,7 +80,7 @@ for r in receivers:
 st.subheader("Acknowledge")
 active = [a for a in alerts if a["state"] in ("firing", "pending")]
 if not api.can_write:
-    st.caption("Set DRIFTLINE_API_TOKEN for the dashboard to acknowledge and silence.")
+    st.caption("Read-only: enter your API token in the sidebar to acknowledge and silence.")
 if active:
     with st.form("ack"):
         labels = {
@@ -86,7 +88,7 @@ if active:
             for a in active
         }
         chosen = st.selectbox("Alert", list(labels))
-        by = st.text_input("Your name")
+        by = st.text_input("Your name", key="ack_by")
         comment = st.text_input("Comment")
         if st.form_submit_button("Acknowledge", disabled=not api.can_write):
             try:

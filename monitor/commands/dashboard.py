@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,8 +12,32 @@ import typer
 
 log = logging.getLogger(__name__)
 
-# The dashboard lives next to the package in the source tree (dashboards/app.py).
-APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+# In the source tree the app sits beside the package; an installed wheel ships it as the
+# top-level ``dashboards`` directory (pyproject: packages.find includes it).
+SOURCE_APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+# Variables the dashboard's process must not inherit: whoever reaches its port would
+# act with them. A person enters their own token in the page instead.
+WITHHELD_ENV = ("DRIFTLINE_API_TOKEN",)
+
+
+def find_app() -> Path:
+    """The dashboard's entry script, from the installed package or the source tree.
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither has it (a build without the dashboard).
+    """
+    candidates: list[Path] = []
+    spec = importlib.util.find_spec("dashboards")
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [Path(p) / "app.py" for p in spec.submodule_search_locations]
+    candidates.append(SOURCE_APP)
+    for app in candidates:
+        # The client module beside it tells Driftline's app from any other "dashboards".
+        if app.is_file() and (app.parent / "driftline_client.py").is_file():
+            return app
+    raise FileNotFoundError(f"dashboard not found (looked at {', '.join(map(str, candidates))})")
 
 
 def command(
@@ -28,27 +52,32 @@ def command(
 ) -> None:
     """Start the Streamlit dashboard (a pure client of the daemon's HTTP API).
 
-    Write actions (acknowledge, silences) use the token in ``$DRIFTLINE_API_TOKEN``.
+    The dashboard is read-only until a person enters their own API token in its sidebar;
+    ``$DRIFTLINE_API_TOKEN`` is not passed on to it.
     """
-    if not APP.is_file():
-        raise typer.BadParameter(f"dashboard not found at {APP}")
+    try:
+        app = find_app()
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc)) from None
     try:
         import streamlit  # noqa: F401
     except ImportError:
         typer.echo("streamlit is not installed: pip install 'driftline[dashboard]'", err=True)
         raise typer.Exit(2) from None
-    env = {
-        **os.environ,
-        "DRIFTLINE_API_URL": api_url,
-        # Streamlit's own usage statistics stay off: no connection the config does not name.
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
+    env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
+    env.update(
+        {
+            "DRIFTLINE_API_URL": api_url,
+            # Streamlit's usage statistics stay off: no connection the config does not name.
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        }
+    )
     argv = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(APP),
+        str(app),
         "--server.address",
         host,
         "--server.port",
@@ -59,5 +88,9 @@ def command(
         "false",
     ]
     log.info("dashboard on http://%s:%d reading %s", host, port, api_url)
-    # Streamlit handles Ctrl-C itself; its exit status becomes ours.
-    raise typer.Exit(subprocess.call(argv, env=env))
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    # Become Streamlit (exec, same pid): SIGTERM/SIGINT from a supervisor, `driftline
+    # demo` or a container runtime reach the server itself, which stops on them; a
+    # child process would be left running when only its parent is signalled.
+    os.execve(sys.executable, argv, env)

@@ -258,8 +258,13 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> DemoR
             store.close()
     finally:
         if dashboard is not None:
+            # `driftline dashboard` execs Streamlit, so this signal reaches the server.
             dashboard.terminate()
-            dashboard.wait(10)
+            try:
+                dashboard.wait(10)
+            except subprocess.TimeoutExpired:
+                dashboard.kill()  # never leave a server holding the port for the next demo
+                dashboard.wait(10)
         receiver.stop()
         if owned_dir:
             shutil.rmtree(data_dir, ignore_errors=True)

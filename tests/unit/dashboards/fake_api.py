@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import uvicorn
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Header, Query
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 ALERT = {
@@ -107,7 +107,7 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
                 {"name": "amount", "kind": "numeric"},
                 {"name": "country", "kind": "categorical"},
             ],
-            "references": [],
+            "references": [{"name": "training", "source": "train.parquet", "n_rows": 1000}],
             "last_event": NOW.isoformat(),
             "events_last_hour": 600,
             "sampled_last_hour": 300,
@@ -153,12 +153,36 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
             ],
         }
 
+    @app.get("/api/v1/rules")
+    def rules() -> dict:
+        return {
+            "rules": [
+                {
+                    "group": "g",
+                    "rule": "amount_psi",
+                    "kind": "drift",
+                    "model": "fraud",
+                    "statistic": "psi",
+                    "threshold": 0.2,
+                    "labels": {},
+                    "features": "all",
+                    "reference": {"dataset": "training"},
+                }
+            ]
+        }
+
     @app.get("/api/v1/models/{model}/features/{feature}/distribution")
-    def dist(model: str, feature: str) -> dict:
+    def dist(model: str, feature: str, reference: str | None = None):
+        writes.setdefault("distribution_refs", []).append((feature, reference))
+        if reference == "training" and feature == "country":
+            return JSONResponse(
+                {"error": "reference 'training' has no categorical feature 'country'"},
+                status_code=404,
+            )
         base = {
             "model": model,
             "feature": feature,
-            "reference": {"name": "previous window", "n": 10},
+            "reference": {"name": reference or "previous window", "n": 1000 if reference else 10},
             "current": {"n": 10},
         }
         if feature == "amount":
@@ -183,7 +207,8 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
         return {"alerts": [ALERT] if ok else []}
 
     @app.post("/api/v1/alerts/{aid}/acknowledge")
-    def ack(aid: str, body: dict) -> dict:
+    def ack(aid: str, body: dict, authorization: str | None = Header(None)) -> dict:
+        writes.setdefault("tokens", []).append(authorization)
         writes["acks"].append((aid, body))
         return {"id": aid}
 

@@ -17,7 +17,8 @@ def api(monkeypatch):
     app, writes = build(["fraud", "churn"])
     with Served(app) as served:
         monkeypatch.setenv("DRIFTLINE_API_URL", served.url)
-        monkeypatch.setenv("DRIFTLINE_API_TOKEN", "tok")
+        # In the environment, the token must be ignored: only a person's own entry counts.
+        monkeypatch.setenv("DRIFTLINE_API_TOKEN", "tok-from-env")
         yield writes
 
 
@@ -84,15 +85,32 @@ def test_model_page_empty_state(empty_api):
     assert "is the producer running" in text(at).lower()
 
 
-def test_alerts_page_filter_ack_and_silence(api):
+def sign_in(at: AppTest, token: str = "tok") -> AppTest:
+    at.text_input(key="api_token").set_value(token).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_alerts_page_is_read_only_until_a_token_is_entered(api):
     at = run("alerts.py")
+    assert "Read-only: enter your API token" in text(at)
+    assert all(b.disabled for b in at.button if b.label in ("Acknowledge", "Create silence"))
+    sign_in(at)
+    assert "Read-only" not in text(at)
+    assert not any(b.disabled for b in at.button if b.label == "Create silence")
+
+
+def test_alerts_page_filter_ack_and_silence(api):
+    at = sign_in(run("alerts.py"))
     assert at.dataframe[0].value["rule"].tolist() == ["amount_psi"]
     at.selectbox(key="alerts_model").set_value("churn").run()
     assert "No alert matches these filters." in text(at)
     at.selectbox(key="alerts_model").set_value("fraud").run()
-    at.text_input[0].set_value("ana")
-    at.button[0].click().run()  # the acknowledge form's submit button
+    at.text_input(key="ack_by").set_value("ana")
+    [ack] = [b for b in at.button if b.label == "Acknowledge"]
+    ack.click().run()
     assert api["acks"] == [("a1", {"by": "ana", "comment": ""})]
+    assert api["tokens"][-1] == "Bearer tok"  # the person's token, not the environment's
     silence_by = at.text_input(key="silence_by").set_value("ana")
     silence_by.run()
     [create] = [b for b in at.button if b.label == "Create silence"]
@@ -145,10 +163,23 @@ def test_alerts_page_shows_receiver_delivery_state(blind_api):
 
 
 def test_silence_form_sends_a_duration_string(api):
-    at = run("alerts.py")
+    at = sign_in(run("alerts.py"))
     at.text_input(key="silence_by").set_value("ana").run()
     [create] = [b for b in at.button if b.label == "Create silence"]
     create.click().run()
     assert "Silence created." in text(at)
     assert api["silence_bodies"][-1]["duration"] == "2h"
     assert "duration_minutes" not in api["silence_bodies"][-1]
+
+
+def test_reference_chart_uses_each_rules_own_reference_with_n_and_a_no_values_note(api):
+    at = run("model.py")
+    assert ("amount", "training") in api["distribution_refs"]
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "country**: no reference values for reference training (rule amount_psi)" in warnings
+    charts = [c for c in at.get("arrow_vega_lite_chart")]
+    specs = "\n".join(str(c.proto.spec) for c in charts)
+    assert "amount: training (n=1000) vs current (n=10)" in specs
+    api["distribution_refs"].clear()
+    at.selectbox(key="compare_with").set_value("the previous window").run()
+    assert ("amount", None) in api["distribution_refs"]

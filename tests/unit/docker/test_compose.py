@@ -104,6 +104,14 @@ def test_api_port_is_published_and_health_checked(compose: dict, config: Config)
     assert dash_env["DRIFTLINE_API_URL"] == f"http://driftline:{port}"
 
 
+def test_dashboard_holds_no_write_token(compose: dict, config: Config) -> None:
+    # Anyone reaching 8501 would act with it; people enter their own token instead.
+    dash_env = compose["services"]["dashboard"]["environment"]
+    assert config.api.token_env not in dash_env
+    assert not any("TOKEN" in key for key in dash_env)
+    assert config.api.token_env in compose["services"]["driftline"]["environment"]
+
+
 def test_bootstrap_servers_point_at_the_kafka_service(compose: dict, config: Config) -> None:
     kafka = compose["services"]["kafka"]
     advertised = kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
