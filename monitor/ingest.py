@@ -35,12 +35,18 @@ from monitor.records import Batch
 from monitor.source.consumer import KafkaSource, PartitionKey, SourceError, next_offsets
 from monitor.source.decode import Decoder, reason_code
 from monitor.source.sampling import Sampler
+from monitor.store import schema
 from monitor.store.base import Store, StoreUnavailable
 from monitor.store.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 
 _CHUNKS_PER_STEP = 4  # the last chunk of a step is written without overlap
+# How often the decoder's caps on models and features learn what the store knows (what
+# other replicas and earlier runs created), and how soon to try again after a failure.
+_KNOWN_REFRESH_S = 60.0
+_KNOWN_RETRY_S = 5.0
+_CAP_LIMITS = {"too_many_models": "max_models", "too_many_model_features": "max_features_per_model"}
 
 
 class IngestSettings(BaseModel):
@@ -127,6 +133,7 @@ class Ingestor:
         self._lock = threading.Lock()
         # One writer: chunks of a step reach the store in order, one insert at a time.
         self._writer: ThreadPoolExecutor | None = None
+        self._known_due = clock()  # when the caps next learn what the store knows
 
     def close(self) -> None:
         """Stop the writer thread (idempotent); a later :meth:`step` starts a new one."""
@@ -157,6 +164,7 @@ class Ingestor:
         # A chunk goes to the writer once it holds this many records: big enough that
         # ClickHouse gets few large inserts, small enough that writing overlaps polling.
         chunk_min = max(1, self.settings.batch_max_records // _CHUNKS_PER_STEP)
+        self._learn_known_features()
         inflight: list[tuple[Batch, Future[None] | None]] = []
         offsets: dict[PartitionKey, int] = {}
         total = 0
@@ -206,6 +214,25 @@ class Ingestor:
                 break
         if pending or self.source.has_skipped():
             yield pending, True
+
+    def _learn_known_features(self) -> None:
+        """Let the decoder's caps count the models and features the store has recorded.
+
+        At the first step and every ``_KNOWN_REFRESH_S`` after, so the caps survive a
+        restart and replicas sharing a store converge; a store that cannot answer only
+        postpones it (the caps go on counting what this process admitted).
+        """
+        now = self._clock()
+        if now < self._known_due:
+            return
+        try:
+            pairs = self.store.query(f"SELECT DISTINCT model, feature FROM {schema.MODEL_FEATURES}")
+        except Exception as exc:  # noqa: BLE001 - the caps are a bound, never a reason to stop
+            log.warning("could not read the known models and features (%s); retrying", exc)
+            self._known_due = now + _KNOWN_RETRY_S
+            return
+        self.decoder.caps.know((str(model), str(feature)) for model, feature in pairs)
+        self._known_due = now + _KNOWN_REFRESH_S
 
     def _stored(self, offsets: dict[PartitionKey, int]) -> None:
         with self._lock:
@@ -369,5 +396,8 @@ class Ingestor:
         for label in batch.labels:
             metrics.LABELS.labels(label.model).inc()
         for d in batch.dead_letters:
-            metrics.DEAD_LETTERED.labels(d.origin.topic, reason_code(d.reason)).inc()
+            code = reason_code(d.reason)
+            metrics.DEAD_LETTERED.labels(d.origin.topic, code).inc()
+            if code in _CAP_LIMITS:
+                metrics.CARDINALITY_REJECTED.labels(_CAP_LIMITS[code]).inc()
             log.warning("dead letter %s: %s", d.origin, d.reason)

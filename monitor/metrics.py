@@ -2,6 +2,11 @@
 
 Module-level metrics in the default registry, as prometheus_client intends: every part
 increments the same objects and the HTTP API exposes them.
+
+Label values stay bounded, so a scrape stays small whatever messages arrive: ``model``
+labels come only from admitted events and labels (at most ``source.limits.max_models``
+models plus those the store knew already, see monitor/source/cardinality.py), topics and
+reason codes from the config and a fixed list.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ DEAD_LETTERED = Counter(
     "driftline_dead_letters_total",
     "Messages that could not be decoded or mapped",
     ["topic", "reason"],
+)
+CARDINALITY_REJECTED = Counter(
+    "driftline_cardinality_rejected_total",
+    "Messages dead-lettered because they would create a model or a feature beyond "
+    "source.limits.max_models or max_features_per_model",
+    ["limit"],
 )
 STORE_RETRIES = Counter(
     "driftline_store_write_retries_total", "Batch writes retried because the store was unavailable"
@@ -92,6 +103,7 @@ RELAYED_COUNTERS = (
     STORED,
     DEAD_LETTERED,
     UNDECODABLE,
+    CARDINALITY_REJECTED,
     STORE_RETRIES,
     COMMITTED,
 )

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from monitor.records import Batch, DeadLetter, Event, FeatureValue, Label, Origin
+from monitor.source.cardinality import CardinalityCaps
 from monitor.source.mapping import (
     MISSING,
     CompiledEventMapping,
@@ -87,6 +88,9 @@ class Decoder:
         self._ts_cache: dict[str, datetime] = {}
         # Feature names known to be within limits (1..max_name_length characters).
         self._feature_names: set[str] = set()
+        # Which models and features messages have created, bounded by the limits; the
+        # ingest loop adds what the store knows (CardinalityCaps.know).
+        self.caps = CardinalityCaps(self.limits.max_models, self.limits.max_features_per_model)
 
     def decode(
         self,
@@ -214,6 +218,7 @@ class Decoder:
                 # A field that is absent is a missing value, as a null would be: feature
                 # lists name optional inputs, and missing rates are a drift signal too.
                 features[name] = None if raw is MISSING else _feature_value(name, raw, limits)
+        self.caps.admit(model, features)  # last: a rejected message admits nothing
         return Event(
             event_id=event_id,
             model=model,
@@ -313,6 +318,7 @@ class Decoder:
         else:
             ts_path, ts_get = m.ts
             ts = parse_timestamp(_required(obj, ts_path, ts_get), m.ts_format, ts_path)
+        self.caps.admit(model)
         return Label(
             event_id=event_id, model=model, label=text, label_value=number, ts=ts, origin=origin
         )

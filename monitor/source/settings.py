@@ -240,6 +240,16 @@ class DecodeLimits(_Strict):
     max_name_length: int = Field(256, ge=1)
     max_string_length: int = Field(1024, ge=1)
     dead_letter_payload_bytes: int = Field(4096, ge=0)
+    # Names from messages live on (store, /metrics, API, rules): a producer bug must not
+    # create them without bound (monitor/source/cardinality.py). Known ones count.
+    max_models: int = Field(
+        1000, ge=1, description="Distinct models messages may create; more are dead-lettered."
+    )
+    max_features_per_model: int = Field(
+        2000,
+        ge=1,
+        description="Distinct features one model's messages may create; more are dead-lettered.",
+    )
 
 
 class SamplingOverride(_Strict):
