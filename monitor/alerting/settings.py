@@ -57,7 +57,8 @@ def parse_duration(value: object) -> float:
     return total
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+# Finite: ".inf" or "1e400s" would otherwise pass and overflow later, far from the file.
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, allow_inf_nan=False)]
 
 
 def _parse_matchers(value: object) -> list[Matcher]:

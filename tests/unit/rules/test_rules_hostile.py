@@ -127,3 +127,14 @@ def test_config_files_get_the_same_protection(tmp_path):
         f"{path}:1:8: tag !!python/object/apply:os.system is not allowed: rule and config "
         "files are plain data (maps, lists, strings, numbers)"
     ]
+
+
+def test_config_durations_must_be_finite(tmp_path):
+    from monitor.config import check_config
+
+    path = tmp_path / "driftline.yaml"
+    path.write_text("alerting:\n  delivery:\n    max_age: .inf\n")
+    loaded, errors, _ = check_config(path)
+    assert loaded is None
+    assert len(errors) == 1 and str(errors[0]).startswith(f"{path}:3:5: ")
+    assert "finite" in str(errors[0])
