@@ -17,6 +17,12 @@ rebalances while the children join one by one are not counted). Per setting it p
 ``workers=N ingest_ratio_100pct: X ingest_ratio_10pct: Y``; the last line is the same for
 the setting with the best 100% ratio (Driftline's rate over the bare loop's).
 
+``--compression none lz4`` (the default) produces the same events once per codec, to one
+topic each, and measures everything on each; for every codec but ``none`` it prints the
+bytes on the broker and Driftline's rate relative to the uncompressed topic of the same run
+(``lz4_vs_none_100pct: R``; below 1: decompressing costs more than the smaller fetches
+save).
+
 Needs the services of scripts/services.sh: reads DRIFTLINE_TEST_KAFKA and
 DRIFTLINE_TEST_CLICKHOUSE (``set -a; . .services/env``).
 """
@@ -62,9 +68,14 @@ def conditions() -> str:
     )
 
 
-def produce(bootstrap: str, topic: str, n: int) -> int:
-    """Send ``n`` events; returns their average size in bytes."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=512 * 1024)
+def produce(bootstrap: str, topic: str, n: int, compression: str) -> int:
+    """Send ``n`` events; returns their average size in bytes (uncompressed)."""
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        batch_size=512 * 1024,
+        compression_type=None if compression == "none" else compression,
+    )
     total = 0
     for i in range(n):
         feats = ",".join(
@@ -82,6 +93,23 @@ def produce(bootstrap: str, topic: str, n: int) -> int:
     producer.flush(timeout=300)
     producer.close()
     return total // max(n, 1)
+
+
+def log_bytes(bootstrap: str, topic: str) -> int:
+    """Bytes the broker holds for ``topic`` (all partitions), from DescribeLogDirs."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_log_dirs(topic_partitions=[topic])
+    finally:
+        admin.close()
+    return sum(
+        p["partition_size"]
+        for broker in described
+        for log_dir in broker["log_dirs"]
+        for t in log_dir["topics"]
+        if t["name"] == topic
+        for p in t["partitions"]
+    )
 
 
 def bare_loop(bootstrap: str, topic: str, n: int) -> float:
@@ -200,47 +228,73 @@ def main() -> None:
         help="ingest.workers settings to measure (0 = in-process; default 0 and one "
         "child per partition)",
     )
+    parser.add_argument(
+        "--compression",
+        nargs="+",
+        default=["none", "lz4"],
+        choices=["none", "gzip", "snappy", "lz4", "zstd"],
+        help="producer codecs, one topic each (default: none and lz4)",
+    )
     args = parser.parse_args()
     bootstrap = os.environ["DRIFTLINE_TEST_KAFKA"]
     clickhouse = os.environ["DRIFTLINE_TEST_CLICKHOUSE"]
 
-    topic = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    topics = {c: f"bench-ingest-{c}-{uuid.uuid4().hex[:8]}" for c in args.compression}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
-    admin.close()
-    t = time.perf_counter()
-    size = produce(bootstrap, topic, args.events)
-    print(
-        f"produced {args.events} events x {N_FEATURES} features ({size} bytes on average) "
-        f"in {time.perf_counter() - t:.1f}s"
+    admin.create_topics(
+        [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in topics.values()]
     )
+    admin.close()
+    on_broker = {}
+    for codec, topic in topics.items():
+        t = time.perf_counter()
+        size = produce(bootstrap, topic, args.events, codec)
+        on_broker[codec] = log_bytes(bootstrap, topic)
+        print(
+            f"produced {args.events} events x {N_FEATURES} features ({size} bytes on average), "
+            f"compression {codec}: {on_broker[codec] / 1e6:.1f} MB on the broker, "
+            f"in {time.perf_counter() - t:.1f}s"
+        )
     print(conditions())
 
-    best = {"bare": 0.0} | {f"{w}/{p}": 0.0 for w in args.workers for p in (100, 10)}
+    keys = ["bare"] + [f"{w}/{p}" for w in args.workers for p in (100, 10)]
+    best = {c: dict.fromkeys(keys, 0.0) for c in topics}
     for r in range(args.rounds):
-        rate = bare_loop(bootstrap, topic, args.events)
-        best["bare"] = max(best["bare"], rate)
-        print(f"round {r + 1}: bare            {rate:10.0f} events/s")
-        for w in args.workers:
-            for pct in (100, 10):
-                rate = driftline(bootstrap, clickhouse, topic, args.events, pct / 100, w)
-                best[f"{w}/{pct}"] = max(best[f"{w}/{pct}"], rate)
-                print(f"round {r + 1}: workers={w} {pct:3d}% {rate:10.0f} events/s")
+        for codec, topic in topics.items():
+            rate = bare_loop(bootstrap, topic, args.events)
+            best[codec]["bare"] = max(best[codec]["bare"], rate)
+            print(f"round {r + 1}: {codec:6s} bare            {rate:10.0f} events/s")
+            for w in args.workers:
+                for pct in (100, 10):
+                    rate = driftline(bootstrap, clickhouse, topic, args.events, pct / 100, w)
+                    best[codec][f"{w}/{pct}"] = max(best[codec][f"{w}/{pct}"], rate)
+                    print(f"round {r + 1}: {codec:6s} workers={w} {pct:3d}% {rate:10.0f} events/s")
     print(f"after: {conditions()}")
-    bare = best["bare"]
-    print(f"best: bare {bare:.0f}/s")
-    ratios = {}
-    for w in args.workers:
-        ratios[w] = (best[f"{w}/100"] / bare, best[f"{w}/10"] / bare)
+    for codec in topics:
+        b = best[codec]
+        bare = b["bare"]
+        print(f"compression {codec}: best bare {bare:.0f}/s")
+        ratios = {}
+        for w in args.workers:
+            ratios[w] = (b[f"{w}/100"] / bare, b[f"{w}/10"] / bare)
+            print(
+                f"compression {codec} workers={w}: driftline 100% {b[f'{w}/100']:.0f}/s, "
+                f"10% {b[f'{w}/10']:.0f}/s; ingest_ratio_100pct: {ratios[w][0]:.3f} "
+                f"ingest_ratio_10pct: {ratios[w][1]:.3f}"
+            )
+        if codec != "none" and "none" in topics:
+            for w in args.workers:
+                vs = [b[f"{w}/{p}"] / best["none"][f"{w}/{p}"] for p in (100, 10)]
+                print(
+                    f"compression {codec} workers={w}: {codec}_vs_none_100pct: {vs[0]:.3f} "
+                    f"{codec}_vs_none_10pct: {vs[1]:.3f}; bare {bare / best['none']['bare']:.3f}; "
+                    f"bytes on the broker {on_broker[codec] / max(on_broker['none'], 1):.3f}"
+                )
+        w = max(ratios, key=lambda k: ratios[k][0])
         print(
-            f"workers={w}: driftline 100% {best[f'{w}/100']:.0f}/s, 10% {best[f'{w}/10']:.0f}/s; "
+            f"compression {codec} best setting workers={w}: "
             f"ingest_ratio_100pct: {ratios[w][0]:.3f} ingest_ratio_10pct: {ratios[w][1]:.3f}"
         )
-    w = max(ratios, key=lambda k: ratios[k][0])
-    print(
-        f"best setting workers={w}: "
-        f"ingest_ratio_100pct: {ratios[w][0]:.3f} ingest_ratio_10pct: {ratios[w][1]:.3f}"
-    )
 
 
 if __name__ == "__main__":
