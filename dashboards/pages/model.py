@@ -3,6 +3,7 @@ and the Evidently drill-down."""
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from pathlib import Path
 
@@ -65,17 +66,59 @@ def heatmap(results: pd.DataFrame) -> None:
     st.altair_chart(chart, use_container_width=True)
 
 
-def distributions(features: list[dict]) -> None:
+RULES_OWN = "each rule's own reference"
+PREVIOUS = "the previous window"
+
+
+def rule_references(rules: list[dict], feature_names: list[str]) -> dict[str, dict]:
+    """Feature -> the reference of the first drift rule that covers it on this model."""
+    out: dict[str, dict] = {}
+    for r in rules:
+        if r.get("kind") != "drift" or not r.get("reference"):
+            continue
+        if not fnmatch.fnmatchcase(model, r.get("model") or "*"):
+            continue
+        features = r.get("features", "all")
+        for name in feature_names if features == "all" else features:
+            out.setdefault(name, {**r["reference"], "rule": r["rule"]})
+    return out
+
+
+def reference_query(choice: str, spec: dict | None) -> tuple[dict, str]:
+    """Query parameters for the distribution endpoint, and what the chart compares with."""
+    if choice == PREVIOUS or (choice == RULES_OWN and spec is None):
+        return {}, PREVIOUS
+    if choice != RULES_OWN:
+        return {"reference": choice}, f"reference {choice}"
+    if "dataset" in spec:
+        return {"reference": spec["dataset"]}, f"reference {spec['dataset']} (rule {spec['rule']})"
+    params = {"offset": spec["offset"], "reference_window": spec["window"]}
+    end = pd.Timestamp.now(tz="UTC")
+    params["start"] = (end - pd.Timedelta(seconds=int(spec["window"][:-1]))).isoformat()
+    return params, f"offset {spec['offset']} (rule {spec['rule']})"
+
+
+def distributions(features: list[dict], choice: str, refs: dict[str, dict]) -> None:
     cols = st.columns(2)
     for i, f in enumerate(features[:MAX_DISTRIBUTIONS]):
-        d = fetch(f"/models/{model}/features/{f['name']}/distribution")
-        if d is None:
+        params, compared = reference_query(choice, refs.get(f["name"]))
+        where = cols[i % 2]
+        try:
+            d = client().get(f"/models/{model}/features/{f['name']}/distribution", **params)
+        except ApiError as exc:
+            where.warning(f"**{f['name']}**: no reference values for {compared}: {exc}")
             continue
+        n_ref, n_cur = d["reference"]["n"], d["current"]["n"]
         if d["kind"] == "numeric":
             edges = d["edges"]
             labels = [f"{edges[j]:.3g}" for j in range(len(edges) - 1)]
         else:
             labels = d["categories"]
+        if not n_ref:
+            where.warning(f"**{f['name']}**: no reference values in {d['reference']['name']}.")
+        if not labels:
+            where.caption(f"{f['name']}: no values on either side.")
+            continue
         frame = pd.DataFrame(
             {
                 "bin": labels * 2,
@@ -85,8 +128,9 @@ def distributions(features: list[dict]) -> None:
             }
         )
         frame["share"] = frame["count"] / frame.groupby("side")["count"].transform("sum").clip(1)
+        title = f"{f['name']}: {d['reference']['name']} (n={n_ref}) vs current (n={n_cur})"
         chart = (
-            alt.Chart(frame, title=f"{f['name']} ({d['reference']['name']} vs current)")
+            alt.Chart(frame, title=title)
             .mark_bar(opacity=0.6)
             .encode(
                 x=alt.X("bin:N", sort=alt.SortField("order"), title=None),
@@ -96,7 +140,7 @@ def distributions(features: list[dict]) -> None:
                 tooltip=["bin", "side", "count", alt.Tooltip("share:Q", format=".1%")],
             )
         )
-        cols[i % 2].altair_chart(chart, use_container_width=True)
+        where.altair_chart(chart, use_container_width=True)
     if len(features) > MAX_DISTRIBUTIONS:
         st.caption(f"First {MAX_DISTRIBUTIONS} of {len(features)} features shown.")
 
@@ -126,7 +170,11 @@ def page() -> None:
     heatmap(results)
 
     st.subheader("Reference vs current (last hour)")
-    distributions(info["features"])
+    named = [r["name"] for r in info.get("references", [])]
+    choice = st.selectbox("Compare with", [RULES_OWN, PREVIOUS, *named], key="compare_with")
+    rules = (fetch("/rules") or {"rules": []})["rules"]
+    names = [f["name"] for f in info["features"]]
+    distributions(info["features"], choice, rule_references(rules, names))
 
     st.subheader("Rule results over time")
     if results.empty:

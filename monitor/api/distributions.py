@@ -7,7 +7,7 @@ categorical features list the categories of both sides, the most frequent first.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -103,6 +103,8 @@ def distribution(
     end: datetime,
     reference: str | None = None,
     bins: int = 20,
+    offset: timedelta | None = None,
+    reference_window: timedelta | None = None,
 ) -> dict:
     """Reference vs current distribution of ``feature`` for the window ``[start, end)``.
 
@@ -110,6 +112,9 @@ def distribution(
     ----------
     reference : str, optional
         A named reference dataset; by default the window of the same length just before.
+    offset, reference_window : timedelta, optional
+        A past window instead, as a rule's ``reference: {offset, window}``: it ends
+        ``offset`` before ``end`` and lasts ``reference_window`` (default: as the current).
 
     Raises
     ------
@@ -117,7 +122,12 @@ def distribution(
         Unknown model feature or reference.
     """
     kind = feature_kind(store, model, feature)
-    if reference is None:
+    if reference is None and offset is not None:
+        ref_end = end - offset
+        ref_start = ref_end - (reference_window or (end - start))
+        ref = window_values(store, model, feature, kind, ref_start, ref_end)
+        ref_info = {"name": f"offset {_seconds(offset)}", "start": ref_start, "end": ref_end}
+    elif reference is None:
         ref_start, ref_end = start - (end - start), start
         ref = window_values(store, model, feature, kind, ref_start, ref_end)
         ref_info = {"name": "previous window", "start": ref_start, "end": ref_end}
@@ -140,3 +150,12 @@ def distribution(
         "current": {"n": n_cur},
         **body,
     }
+
+
+def _seconds(delta: timedelta) -> str:
+    """``3600s`` as ``1h``: how rules write offsets."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

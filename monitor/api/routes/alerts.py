@@ -158,6 +158,20 @@ def expire_silence(silence_id: str, ctx: ApiContext = Depends(context)) -> dict:
     return _silence(s, now)
 
 
+def _reference(spec, rule_window) -> dict | None:
+    """A rule's reference as the dashboard passes it back to the distribution endpoint
+    (an offset reference lasts the rule's window unless it says otherwise)."""
+    if spec is None:
+        return None
+    if spec.dataset is not None:
+        return {"dataset": spec.dataset}
+    length = spec.window or rule_window
+    return {
+        "offset": f"{int(spec.offset.total_seconds())}s",
+        "window": f"{int(length.total_seconds())}s",
+    }
+
+
 @router.get("/rules", summary="The running rules")
 def list_rules(ctx: ApiContext = Depends(context)) -> dict:
     if ctx.rules is None:
@@ -172,6 +186,8 @@ def list_rules(ctx: ApiContext = Depends(context)) -> dict:
                 "statistic": r.statistic,
                 "threshold": r.threshold,
                 "labels": dict(r.labels),
+                "features": r.features,
+                "reference": _reference(r.reference, r.window),
             }
             for g, r in ctx.rules().rules()
         ]

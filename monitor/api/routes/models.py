@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
+from monitor.alerting.settings import parse_duration
 from monitor.api import alerts as alert_view
 from monitor.api import queries
 from monitor.api import status as sight
@@ -136,15 +137,37 @@ def feature_distribution(
     start: datetime | None = None,
     end: datetime | None = None,
     reference: str | None = Query(None, description="named reference; default: previous window"),
+    offset: str | None = Query(
+        None, description='a past window instead, as a rule\'s offset ("1h", "7d")'
+    ),
+    reference_window: str | None = Query(
+        None, description="length of that past window (default: the current window's)"
+    ),
     bins: int = Query(20, ge=2, le=200),
     ctx: ApiContext = Depends(context),
 ) -> dict:
     _known(ctx, model)
     s, e = window(ctx, start, end, timedelta(hours=1))
+    if reference is not None and offset is not None:
+        raise HTTPException(400, "give 'reference' (a dataset) or 'offset', not both")
+    past = _duration("offset", offset)
+    length = _duration("reference_window", reference_window)
     try:
-        return distribution(ctx.store, model, feature, s, e, reference, bins)
+        return distribution(ctx.store, model, feature, s, e, reference, bins, past, length)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
+
+
+def _duration(name: str, text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise HTTPException(400, f"{name}: {exc}") from None
+    if not 0 < seconds <= 400 * 86400:
+        raise HTTPException(400, f"{name}: {text!r} must be above 0 and at most 400 days")
+    return timedelta(seconds=seconds)
 
 
 @router.get("/dead-letters", summary="Most recent dead letters")

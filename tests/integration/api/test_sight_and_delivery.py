@@ -218,3 +218,21 @@ def test_reload_resolves_alerts_of_a_deleted_rule_and_reloads_routes(store, tmp_
         assert [n.receiver for n in sent] == ["second"]
     finally:
         evaluator.close()
+
+
+def test_distribution_against_a_rules_offset_reference(store, tmp_path, monkeypatch):
+    out = seed_drift(store, tmp_path)
+    c = api(store, monkeypatch, rules=lambda: out["rules"], clock=lambda: out["now"])
+    [rule] = c.get("/api/v1/rules").json()["rules"]
+    assert rule["reference"] == {"offset": "3600s", "window": "3600s"}
+    assert rule["features"] == ["amount"]
+    url = "/api/v1/models/fraud/features/amount/distribution"
+    d = c.get(url, params={"offset": rule["reference"]["offset"], "reference_window": "1h"})
+    body = d.json()
+    assert d.status_code == 200, body
+    assert body["reference"]["name"] == "offset 1h"
+    assert body["reference"]["n"] > 0 and body["current"]["n"] > 0
+    both = c.get(url, params={"offset": "1h", "reference": "training"})
+    assert both.status_code == 400
+    bad = c.get(url, params={"offset": "soon"})
+    assert bad.status_code == 400 and "offset" in bad.json()["error"]

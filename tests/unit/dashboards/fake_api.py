@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import uvicorn
 from fastapi import FastAPI, Header, Query
+from fastapi.responses import JSONResponse
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 ALERT = {

@@ -177,8 +177,7 @@ def test_reference_chart_uses_each_rules_own_reference_with_n_and_a_no_values_no
     assert ("amount", "training") in api["distribution_refs"]
     warnings = "\n".join(w.value for w in at.warning)
     assert "country**: no reference values for reference training (rule amount_psi)" in warnings
-    charts = [c for c in at.get("arrow_vega_lite_chart")]
-    specs = "\n".join(str(c.proto.spec) for c in charts)
+    specs = "\n".join(c.proto.spec for c in at.get("vega_lite_chart"))
     assert "amount: training (n=1000) vs current (n=10)" in specs
     api["distribution_refs"].clear()
     at.selectbox(key="compare_with").set_value("the previous window").run()
