@@ -396,8 +396,9 @@ def _feature_value(name: str, value: Any, limits: DecodeLimits) -> FeatureValue:
             raise Reject("bad_feature", f"feature {name!r}: not a finite number")
         return number
     if kind is bool:
-        # Flags are numeric features (rate of true), which every statistic understands.
-        return 1.0 if value else 0.0
+        # A flag is a category, "true" or "false": what `reference add` makes of a bool
+        # column too, so the stream and its reference agree and categorical drift applies.
+        return "true" if value else "false"
     if kind is str:
         if len(value) > limits.max_string_length:
             raise Reject(

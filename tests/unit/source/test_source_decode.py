@@ -237,7 +237,7 @@ FEATURE_CASES = [
     ({}, None),
     ({"a": 1, "b": 2.5}, None),  # ints become floats
     ({"a": 18446744073709551615}, None),  # the largest int orjson reads as an int
-    ({"a": True, "b": False, "c": 0.5}, None),  # flags become 1.0 / 0.0
+    ({"a": True, "b": False, "c": 0.5}, None),  # flags become "true" / "false"
     ({"a": None, "b": "x", "c": None}, None),  # nulls are missing values
     ({"a": BIG, "b": BIG, "c": BIG}, None),  # finite, though their sum overflows
     ({"a": -BIG, "b": -BIG, "c": 1.0}, None),
@@ -412,6 +412,23 @@ def test_dead_letters_never_raise_on_their_kafka_timestamp(
 def test_a_kafka_timestamp_in_range_is_the_event_time(kafka_time_dec: Decoder) -> None:
     out = kafka_time_dec.decode("ev", 0, 5, with_(ts=...), 4294967295000)
     assert isinstance(out, Event) and out.ts == datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+
+
+# -- booleans are categories ----------------------------------------------------------------
+
+
+def test_booleans_are_the_categories_true_and_false() -> None:
+    dec = feature_decoder()
+    out = dec.decode("ev", 0, 0, with_(features={"flag": True, "off": False, "x": 1.0}))
+    assert isinstance(out, Event)
+    assert out.features == {"flag": "true", "off": "false", "x": 1.0}
+    fields = Decoder(
+        SourceSettings.model_validate(
+            {"events": [{"topic": "ev", "mapping": {"feature_fields": ["meta.flag"]}}]}
+        )
+    )
+    out = fields.decode("ev", 0, 1, with_(meta={"flag": False}))
+    assert isinstance(out, Event) and out.features == {"flag": "false"}
 
 
 # -- the structural guard: any exception costs one message, never the poll ---------------------

@@ -86,7 +86,7 @@ def test_jvm_shape_maps_with_configured_paths() -> None:
     assert isinstance(out, Event), out
     assert (out.event_id, out.model, out.model_version) == ("r-77", "churn", "7")
     assert out.ts == datetime.fromtimestamp(1732186800.123, tz=UTC)
-    assert out.features == {"tenure": 14.0, "plan": "gold", "active": 1.0}
+    assert out.features == {"tenure": 14.0, "plan": "gold", "active": "true"}
     assert out.prediction == 0.41
     assert out.latency_ms is None
 
