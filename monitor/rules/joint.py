@@ -5,7 +5,7 @@ row* (which values belong to the same event), and performance estimation needs t
 reference's scores next to its labels. Two pieces:
 
 * :class:`JointSample`: a seeded sample of at most ``size`` reference rows, kept in the
-  reference file's order (so chunks keep its own drift): the features (numeric as
+  reference file's order (so null windows keep its own drift): the features (numeric as
   float64 with NaN, categorical as text with None), the ``prediction`` column and the
   ``label`` column when the file has them. It is stored inside the reference profile
   (``rows`` in its JSON) and carries the models fitted on it (PCA, domain classifier,

@@ -52,12 +52,25 @@ def _setting(rule: Rule, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def _fixed(rule: Rule) -> float | None:
+    """The rule's threshold when it is a number (None: default, or the calibrated form)."""
+    value = rule.threshold
+    return value if isinstance(value, (int, float)) else None
+
+
+def _rate(rule: Rule, default: float) -> float:
+    """The false-alarm rate of the band: ``threshold: {false_alarm_rate: R}``, else default."""
+    value = rule.threshold
+    return float(getattr(value, "false_alarm_rate", default)) if value is not None else default
+
+
 def _insufficient(rule: Rule, statistic: str, n_ref: int, n_cur: int, why: str) -> list[Result]:
     key = (rule.name, n_ref, why)
     if key not in _warned:  # once per rule and reason, not every interval
         _warned.add(key)
         log.error("rule %s: %s", rule.name, why)
-    threshold = rule.threshold if rule.threshold is not None else math.nan
+    fixed = _fixed(rule)
+    threshold = fixed if fixed is not None else math.nan
     return [
         Result(
             "",
@@ -118,15 +131,21 @@ def evaluate_multivariate(inputs: KindInput) -> list[Result]:
     current = _aligned(cur.rows, block)
     min_rows = rule.min_samples
     if method == "pca":
-        rate = float(_setting(rule, "false_alarm_rate", DEFAULT_RATE))
-        res = model.evaluate(current, false_alarm_rate=rate, min_rows=min_rows)
-        if rule.threshold is not None:
-            drifted = crosses(res.value, rule.threshold, rule.direction or "above")
-            threshold = rule.threshold
+        try:
+            res = model.evaluate(
+                current, false_alarm_rate=_rate(rule, DEFAULT_RATE), min_rows=min_rows
+            )
+        except ValueError as exc:  # a reference too small for the rule's false-alarm rate
+            return _insufficient(rule, statistic, sample.n_rows, n_cur, str(exc))
+        fixed = _fixed(rule)
+        if fixed is not None:
+            drifted = crosses(res.value, fixed, rule.direction or "above")
+            threshold = fixed
         else:
             drifted, threshold = res.drifted, res.upper
     else:
-        threshold = rule.threshold if rule.threshold is not None else DEFAULT_AUC
+        fixed = _fixed(rule)
+        threshold = fixed if fixed is not None else DEFAULT_AUC
         res = model.evaluate(current, threshold=threshold, min_rows=min_rows)
         drifted = res.drifted
     if res.insufficient:
@@ -178,10 +197,16 @@ def evaluate_estimated_performance(inputs: KindInput) -> list[Result]:
         est = sample.fit(("cbpe", cut), lambda: _estimator(sample, cut))
     except ValueError as exc:
         return _insufficient(rule, statistic, sample.n_rows, n_cur, str(exc))
-    res = est.evaluate(scores, metric, min_rows=rule.min_samples)
+    try:
+        res = est.evaluate(
+            scores, metric, false_alarm_rate=_rate(rule, DEFAULT_RATE), min_rows=rule.min_samples
+        )
+    except ValueError as exc:  # a reference too small for the rule's false-alarm rate
+        return _insufficient(rule, statistic, sample.n_rows, n_cur, str(exc))
     direction = rule.direction or "below"
-    if rule.threshold is not None:
-        threshold = rule.threshold
+    fixed = _fixed(rule)
+    if fixed is not None:
+        threshold = fixed
     else:
         threshold = res.lower if direction == "below" else res.upper
     if res.insufficient or n_cur < rule.min_samples:

@@ -23,9 +23,11 @@ too (the isotonic map corrects it); a model whose calibration changes after the 
 gives a biased estimate. The calibration quality on the reference (Brier score of raw
 and calibrated scores, out of fold) is reported so users can judge.
 
-The band comes from reference chunks (:mod:`monitor.stats.chunk_band`): the *realized*
-metric per chunk of the window's size, ``centre ± k·std``, so a window is flagged when its
-estimate leaves what the reference's own window-to-window variation allows.
+The band (:mod:`monitor.stats.null_band`) is what the *estimate* does on reference windows
+of the window's size that did not change (null windows of the calibration machinery,
+each estimated with out-of-fold calibrated probabilities): its two-sided quantiles at a
+stated false-alarm rate, so a window is flagged when its estimate leaves what the
+reference's own window-to-window variation allows.
 
 Multiclass: :func:`expected_accuracy_multiclass` estimates accuracy from an ``(n, k)``
 matrix of class probabilities (one-vs-rest isotonic maps, renormalised). The default
@@ -41,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from monitor.stats.chunk_band import Band, band_from_chunks, chunk_size_for
+from monitor.stats.calibration import size_bucket
+from monitor.stats.null_band import Band, null_bands
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ __all__ = [
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 SEED = 20261202
 MIN_REFERENCE_ROWS = 100
+DEFAULT_RATE = 0.01  # two-sided false-alarm rate of the band per evaluated window
 
 
 def _ratio(num: float, den: float) -> float:
@@ -202,23 +206,25 @@ class PerformanceEstimator:
         self.calibrator = _isotonic().fit(s, y)
         self.n_reference = len(s)
         self.reference_metrics = realized_metrics(y, s, decision_threshold)
-        self.calibration = self._calibration_quality(s, y)
-        self._bands: dict[tuple[str, int, float], Band] = {}
+        self.out_of_fold = self._out_of_fold(s, y)
+        raw = np.clip(s, 0.0, 1.0)
+        # calibration quality on the reference, out of fold (lower is better)
+        self.calibration = {
+            "brier_raw": float(np.mean((raw - y) ** 2)),
+            "brier_calibrated": float(np.mean((self.out_of_fold - y) ** 2)),
+            "positive_rate": float(y.mean()),
+        }
+        self._bands: dict[tuple[int, float], dict[str, Band]] = {}
 
     @staticmethod
-    def _calibration_quality(s: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        """Out-of-fold Brier scores of raw and calibrated scores (lower is better)."""
+    def _out_of_fold(s: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each reference row's calibrated probability from a map fitted without it."""
         from sklearn.model_selection import KFold
 
         calibrated = np.empty_like(s)
         for train, test in KFold(5, shuffle=True, random_state=SEED).split(s):
             calibrated[test] = _isotonic().fit(s[train], y[train]).predict(s[test])
-        raw = np.clip(s, 0.0, 1.0)
-        return {
-            "brier_raw": float(np.mean((raw - y) ** 2)),
-            "brier_calibrated": float(np.mean((calibrated - y) ** 2)),
-            "positive_rate": float(y.mean()),
-        }
+        return calibrated
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Calibrated ``P(label = 1 | score)``."""
@@ -231,35 +237,46 @@ class PerformanceEstimator:
             return {m: math.nan for m in METRICS}
         return expected_metrics(self.probabilities(s), s, self.decision_threshold)
 
-    def band(self, metric: str, n_window: int, k: float) -> Band:
-        """Band of the realized ``metric`` over reference chunks of the window's size."""
-        size = chunk_size_for(self.n_reference, n_window)
-        key = (metric, size, k)
+    def band(self, metric: str, n_window: int, false_alarm_rate: float = DEFAULT_RATE) -> Band:
+        """No-change band of the *estimate* of ``metric`` for windows of ``n_window`` scores.
+
+        Null windows of the reference (:func:`monitor.stats.null_band.null_bands`), each
+        estimated from its scores with out-of-fold calibrated probabilities, as a window
+        would be; cached per window-size bucket and rate.
+        """
+        key = (size_bucket(max(n_window, 1)), false_alarm_rate)
         if key not in self._bands:
-            n_chunks = self.n_reference // size
-            values = np.array(
-                [
-                    realized_metrics(
-                        self.labels[c * size : (c + 1) * size],
-                        self.scores[c * size : (c + 1) * size],
-                        self.decision_threshold,
-                    )[metric]
-                    for c in range(n_chunks)
-                ]
+            p, s, cut = self.out_of_fold, self.scores, self.decision_threshold
+            self._bands[key] = null_bands(
+                lambda idx: expected_metrics(p[idx], s[idx], cut),
+                self.n_reference,
+                n_window,
+                false_alarm_rate,
+                seed=SEED,
+                what="the estimation reference",
             )
-            centre = self.reference_metrics[metric]
-            self._bands[key] = band_from_chunks(values, size, n_window, k, centre)
-        return self._bands[key]
+        return self._bands[key][metric]
 
     def evaluate(
-        self, scores: np.ndarray, metric: str = "accuracy", k: float = 3.0, min_rows: int = 1
+        self,
+        scores: np.ndarray,
+        metric: str = "accuracy",
+        false_alarm_rate: float = DEFAULT_RATE,
+        min_rows: int = 1,
     ) -> EstimationResult:
-        """Estimate ``metric`` on a window of scores; ``outside`` = it left the band."""
+        """Estimate ``metric`` on a window of scores; ``outside``: it left the band.
+
+        Raises
+        ------
+        ValueError
+            Unknown metric, or a reference too small for ``false_alarm_rate``
+            (:class:`~monitor.stats.calibration.CalibrationError`).
+        """
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
         s, _ = _finite_pairs(scores)
         n = len(s)
-        if n < max(min_rows, 1) or chunk_size_for(self.n_reference, n) == 0:
+        if n < max(min_rows, 1):
             nan = math.nan
             return EstimationResult(
                 metric,
@@ -273,7 +290,7 @@ class PerformanceEstimator:
                 calibration=self.calibration,
             )
         estimates = self.estimate(s)
-        band = self.band(metric, n, k)
+        band = self.band(metric, n, false_alarm_rate)
         value = estimates[metric]
         return EstimationResult(
             metric,

@@ -46,8 +46,8 @@ import numpy as np
 from scipy.special import ndtr
 from threadpoolctl import threadpool_limits
 
-from monitor.stats.calibration import size_bucket, window_plan
-from monitor.stats.chunk_band import Band
+from monitor.stats.calibration import size_bucket
+from monitor.stats.null_band import Band, null_bands
 from monitor.stats.rowblock import RowBlock, RowEncoder
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class PcaDrift:
         self.encoder = RowEncoder(reference)
         x = self.encoder.transform(reference)
         # Fit on a seeded half, learn the band on the other half (kept in reference order,
-        # so its chunks keep the reference's own drift): errors of rows the model saw are
+        # so its null windows keep the reference's own drift): errors of rows the model saw are
         # biased low, and on a large window that bias alone would leave the band.
         fit_rows = np.zeros(len(x), dtype=bool)
         fit_rows[_sample(len(x), len(x) // 2, SEED)] = True
@@ -177,7 +177,7 @@ class PcaDrift:
     def band(self, n_window: int, false_alarm_rate: float = DEFAULT_RATE) -> Band:
         """No-drift band of the mean error for windows of ``n_window`` rows (cached).
 
-        The null windows come from :func:`monitor.stats.calibration.window_plan` over the
+        The null windows (:func:`monitor.stats.null_band.null_bands`) are drawn from the
         held-out errors (runs of consecutive rows when the reference holds enough of them,
         else bootstrap at the effective size); the band is their two-sided
         ``false_alarm_rate`` quantiles, per window-size bucket.
@@ -187,28 +187,17 @@ class PcaDrift:
         CalibrationError
             Too few held-out rows for ``false_alarm_rate`` (the message says how many).
         """
-        size = size_bucket(n_window)
-        key = (size, false_alarm_rate)
+        key = (size_bucket(max(n_window, 1)), false_alarm_rate)
         if key not in self._bands:
             errors = self.reference_errors
-            plan = window_plan(
+            self._bands[key] = null_bands(
+                lambda idx: {"error": float(errors[idx].mean())},
                 len(errors),
-                size,
+                n_window,
                 false_alarm_rate,
-                ordered=True,
                 seed=SEED,
                 what="the PCA drift reference",
-            )
-            means = np.fromiter((errors[idx].mean() for idx in plan.windows()), float)
-            lower, upper = np.quantile(means, [false_alarm_rate / 2, 1 - false_alarm_rate / 2])
-            self._bands[key] = Band(
-                float(errors.mean()),
-                float(lower),
-                float(upper),
-                float(means.std()),
-                size,
-                plan.n_windows,
-            )
+            )["error"]
         return self._bands[key]
 
     def evaluate(
@@ -248,8 +237,8 @@ class PcaDrift:
                 "n_components": float(self.n_components),
                 "explained_variance": float(self.pca.explained_variance_ratio_.sum()),
                 "reference_error": band.centre,
-                "window_bucket": float(band.chunk_size),
-                "null_windows": float(band.n_chunks),
+                "window_bucket": float(band.window_rows),
+                "null_windows": float(band.n_windows),
             },
         )
 

@@ -172,3 +172,13 @@ def test_suggest_proposes_the_kinds_only_when_the_reference_allows():
     assert "joint_drift" in no_labels and "accuracy_estimated" not in no_labels
     one = suggested(pairs(1000, 0.8, seed=13)[["a", "prediction"]])
     assert "joint_drift" not in one
+
+
+def test_calibrated_threshold_form_sets_the_band_rate(reference):
+    cur = window(pairs(1500, 0.8, seed=14))
+    loose = run(multivariate(threshold={"false_alarm_rate": 0.2}), reference, cur)
+    strict = run(multivariate(threshold={"false_alarm_rate": 0.01}), reference, cur)
+    assert loose.evidence["upper"] < strict.evidence["upper"]
+    assert strict.outcome is Outcome.FALSE
+    est = run(estimated(threshold={"false_alarm_rate": 0.2}), reference, cur)
+    assert est.outcome in (Outcome.FALSE, Outcome.TRUE) and est.threshold == est.evidence["lower"]

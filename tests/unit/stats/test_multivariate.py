@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from monitor.stats import chunk_band, multivariate
+from monitor.stats import multivariate, null_band
 from monitor.stats.multivariate import DomainClassifier, PcaDrift, RowBlock, RowEncoder
 
 NAMES = tuple(f"x{i}" for i in range(8))
@@ -145,16 +145,22 @@ def test_from_frame_splits_kinds():
     assert np.isnan(block.numeric[1, 0]) and block.categorical[1, 0] is None
 
 
-def test_chunk_band_scales_to_the_window_size():
-    values = np.array([1.0, 2.0, 3.0, 2.0])
-    wide = chunk_band.band_from_chunks(values, chunk_size=100, n_window=100, k=3)
-    narrow = chunk_band.band_from_chunks(values, chunk_size=100, n_window=400, k=3)
-    assert narrow.std == pytest.approx(wide.std / 2)
-    assert wide.contains(2.0) and not narrow.contains(3.5)
-    assert chunk_band.chunk_size_for(10, 5) == 0
+def test_null_band_holds_its_rate_and_narrows_with_the_window():
+    x = np.random.default_rng(7).normal(size=20_000)
+    small = null_band.null_bands(
+        lambda i: {"m": float(x[i].mean())}, len(x), 100, 0.02, seed=0, what="x"
+    )["m"]
+    large = null_band.null_bands(
+        lambda i: {"m": float(x[i].mean())}, len(x), 400, 0.02, seed=0, what="x"
+    )["m"]
+    # the mean of n standard normals: +-2.33/sqrt(n) at a 2 % two-sided rate
+    assert small.upper == pytest.approx(2.33 / 10, rel=0.15)
+    assert (large.upper - large.lower) == pytest.approx((small.upper - small.lower) / 2, rel=0.2)
+    with pytest.raises(ValueError, match="needs at least 1000 distinct null windows"):
+        null_band.null_bands(lambda i: {"m": 0.0}, 500, 10, 0.001, seed=0, what="x")
 
 
-@pytest.mark.parametrize("module", [multivariate, chunk_band], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [multivariate, null_band], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
