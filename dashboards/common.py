@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -47,6 +48,24 @@ def fetch(path: str, **params) -> dict | None:
     except ApiError as exc:
         st.error(str(exc))
         return None
+
+
+def fetch_list(path: str, key: str, **params) -> list:
+    """The list under ``key`` of a GET; empty (with the error shown) when it fails."""
+    body = fetch(path, **params)
+    return [] if body is None else body[key]
+
+
+def write(action: Callable[[], object], done: str | None = None) -> bool:
+    """Run one write request (acknowledge, silence, expire); show ``done`` or the error."""
+    try:
+        action()
+    except ApiError as exc:
+        st.error(str(exc))
+        return False
+    if done:
+        st.success(done)
+    return True
 
 
 def fetch_or_stop(path: str, **params) -> dict:

@@ -12,14 +12,14 @@ import streamlit as st  # noqa: E402
 from common import (  # noqa: E402
     SEVERITY_ORDER,
     client,
-    fetch,
+    fetch_list,
     fetch_or_stop,
     sight_banner,
     times,
     when,
+    write,
     write_access,
 )
-from driftline_client import ApiError  # noqa: E402
 
 st.title("Alerts")
 api = client()
@@ -91,16 +91,13 @@ if active:
         by = st.text_input("Your name", key="ack_by")
         comment = st.text_input("Comment")
         if st.form_submit_button("Acknowledge", disabled=not api.can_write):
-            try:
-                api.post(f"/alerts/{labels[chosen]}/acknowledge", {"by": by, "comment": comment})
-                st.success("Acknowledged.")
-            except ApiError as exc:
-                st.error(str(exc))
+            ack = {"by": by, "comment": comment}
+            write(lambda: api.post(f"/alerts/{labels[chosen]}/acknowledge", ack), "Acknowledged.")
 else:
     st.caption("Nothing to acknowledge.")
 
 st.subheader("Silences")
-silences = (fetch("/silences", include_expired=True) or {"silences": []})["silences"]
+silences = fetch_list("/silences", "silences", include_expired=True)
 if not silences:
     st.caption("No silence yet.")
 for s in silences:
@@ -112,11 +109,8 @@ for s in silences:
     if s["state"] != "expired" and c2.button(
         "Expire", key=f"expire-{s['id']}", disabled=not api.can_write
     ):
-        try:
-            api.delete(f"/silences/{s['id']}")
+        if write(lambda s=s: api.delete(f"/silences/{s['id']}")):
             st.rerun()
-        except ApiError as exc:
-            st.error(str(exc))
 with st.form("silence"):
     st.markdown("**New silence**")
     default = f'model="{model}"' if model != "(all)" else 'model="..."'
@@ -131,8 +125,4 @@ with st.form("silence"):
             "created_by": by,
             "comment": comment,
         }
-        try:
-            api.post("/silences", body)
-            st.success("Silence created.")
-        except ApiError as exc:
-            st.error(str(exc))
+        write(lambda: api.post("/silences", body), "Silence created.")
