@@ -30,15 +30,20 @@ def _known(ctx: ApiContext, model: str) -> None:
 @router.get("/models", summary="Every model with its status and traffic")
 def list_models(ctx: ApiContext = Depends(context)) -> dict:
     now = ctx.clock()
-    active = alert_view.list_alerts(ctx, alert_view.ACTIVE_STATES)
+    active: dict[str, list[dict]] = {}
+    for a in alert_view.list_alerts(ctx, alert_view.ACTIVE_STATES):
+        active.setdefault(a["model"], []).append(a)
     out = []
     blind = sight.blind_now(ctx)
+    # A few grouped reads for all models, never queries per model (issue 16).
+    summaries = queries.model_summaries(ctx.store, now)
+    feature_counts = queries.feature_counts(ctx.store)
     for model in reads.models(ctx.store):
-        mine = [a for a in active if a["model"] == model]
+        mine = active.get(model, [])
         firing = [a for a in mine if a["state"] == "firing"]
         status = "firing" if firing else "pending" if mine else "ok"
         since = min((a["fired_at"] or a["active_since"] for a in firing), default=None)
-        summary = queries.model_summary(ctx.store, model, now)
+        summary = summaries.get(model) or queries.no_summary()
         out.append(
             {
                 "model": model,
@@ -46,7 +51,7 @@ def list_models(ctx: ApiContext = Depends(context)) -> dict:
                 "firing": len(firing),
                 "pending": len(mine) - len(firing),
                 "firing_since": since,
-                "features": len(reads.features(ctx.store, model)),
+                "features": feature_counts.get(model, 0),
                 **summary,
                 **sight.model_sight(ctx, summary, now, blind),
             }
