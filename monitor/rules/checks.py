@@ -21,6 +21,7 @@ from monitor.rules.evaluate import (
     WindowData,
     crosses,
     drift_values,
+    pad_columns,
     select_features,
     threshold_and_direction,
 )
@@ -63,17 +64,6 @@ def _measured(
     return Result(feature, value, NAN, n_reference, n_current, outcome, statistic, threshold)
 
 
-def _column_block(
-    columns: list[np.ndarray], fill: object, dtype: object, height: int = 0
-) -> np.ndarray:
-    """Columns side by side, padded with ``fill`` to the longest (at least ``height`` rows)."""
-    rows = max([height, *(len(c) for c in columns)])
-    out = np.full((rows, len(columns)), fill, dtype=dtype)
-    for j, c in enumerate(columns):
-        out[: len(c), j] = c
-    return out
-
-
 def _host(values: object) -> np.ndarray:
     return np.asarray(to_numpy(values), dtype=np.float64)
 
@@ -93,7 +83,7 @@ def _numeric_profile(ref: ReferenceProfile | None, names: list[str]) -> NumericP
         known.sorted[known.names.index(n)] if known and n in known.names else np.empty(0)
         for n in names
     ]
-    return NumericProfile(_column_block(rows, np.nan, np.float64).T.copy(), list(names))
+    return NumericProfile(pad_columns(rows, np.nan, np.float64).T.copy(), list(names))
 
 
 def _categorical_profile(ref: ReferenceProfile, names: list[str]) -> CategoricalProfile:
@@ -139,7 +129,7 @@ def evaluate_missing(inputs: KindInput) -> list[Result]:
     kinds.update(cur.kinds)
     names = select_features(rule, kinds)
     # every sampled event counts, so columns shorter than the window are padded as missing
-    block = _column_block([_presence(cur, n) for n in names], np.nan, np.float64, cur.n_sampled)
+    block = pad_columns([_presence(cur, n) for n in names], np.nan, np.float64, cur.n_sampled)
     row = get_statistic("missing_rate")
     result = row.function_for(QUALITY)(None, block)
     if not cur.n_sampled:  # no sampled event: nothing to be missing from
@@ -154,7 +144,7 @@ def evaluate_range(inputs: KindInput) -> list[Result]:
     rule, ref, cur = inputs.rule, inputs.reference, inputs.current
     kinds = {f: k for f, k in (ref.kinds if ref else cur.kinds).items() if k == "numeric"}
     names = select_features(rule, kinds)
-    block = _column_block([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
+    block = pad_columns([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
     row = get_statistic("out_of_range")
     result = row.function_for(QUALITY)(
         _numeric_profile(ref, names), block, low=rule.min, high=rule.max
@@ -169,7 +159,7 @@ def evaluate_unseen(inputs: KindInput) -> list[Result]:
     names = select_features(rule, {f: k for f, k in ref.kinds.items() if k == "categorical"})
     profile = _categorical_profile(ref, names)
     columns = [cur.categorical.get(n, np.empty(0, dtype=object)) for n in names]
-    padded = _column_block(columns, None, object)
+    padded = pad_columns(columns, None, object)
     codes = profile.encode({n: padded[:, j] for j, n in enumerate(names)})
     row = get_statistic("unseen_categories")
     result = row.function_for(QUALITY)(profile, codes)

@@ -145,8 +145,11 @@ def auto_statistic(kind: str, n: int, n_unique: int = 0) -> str:
     return choice
 
 
-def _pad(columns: list[np.ndarray], fill: object, dtype: object) -> np.ndarray:
-    width = max((len(c) for c in columns), default=0)
+def pad_columns(
+    columns: list[np.ndarray], fill: object, dtype: object, height: int = 0
+) -> np.ndarray:
+    """Columns side by side, padded with ``fill`` to the longest (at least ``height`` rows)."""
+    width = max([height, *(len(c) for c in columns)])
     out = np.full((width, len(columns)), fill, dtype=dtype)
     for j, c in enumerate(columns):
         out[: len(c), j] = c
@@ -218,10 +221,10 @@ def drift_values(
         xp = None  # already the host arrays the windows are read into
     stat, profile = block_profile(statistic, kind, ref, names, xp)
     if kind == "numeric":
-        block = _pad([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
+        block = pad_columns([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
     else:
         columns = [cur.categorical.get(n, np.empty(0, dtype=object)) for n in names]
-        padded = _pad(columns, None, object)
+        padded = pad_columns(columns, None, object)
         block = profile.encode({n: padded[:, j] for j, n in enumerate(names)})
     if xp is not None:
         block = xp.asarray(block)
