@@ -151,43 +151,52 @@ def sample_frame(
     return JointSample(block, column("prediction"), column("label"))
 
 
+def _cells(
+    store: Store, model: str, names: tuple[str, ...], column: str, start: datetime, end: datetime
+) -> dict[str, np.ndarray]:
+    """``row_key`` (a 64-bit hash of the event id), ``j`` (1-based index into ``names``) and
+    ``column`` of every stored value of ``names`` in the window: numbers, no strings but
+    the categories themselves, so millions of cells cost no Python objects."""
+    return store.query_columns(
+        f"SELECT cityHash64(event_id) AS row_key, indexOf({{names:Array(String)}}, feature) AS j, "
+        f"{column} AS v FROM {schema.FEATURE_VALUES} FINAL "
+        "WHERE model = {model:String} "
+        "AND feature IN (SELECT arrayJoin({names:Array(String)})) "
+        f"AND {_WINDOW}",
+        {
+            "model": model,
+            "start": epoch_seconds(start),
+            "end": epoch_seconds(end),
+            "names": list(names),
+        },
+    )
+
+
 def window_rows(
     store: Store, model: str, kinds: dict[str, str], start: datetime, end: datetime
 ) -> RowBlock:
     """The window's sampled events as rows of the features in ``kinds`` (name -> kind).
 
-    A feature an event did not carry is missing in its row (NaN / None).
+    A feature an event did not carry is missing in its row (NaN / None). Rows are keyed
+    by a 64-bit hash of the event id (a collision among a window's events is negligible:
+    about n^2 / 2^65) and come in the hash's order.
     """
-    names = list(kinds)
-    num = tuple(n for n in names if kinds[n] == "numeric")
-    cat = tuple(n for n in names if kinds[n] == "categorical")
-    params = {
-        "model": model,
-        "start": epoch_seconds(start),
-        "end": epoch_seconds(end),
-        "features": names,
-    }
-    cols = store.query_columns(
-        f"SELECT event_id, feature, value, category FROM {schema.FEATURE_VALUES} FINAL "
-        "WHERE model = {model:String} "
-        "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
-        f"AND {_WINDOW}",
-        params,
-    )
-    events = np.asarray(cols["event_id"], dtype=object).astype(str)
-    if len(events) == 0:
+    num = tuple(n for n, k in kinds.items() if k == "numeric")
+    cat = tuple(n for n, k in kinds.items() if k == "categorical")
+    numeric_cells = _cells(store, model, num, "value", start, end) if num else None
+    categorical_cells = _cells(store, model, cat, "category", start, end) if cat else None
+    parts = [c for c in (numeric_cells, categorical_cells) if c is not None]
+    keys = [np.asarray(c["row_key"], dtype=np.uint64) for c in parts]
+    if sum(len(k) for k in keys) == 0:
         return RowBlock(num, np.empty((0, len(num))), cat, np.empty((0, len(cat)), object))
-    _, row = np.unique(events, return_inverse=True)
-    n = int(row.max()) + 1
-    feature = np.asarray(cols["feature"], dtype=object).astype(str)
-    numeric = np.full((n, len(num)), np.nan)
-    categorical = np.full((n, len(cat)), None, dtype=object)
-    values = np.asarray(cols["value"], dtype=np.float64)
-    categories = np.asarray(cols["category"], dtype=object)
-    for j, name in enumerate(num):
-        hit = feature == name
-        numeric[row[hit], j] = values[hit]
-    for j, name in enumerate(cat):
-        hit = feature == name
-        categorical[row[hit], j] = categories[hit]
+    unique, row = np.unique(np.concatenate(keys), return_inverse=True)
+    numeric = np.full((len(unique), len(num)), np.nan)
+    categorical = np.full((len(unique), len(cat)), None, dtype=object)
+    rows = np.split(row, np.cumsum([len(k) for k in keys])[:-1])
+    for cells, at in zip(parts, rows, strict=True):
+        j = np.asarray(cells["j"], dtype=np.int64) - 1  # indexOf is 1-based
+        if cells is numeric_cells:
+            numeric[at, j] = np.asarray(cells["v"], dtype=np.float64)
+        else:
+            categorical[at, j] = np.asarray(cells["v"], dtype=object)
     return RowBlock(num, numeric, cat, categorical)

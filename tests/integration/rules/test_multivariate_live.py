@@ -223,3 +223,40 @@ def test_correlation_flip_fires_multivariate_and_estimates_precede_labels(
     assert pca.evidence["statistic"] == "pca_reconstruction_error"
     assert "rows moved" in pca.annotations["summary"]
     assert clf.value > 0.6 and set(list(clf.evidence["features"])[:2]) <= {"a", "b", "c", "d"}
+
+
+def test_window_rows_pivot_per_event_with_missing_cells_and_replays(store: Store) -> None:
+    from monitor.records import Batch, Event, Origin
+    from monitor.rules.joint import window_rows
+
+    def event(i: int, features: dict) -> Event:
+        return Event(
+            event_id=f"w-{i}",
+            model="rows",
+            model_version="1",
+            ts=T0 + timedelta(seconds=i),
+            features=features,
+            prediction=0.5,
+            latency_ms=1.0,
+            origin=Origin("t", 0, i),
+            sampled=True,
+        )
+
+    batch = Batch(
+        events=[
+            event(0, {"a": 1.0, "b": 10.0, "country": "DE"}),
+            event(1, {"a": 2.0, "country": None}),  # b absent, country null
+            event(2, {"a": 3.0, "b": 30.0, "country": "FR"}),
+        ]
+    )
+    store.write_batch(batch)
+    store.write_batch(batch)  # a replay after a crash: read once
+    kinds = {"a": "numeric", "b": "numeric", "country": "categorical"}
+    block = window_rows(store, "rows", kinds, T0, T0 + MIN)
+    assert block.n_rows == 3
+    order = np.argsort(block.numeric[:, 0])
+    assert block.numeric[order, 0].tolist() == [1.0, 2.0, 3.0]
+    b = block.numeric[order, 1]
+    assert b[0] == 10.0 and np.isnan(b[1]) and b[2] == 30.0
+    assert block.categorical[order, 0].tolist() == ["DE", None, "FR"]
+    assert window_rows(store, "rows", kinds, T0 + MIN, T0 + 2 * MIN).n_rows == 0
