@@ -6,12 +6,13 @@ autocorrelation), and the statistic's spread also depends on the window size. He
 statistic's *null distribution* (what it looks like on windows that did not drift) is
 taken from the reference itself, and the thresholds are its tail quantiles:
 
-1. **Null windows** (:func:`monitor.stats.null_windows.window_plan`). With timestamps: windows of the rule's duration
-   starting at many offsets across the reference (moving blocks: overlapping windows keep
-   the seasonality and heterogeneity a bootstrap would average away, and give enough null
-   samples for small rates). With an order but no timestamps: runs of ``window_rows``
-   consecutive rows. Without order, or with fewer than :data:`MIN_CHUNKS` disjoint
-   windows: bootstrap resamples at the window's effective size (below).
+1. **Null windows** (:mod:`monitor.stats.null_windows`). With timestamps: windows of the
+   rule's duration ending on the group's interval boundaries, as the engine's windows do
+   (overlapping windows keep the seasonality and heterogeneity a bootstrap would average
+   away, and give enough null samples for small rates). With an order but no timestamps:
+   runs of ``window_rows`` consecutive rows. Without order, or with fewer than
+   ``5 / rate`` disjoint windows (after a homogeneity check): bootstrap resamples at the
+   window's effective size (below).
 2. **Null scores** (:func:`null_scores`): the rule's own statistic (the engine's function)
    on every null window against the reference profile, oriented so that higher means more
    drift. Several blocks (numeric and categorical features of one rule) are scored on the
