@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -116,8 +117,12 @@ def sample_frame(
     timestamp_column: str | None = None,
     ordered: bool = False,
     size: int = DEFAULT_SAMPLE_ROWS,
+    as_category: Callable[[Any], Any] = lambda v: v,
 ) -> CalibrationSample | None:
     """The calibration sample of a reference frame (None when it has no rows).
+
+    ``as_category`` maps a raw value to the category the profile knows (booleans become
+    "true"/"false" in references, as in the store).
 
     Raises
     ------
@@ -155,11 +160,9 @@ def sample_frame(
     cat_names: tuple[str, ...] = ()
     codes = np.empty((len(part), 0), dtype=np.int64)
     if categorical is not None:
-        from monitor.rules.references import _as_category
-
         cat_names = categorical.features
         codes = categorical.encode(
-            {c: [_as_category(v) for v in part[c].tolist()] for c in cat_names}
+            {c: [as_category(v) for v in part[c].tolist()] for c in cat_names}
         )
     return CalibrationSample(
         tuple(numeric),

@@ -232,6 +232,7 @@ def profile_frame(
             timestamp_column=timestamp_column,
             ordered=ordered,
             size=calibration_size,
+            as_category=_as_category,
         ),
         source=source,
     )
