@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 from common import (  # noqa: E402
     client,
-    fetch,
+    fetch_list,
     fetch_or_stop,
     refresh_seconds,
     sight_banner,
@@ -145,19 +145,25 @@ def distributions(features: list[dict], choice: str, refs: dict[str, dict]) -> N
         st.caption(f"First {MAX_DISTRIBUTIONS} of {len(features)} features shown.")
 
 
-@st.fragment(run_every=refresh_seconds())
-def page() -> None:
-    info = fetch_or_stop(f"/models/{model}")
+RESULT_COLUMNS = ["kind", "section", "feature", "rule", "value", "window_end"]
+
+
+def load_results() -> pd.DataFrame:
+    """Every rule result of the chosen time range, one row per (rule, feature, window)."""
     start = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=hours)).isoformat()
-    res = fetch(f"/models/{model}/results", start=start)
-    points = [p for s in (res or {"series": []})["series"] for p in s["points"]]
+    series = fetch_list(f"/models/{model}/results", "series", start=start)
+    points = [p for s in series for p in s["points"]]
     results = (
         times(pd.DataFrame(points), "window_end")
         if points
-        else pd.DataFrame(columns=["kind", "section", "feature", "rule", "value", "window_end"])
+        else pd.DataFrame(columns=RESULT_COLUMNS)
     )
     if "section" not in results:  # a daemon older than the kinds table's sections
         results["section"] = ""
+    return results
+
+
+def traffic(info: dict) -> None:
     a = st.columns(4)
     a[0].metric("Events (1 h)", info["events_last_hour"])
     a[1].metric("Sampled (1 h)", info["sampled_last_hour"])
@@ -166,100 +172,101 @@ def page() -> None:
     if not info["events_last_hour"]:
         st.warning(f"No events from {model} in the last hour: is the producer running?")
 
-    st.subheader("Drift heatmap (features x time)")
-    heatmap(results)
 
-    st.subheader("Reference vs current (last hour)")
+def compare_distributions(info: dict) -> None:
     named = [r["name"] for r in info.get("references", [])]
     choice = st.selectbox("Compare with", [RULES_OWN, PREVIOUS, *named], key="compare_with")
-    rules = (fetch("/rules") or {"rules": []})["rules"]
     names = [f["name"] for f in info["features"]]
-    distributions(info["features"], choice, rule_references(rules, names))
+    refs = rule_references(fetch_list("/rules", "rules"), names)
+    distributions(info["features"], choice, refs)
 
-    st.subheader("Rule results over time")
+
+def results_over_time(results: pd.DataFrame) -> None:
     if results.empty:
         st.caption("No rule result yet for this model.")
-    else:
-        series = results.assign(series=results["rule"] + " " + results["feature"])
-        st.altair_chart(
-            alt.Chart(series)
-            .mark_line(point=True)
-            .encode(
-                x="window_end:T",
-                y="value:Q",
-                color="series:N",
-                tooltip=["rule", "feature", "statistic", "value", "threshold", "decision"],
-            ),
-            use_container_width=True,
-        )
+        return
+    series = results.assign(series=results["rule"] + " " + results["feature"])
+    st.altair_chart(
+        alt.Chart(series)
+        .mark_line(point=True)
+        .encode(
+            x="window_end:T",
+            y="value:Q",
+            color="series:N",
+            tooltip=["rule", "feature", "statistic", "value", "threshold", "decision"],
+        ),
+        use_container_width=True,
+    )
 
-    st.subheader("Data quality")
+
+def data_quality(results: pd.DataFrame) -> None:
     quality = results[results["section"] == "quality"] if not results.empty else results
     if quality.empty:
         st.caption("No data-quality rule evaluated for this model.")
-    else:
-        latest = quality.sort_values("window_end").groupby(["rule", "feature"]).tail(1)
-        st.dataframe(
-            latest[
-                [
-                    "rule",
-                    "feature",
-                    "kind",
-                    "statistic",
-                    "value",
-                    "threshold",
-                    "decision",
-                    "window_end",
-                ]
-            ],
-            hide_index=True,
-        )
+        return
+    latest = quality.sort_values("window_end").groupby(["rule", "feature"]).tail(1)
+    shown = ["rule", "feature", "kind", "statistic", "value", "threshold", "decision"]
+    st.dataframe(latest[[*shown, "window_end"]], hide_index=True)
 
-    st.subheader("Alert timeline")
-    alerts = (
-        fetch("/alerts", state=["firing", "pending", "resolved"], model=model) or {"alerts": []}
-    )["alerts"]
+
+def alert_timeline() -> None:
+    alerts = fetch_list("/alerts", "alerts", state=["firing", "pending", "resolved"], model=model)
     if not alerts:
         st.success("No alert for this model.")
-    else:
-        frame = times(pd.DataFrame(alerts), "active_since", "resolved_at")
-        frame["end"] = frame["resolved_at"].fillna(pd.Timestamp.now(tz="UTC"))
-        frame["label"] = frame["rule"] + " " + frame["feature"]
-        st.altair_chart(
-            alt.Chart(frame)
-            .mark_bar()
-            .encode(
-                x=alt.X("active_since:T", title=None),
-                x2="end:T",
-                y=alt.Y("label:N", title=None),
-                color=alt.Color(
-                    "state:N",
-                    scale=alt.Scale(
-                        domain=["firing", "pending", "resolved"],
-                        range=["#d62728", "#ff7f0e", "#2ca02c"],
-                    ),
-                ),
-                tooltip=["rule", "feature", "state", "severity", "value", "active_since"],
-            ),
-            use_container_width=True,
-        )
-        for a in alerts:
-            if a["state"] == "firing":
-                st.error(
-                    f"FIRING {a['severity']}: {a['rule']} on {a['feature'] or model} "
-                    f"since {a['active_since']} (value {a['value']})"
-                )
-        drill_down(alerts)
+        return
+    frame = times(pd.DataFrame(alerts), "active_since", "resolved_at")
+    frame["end"] = frame["resolved_at"].fillna(pd.Timestamp.now(tz="UTC"))
+    frame["label"] = frame["rule"] + " " + frame["feature"]
+    colours = alt.Scale(
+        domain=["firing", "pending", "resolved"], range=["#d62728", "#ff7f0e", "#2ca02c"]
+    )
+    st.altair_chart(
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("active_since:T", title=None),
+            x2="end:T",
+            y=alt.Y("label:N", title=None),
+            color=alt.Color("state:N", scale=colours),
+            tooltip=["rule", "feature", "state", "severity", "value", "active_since"],
+        ),
+        use_container_width=True,
+    )
+    for a in alerts:
+        if a["state"] == "firing":
+            st.error(
+                f"FIRING {a['severity']}: {a['rule']} on {a['feature'] or model} "
+                f"since {a['active_since']} (value {a['value']})"
+            )
+    drill_down(alerts)
 
-    st.subheader("Notifications sent")
-    notes = (fetch("/notifications", model=model) or {"notifications": []})["notifications"]
+
+def notifications() -> None:
+    notes = fetch_list("/notifications", "notifications", model=model)
     if not notes:
         st.caption("No notification for this model yet.")
-    else:
-        st.dataframe(
-            pd.DataFrame(notes)[["created_at", "receiver", "kind", "alert_status", "status"]],
-            hide_index=True,
-        )
+        return
+    shown = ["created_at", "receiver", "kind", "alert_status", "status"]
+    st.dataframe(pd.DataFrame(notes)[shown], hide_index=True)
+
+
+@st.fragment(run_every=refresh_seconds())
+def page() -> None:
+    info = fetch_or_stop(f"/models/{model}")
+    results = load_results()
+    traffic(info)
+    st.subheader("Drift heatmap (features x time)")
+    heatmap(results)
+    st.subheader("Reference vs current (last hour)")
+    compare_distributions(info)
+    st.subheader("Rule results over time")
+    results_over_time(results)
+    st.subheader("Data quality")
+    data_quality(results)
+    st.subheader("Alert timeline")
+    alert_timeline()
+    st.subheader("Notifications sent")
+    notifications()
 
 
 def drill_down(alerts: list[dict]) -> None:
