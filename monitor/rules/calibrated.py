@@ -283,6 +283,9 @@ def rule_calibration(
         except CalibrationError as exc:
             log.error("%s", exc)
             hit = exc
+        except Exception as exc:  # a bug must cost one attempt, not one per evaluation
+            log.exception("%s: calibration failed", what)
+            hit = CalibrationError(f"{what}: calibration failed ({type(exc).__name__}: {exc})")
         sample.cache[key] = hit
     if isinstance(hit, CalibrationError):
         raise hit

@@ -205,3 +205,22 @@ def test_binning_chooses_reference_fixed_bins_for_binned_statistics(seasonal):
     assert a["amount"] != b["amount"]
     problems = _problems(extra="\n        binning: quantile")  # wasserstein does not bin
     assert any("'binning' applies to drift rules whose statistic bins" in p for p in problems)
+
+
+def test_a_failing_calibration_is_tried_once_and_reported_insufficient(seasonal, monkeypatch):
+    from monitor.rules import calibrated
+
+    ref, rng = seasonal
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(calibrated, "calibrate", broken)
+    rule = _rule(threshold="{false_alarm_rate: 0.05, seed: 9}")  # a key not cached yet
+    window = _window(_stream(rng, 1, 100, start=24 * 60))
+    for _ in range(3):
+        results = evaluate_drift(rule, ref, window, interval=timedelta(hours=1))
+        assert {r.outcome for r in results} == {Outcome.INSUFFICIENT}
+    assert len(calls) == 1
