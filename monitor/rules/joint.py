@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.stats.rowblock import RowBlock
-from monitor.store import schema
+from monitor.store import reads, schema
 from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
 
@@ -152,14 +152,20 @@ def sample_frame(
 
 
 def _cells(
-    store: Store, model: str, names: tuple[str, ...], column: str, start: datetime, end: datetime
+    store: Store,
+    model: str,
+    names: tuple[str, ...],
+    column: str,
+    start: datetime,
+    end: datetime,
+    final: str,
 ) -> dict[str, np.ndarray]:
     """``row_key`` (a 64-bit hash of the event id), ``j`` (1-based index into ``names``) and
     ``column`` of every stored value of ``names`` in the window: numbers, no strings but
     the categories themselves, so millions of cells cost no Python objects."""
     return store.query_columns(
         f"SELECT cityHash64(event_id) AS row_key, indexOf({{names:Array(String)}}, feature) AS j, "
-        f"{column} AS v FROM {schema.FEATURE_VALUES} FINAL "
+        f"{column} AS v FROM {schema.FEATURE_VALUES}{final} "
         "WHERE model = {model:String} "
         "AND feature IN (SELECT arrayJoin({names:Array(String)})) "
         f"AND {_WINDOW}",
@@ -183,8 +189,10 @@ def window_rows(
     """
     num = tuple(n for n, k in kinds.items() if k == "numeric")
     cat = tuple(n for n, k in kinds.items() if k == "categorical")
-    numeric_cells = _cells(store, model, num, "value", start, end) if num else None
-    categorical_cells = _cells(store, model, cat, "category", start, end) if cat else None
+    # FINAL (deduplication at read) only where a replay may have written a row twice
+    final = " FINAL" if reads.duplicates_possible(store, model, start, end) else ""
+    numeric_cells = _cells(store, model, num, "value", start, end, final) if num else None
+    categorical_cells = _cells(store, model, cat, "category", start, end, final) if cat else None
     parts = [c for c in (numeric_cells, categorical_cells) if c is not None]
     keys = [np.asarray(c["row_key"], dtype=np.uint64) for c in parts]
     if sum(len(k) for k in keys) == 0:
