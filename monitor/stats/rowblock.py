@@ -30,7 +30,11 @@ class RowBlock:
     categorical: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=object))
 
     def __post_init__(self) -> None:
-        num = np.asarray(self.numeric, dtype=np.float64).reshape(-1, len(self.numeric_names))
+        num = np.asarray(self.numeric, dtype=np.float64)
+        if num.ndim != 2 or num.shape[1] != len(self.numeric_names):
+            # (a 2-D block with no numeric column stays as it is: reshape(-1, 0) cannot
+            # tell how many rows it has, which broke references without numeric features)
+            num = num.reshape(-1, len(self.numeric_names))
         object.__setattr__(self, "numeric", num)
         if self.categorical_names:
             cat = np.asarray(self.categorical, dtype=object).reshape(

@@ -139,7 +139,7 @@ def test_rules_offer_the_metrics_the_table_marks_for_them() -> None:
 
 
 def test_unseen_kind_reports_the_table_row() -> None:
-    ref = profile_frame(pd.DataFrame({"c": ["a", "b"] * 100, "x": np.arange(200.0)}))
+    ref = profile_frame(pd.DataFrame({"c": ["a", "b"] * 100}))  # no numeric feature at all
     rule = Rule(name="u", kind="unseen_categories", reference={"dataset": "t"}, min_samples=1)
     values = np.array(["a", "zz", None, "b"], dtype=object)
     cur = WindowData(categorical={"c": values}, kinds={"c": "categorical"}, n_sampled=4)
