@@ -108,6 +108,7 @@ class Sight:
             log.warning("%s %s: %s", name, "is back" if ok else "is failing", detail)
         if name in (KAFKA, STORE):
             metrics.UP.labels(name).set(1 if ok else 0)
+        self.blind_reasons(now)  # keeps driftline_blind current whoever reads it
 
     def get(self, name: str) -> Condition:
         with self._lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from monitor.alerting.delivery_state import FAILING, ReceiverState, receiver_states
 from monitor.api.context import ApiContext
@@ -29,14 +29,25 @@ def _aware(value: object) -> datetime | None:
     return None if value.timestamp() <= 0 else value
 
 
-def last_events(ctx: ApiContext) -> dict[str, datetime]:
-    """Newest event time per model, in one query (duplicates do not change a max)."""
-    rows = ctx.store.query(f"SELECT model, max(ts) FROM {schema.EVENTS} GROUP BY model")
-    out = {}
+# How far back the newest event of each model is looked for: the events table is
+# partitioned by day, so this bounds what /readyz reads however long the history is.
+LOOKBACK = timedelta(days=7)
+
+
+def last_events(ctx: ApiContext) -> dict[str, datetime | None]:
+    """Newest event time per known model (None: none within :data:`LOOKBACK`), in two
+    queries: the small model/feature table for the models, one grouped max for the times
+    (duplicates do not change a max)."""
+    known = [r[0] for r in ctx.store.query(f"SELECT DISTINCT model FROM {schema.MODEL_FEATURES}")]
+    since = int((ctx.clock() - LOOKBACK).timestamp())
+    rows = ctx.store.query(
+        f"SELECT model, max(ts) FROM {schema.EVENTS} "
+        "WHERE ts >= toDateTime({since:UInt32}) GROUP BY model",
+        {"since": max(since, 0)},
+    )
+    out: dict[str, datetime | None] = {str(m): None for m in known}
     for model, ts in rows:
-        t = _aware(ts)
-        if t is not None:
-            out[str(model)] = t
+        out[str(model)] = _aware(ts)
     return out
 
 
@@ -46,19 +57,17 @@ def last_evaluation(ctx: ApiContext) -> datetime | None:
     return _aware(rows[0][0]) if rows and int(rows[0][1]) else None
 
 
-def models_without_data(ctx: ApiContext, last: dict[str, datetime]) -> list[dict]:
-    """Models whose newest event is older than ``health.no_events_after``."""
+def models_without_data(ctx: ApiContext, last: dict[str, datetime | None]) -> list[dict]:
+    """Models whose newest event is older than ``health.no_events_after`` (``since``
+    None: nothing within :data:`LOOKBACK`)."""
     now = ctx.clock()
     limit = ctx.health.no_events_after
-    return [
-        {
-            "model": model,
-            "no_events_since": t,
-            "seconds": round((now - t).total_seconds()),
-        }
-        for model, t in sorted(last.items())
-        if (now - t).total_seconds() > limit
-    ]
+    out = []
+    for model, t in sorted(last.items()):
+        age = (now - t).total_seconds() if t is not None else LOOKBACK.total_seconds()
+        if age > limit:
+            out.append({"model": model, "no_events_since": t, "seconds": round(age)})
+    return out
 
 
 def receiver_view(s: ReceiverState, now: float, failing_after: float) -> dict:
@@ -128,10 +137,24 @@ def status(ctx: ApiContext) -> dict:
     return out
 
 
+# Probes call /readyz every few seconds; its warnings read the store, so they are reused
+# for this long (kept on the API context they were computed for).
+WARNINGS_TTL_S = 15.0
+
+
 def warnings(ctx: ApiContext) -> dict[str, list[str]]:
     """Readiness details that do not make the replica unready: a producer that stopped
     or a receiver refusing notifications is not fixed by moving traffic elsewhere, but
     on-call must see it."""
+    cached = getattr(ctx, "_readiness_warnings", None)
+    if cached is not None and time.monotonic() - cached[0] < WARNINGS_TTL_S:
+        return cached[1]
+    out = _warnings(ctx)
+    ctx._readiness_warnings = (time.monotonic(), out)  # type: ignore[attr-defined]
+    return out
+
+
+def _warnings(ctx: ApiContext) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     try:
         stale = models_without_data(ctx, last_events(ctx))
@@ -141,7 +164,8 @@ def warnings(ctx: ApiContext) -> dict[str, list[str]]:
         return out
     if stale:
         out["models"] = [
-            f"no events from model {m['model']} since {m['no_events_since'].isoformat()}"
+            f"no events from model {m['model']} since "
+            + (m["no_events_since"].isoformat() if m["no_events_since"] else f"over {LOOKBACK}")
             for m in stale
         ]
     if failing:
