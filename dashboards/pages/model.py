@@ -186,17 +186,21 @@ def results_over_time(results: pd.DataFrame) -> None:
         st.caption("No rule result yet for this model.")
         return
     series = results.assign(series=results["rule"] + " " + results["feature"])
-    st.altair_chart(
-        alt.Chart(series)
-        .mark_line(point=True)
-        .encode(
-            x="window_end:T",
-            y="value:Q",
-            color="series:N",
-            tooltip=["rule", "feature", "statistic", "value", "threshold", "decision"],
-        ),
-        use_container_width=True,
+    tooltip = ["rule", "feature", "statistic", "value", "threshold", "decision"]
+    if "threshold_source" in series:  # fixed, or calibrated from the reference (its rate)
+        tooltip += ["threshold_source", "calibration_rate"]
+    base = alt.Chart(series).encode(x="window_end:T", color="series:N")
+    values = base.mark_line(point=True).encode(y="value:Q", tooltip=tooltip)
+    # each series' threshold over time, dashed: with calibrated rules it is the band the
+    # reference's own windows stay within at the stated false-alarm rate
+    band = base.mark_line(strokeDash=[4, 3], opacity=0.6).encode(y="threshold:Q")
+    fired = series[series["decision"] == "true"] if "decision" in series else series.iloc[:0]
+    alarms = (
+        alt.Chart(fired)
+        .mark_point(color="#d62728", size=90, filled=True)
+        .encode(x="window_end:T", y="value:Q", tooltip=tooltip)
     )
+    st.altair_chart(values + band + alarms, use_container_width=True)
 
 
 def data_quality(results: pd.DataFrame) -> None:
