@@ -25,10 +25,10 @@ class ApiSettings(BaseModel):
     token_env: str = "DRIFTLINE_API_TOKEN"
     # Rows per side the Evidently drill-down reads, to bound the report's memory and time.
     report_max_rows: int = Field(20_000, ge=100)
-    # Largest request body accepted (silences, acknowledgements are a few hundred bytes);
-    # a larger one is answered 413 before it is read.
+    # Largest request body accepted: a silence is a few hundred bytes, the largest allowed
+    # (64 matchers of 1 KiB) about 66 KiB; a larger body is answered 413 before it is read.
     max_body_bytes: int = Field(
-        65_536, ge=1024, le=64 * 1024 * 1024, description="larger bodies get 413, unread"
+        262_144, ge=1024, le=64 * 1024 * 1024, description="larger bodies get 413, unread"
     )
 
     def token(self) -> str | None:

@@ -70,6 +70,15 @@ def test_no_token_configured_is_503_before_the_body(monkeypatch):
     assert r.status_code == 503 and TOKEN_ENV in r.json()["error"]
 
 
+def test_the_largest_allowed_silence_fits_the_default_body_cap(monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, "tok-guard")
+    app = create_app(ApiContext(FakeStore()), ApiSettings(token_env=TOKEN_ENV))
+    value = "a" * (MAX_MATCHER_LENGTH - len('model=""'))  # the longest text the API takes
+    body = {**SILENCE, "matchers": [f'model="{value}"'] * MAX_MATCHERS}
+    r = TestClient(app).post("/api/v1/silences", json=body, headers=AUTH)
+    assert r.status_code == 201, r.text[:300]
+
+
 def test_matcher_count_and_length_are_capped(client):
     many = {**SILENCE, "matchers": ['model="fraud"'] * (MAX_MATCHERS + 1)}
     r = client.post("/api/v1/silences", json=many, headers=AUTH)
