@@ -68,14 +68,6 @@ def _host(values: object) -> np.ndarray:
     return np.asarray(to_numpy(values), dtype=np.float64)
 
 
-def _presence(cur: WindowData, name: str) -> np.ndarray:
-    """A feature's values as a float column, NaN where missing (either column kind)."""
-    if name in cur.numeric:
-        return cur.numeric[name]
-    values = cur.categorical.get(name, [])
-    return np.array([NAN if v is None else 0.0 for v in values], dtype=np.float64)
-
-
 def _numeric_profile(ref: ReferenceProfile | None, names: list[str]) -> NumericProfile:
     """The reference's sorted rows of ``names``; a feature it lacks gets an empty row."""
     known = ref.numeric if ref is not None else None
@@ -128,15 +120,12 @@ def evaluate_missing(inputs: KindInput) -> list[Result]:
     kinds = dict(ref.kinds) if ref else {}
     kinds.update(cur.kinds)
     names = select_features(rule, kinds)
-    # every sampled event counts, so columns shorter than the window are padded as missing
-    block = pad_columns([_presence(cur, n) for n in names], np.nan, np.float64, cur.n_sampled)
-    row = get_statistic("missing_rate")
-    result = row.function_for(QUALITY)(None, block)
+    result = cur.missing_rates(names)
     if not cur.n_sampled:  # no sampled event: nothing to be missing from
         result = masked_result(
             np, result.values, None, result.n_reference, result.n_current, np.ones(len(names), bool)
         )
-    return _per_feature(rule, names, result, row.name)
+    return _per_feature(rule, names, result, "missing_rate")
 
 
 def evaluate_range(inputs: KindInput) -> list[Result]:

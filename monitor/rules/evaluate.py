@@ -30,7 +30,7 @@ from monitor.stats.backend import to_numpy
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.decision import decide
 from monitor.stats.profile import NumericProfile
-from monitor.stats.table import get_statistic
+from monitor.stats.table import QUALITY, get_statistic
 
 if TYPE_CHECKING:  # the rule model imports the kinds table, which imports this module
     from monitor.rules.model import Rule
@@ -54,6 +54,23 @@ class WindowData:
     predictions: np.ndarray = field(default_factory=lambda: np.empty(0))
     labelled: tuple[np.ndarray, np.ndarray] | None = None  # (predictions, labels)
     rows: RowBlock | None = None  # row-aligned features (kinds with reads_rows)
+
+    def presence(self, name: str) -> np.ndarray:
+        """A feature's values as a float column, NaN where missing (either column kind)."""
+        if name in self.numeric:
+            return self.numeric[name]
+        values = self.categorical.get(name, [])
+        return np.array([math.nan if v is None else 0.0 for v in values], dtype=np.float64)
+
+    def missing_rates(self, names: list[str]) -> Any:
+        """Share of the sampled events missing each feature (the ``missing_rate`` row).
+
+        Every sampled event counts, so a column shorter than the window is padded as
+        missing; returns the row's :class:`~monitor.stats.result.DriftResult`.
+        """
+        columns = [self.presence(n) for n in names]
+        block = pad_columns(columns, np.nan, np.float64, self.n_sampled)
+        return get_statistic("missing_rate").function_for(QUALITY)(None, block)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ import numpy as np
 from monitor.rules import joint
 from monitor.rules.evaluate import WindowData
 from monitor.rules.references import ReferenceProfile, thin_sorted
+from monitor.stats.backend import to_numpy
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile
 from monitor.store import reads, schema
@@ -114,19 +115,9 @@ def profile_window(data: WindowData, sample_size: int = 50_000) -> ReferenceProf
     if preds is not None and len(preds):
         prediction = NumericProfile(np.sort(preds)[None, :], ["prediction"])
     n = data.n_sampled
-    missing = {}
-    for f in data.kinds:
-        vals = data.numeric.get(f) if f in data.numeric else data.categorical.get(f)
-        present = (
-            0
-            if vals is None
-            else (
-                int(np.count_nonzero(~np.isnan(vals)))
-                if f in data.numeric
-                else sum(v is not None for v in vals)
-            )
-        )
-        missing[f] = 1.0 - present / n if n else 0.0
+    names = list(data.kinds)
+    rates = to_numpy(data.missing_rates(names).values) if n else np.zeros(len(names))
+    missing = {f: float(rates[j]) for j, f in enumerate(names)}
     return ReferenceProfile(
         n_rows=n,
         kinds=dict(data.kinds),
