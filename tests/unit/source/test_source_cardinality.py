@@ -166,6 +166,9 @@ def test_the_ingest_loop_seeds_the_caps_from_the_store_and_counts_rejections() -
         "too_many_models",
     ]
     assert _counter("max_models") == before[0] + 1
+    # /metrics gets series only for admitted models: the refused one has none
+    labelled = {s.labels.get("model") for fam in metrics.EVENTS.collect() for s in fam.samples}
+    assert "known" in labelled and "new" not in labelled
     assert _counter("max_features_per_model") == before[1] + 1
     assert len(store.queries) == 1 and "model_features" in store.queries[0]
     ingestor.step()  # nothing new; the store is asked again only after the refresh interval
