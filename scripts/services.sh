@@ -4,6 +4,10 @@
 #     Maven Central cached in .cache/kafka-libs/ of the repo;
 #   - ClickHouse server from Debian's clickhouse-server package (18.16), with its own config;
 #   - Debian's kcat, the non-Python producer of the Kafka codec tests (installed if missing).
+# Kafka listens on PLAINTEXT and, for the security tests, on SASL_SSL (PLAIN, SCRAM-SHA-256
+# and SCRAM-SHA-512; server certificate only) and on SSL with client certificates required.
+# The certificates (a private CA, the broker's and a client's) are made by openssl into
+# $SERVICES_DIR/kafka/tls at every start; the SASL user's password is random per start.
 #
 # Usage: scripts/services.sh start|stop|status|env|clickhouse-stop|clickhouse-start
 #
@@ -188,18 +192,57 @@ ensure_kafka_libs() {
   exec 9>&-
 }
 
+# A private CA, the broker's certificate (for 127.0.0.1 and localhost) and a client
+# certificate, all PEM; the broker's PEM keystore is its key followed by its chain.
+make_kafka_tls() {
+  local tls="$1"
+  command -v openssl >/dev/null || die "openssl is required to make the test certificates"
+  rm -rf "$tls"
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=driftline-test-ca" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+      -keyout ca.key -out ca.pem
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >broker.ext
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >client.ext
+    local who
+    for who in broker client; do
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=driftline-test-$who" \
+        -keyout "$who.key" -out "$who.csr"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+        -extfile "$who.ext" -out "$who.pem"
+    done
+    cat broker.key broker.pem ca.pem >broker-keystore.pem
+    rm -f ./*.csr ./*.ext ca.key
+  ) >"$LOG_DIR/kafka-tls.out" 2>&1 || {
+    log_tail "$LOG_DIR/kafka-tls.out"
+    die "kafka: making the test certificates failed"
+  }
+}
+
 write_kafka_config() {
-  local port="$1" controller_port="$2" dir="$SERVICES_DIR/kafka"
+  local port="$1" controller_port="$2" sasl_port="$3" ssl_port="$4" password="$5"
+  local dir="$SERVICES_DIR/kafka"
   mkdir -p "$dir/data"
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port,SASL_SSL://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sasl_port,SSL://127.0.0.1:$ssl_port
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/tls/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$dir/tls/ca.pem
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_driftline="$password";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$dir/data
 num.partitions=3
 auto.create.topics.enable=true
@@ -243,12 +286,14 @@ EOF
 }
 
 start_kafka() {
-  local port="$1" controller_port="$2" dir="$SERVICES_DIR/kafka"
+  local port="$1" controller_port="$2" sasl_port="$3" ssl_port="$4" password="$5"
+  local dir="$SERVICES_DIR/kafka"
   command -v java >/dev/null || die "java (17) is required for Kafka"
   "$PYTHON" -c 'import kafka' 2>/dev/null ||
     die "$PYTHON lacks kafka-python (needed for the health check); run: pip install -e ."
   ensure_kafka_libs
-  write_kafka_config "$port" "$controller_port"
+  make_kafka_tls "$dir/tls"
+  write_kafka_config "$port" "$controller_port" "$sasl_port" "$ssl_port" "$password"
   local cp="$KAFKA_LIBS/*"
   local jvm=(java "-Xms128m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
     "-Dlog4j.configuration=file:$dir/log4j.properties" "-Dkafka.logs.dir=$LOG_DIR" -cp "$cp")
@@ -263,8 +308,12 @@ while True:
         print(cid)
         break
 ')"
+  # SCRAM credentials live in the cluster metadata: created when the storage is formatted.
   if ! "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-    -c "$dir/server.properties" >"$LOG_DIR/kafka-format.out" 2>&1; then
+    -c "$dir/server.properties" \
+    --add-scram "SCRAM-SHA-256=[name=driftline,password=$password]" \
+    --add-scram "SCRAM-SHA-512=[name=driftline,password=$password]" \
+    >"$LOG_DIR/kafka-format.out" 2>&1; then
     log_tail "$LOG_DIR/kafka-format.out"
     die "kafka: formatting the storage failed"
   fi
@@ -421,16 +470,23 @@ cmd_start() {
   # Whatever fails from here on (a die inside a helper included), leave nothing running.
   trap 'rc=$?; if ((rc != 0)); then cmd_stop; fi' EXIT
 
-  local kafka_port controller_port ch_tcp ch_http
-  read -r kafka_port controller_port ch_tcp ch_http <<<"$(free_ports 4)"
+  local kafka_port controller_port ch_tcp ch_http sasl_port ssl_port password
+  read -r kafka_port controller_port ch_tcp ch_http sasl_port ssl_port <<<"$(free_ports 6)"
+  password="$("$PYTHON" -c 'import secrets; print(secrets.token_hex(16))')"
 
   ensure_kcat
   # ClickHouse first: it is quick, so a broken install is reported before the JVM starts.
   start_clickhouse "$ch_tcp" "$ch_http" || die "clickhouse could not start (logs in $LOG_DIR)"
-  start_kafka "$kafka_port" "$controller_port" || die "kafka could not start (logs in $LOG_DIR)"
+  start_kafka "$kafka_port" "$controller_port" "$sasl_port" "$ssl_port" "$password" ||
+    die "kafka could not start (logs in $LOG_DIR)"
 
   cat >"$ENV_FILE.tmp" <<EOF
 DRIFTLINE_TEST_KAFKA=127.0.0.1:$kafka_port
+DRIFTLINE_TEST_KAFKA_SASL_SSL=127.0.0.1:$sasl_port
+DRIFTLINE_TEST_KAFKA_SSL=127.0.0.1:$ssl_port
+DRIFTLINE_TEST_KAFKA_SASL_USER=driftline
+DRIFTLINE_TEST_KAFKA_SASL_PASSWORD=$password
+DRIFTLINE_TEST_KAFKA_TLS_DIR=$SERVICES_DIR/kafka/tls
 DRIFTLINE_TEST_CLICKHOUSE=127.0.0.1:$ch_tcp
 DRIFTLINE_TEST_CLICKHOUSE_HTTP=127.0.0.1:$ch_http
 EOF

@@ -24,6 +24,7 @@ from pydantic import (
 
 from monitor.alerting.matchers import Matcher, parse_matcher
 from monitor.secrets import read_secret
+from monitor.source.security import KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,11 @@ class WebhookReceiver(_ReceiverBase):
     tls_verify: bool = True
 
 
-class KafkaReceiver(_ReceiverBase):
-    """Produce the payload to a Kafka topic (the training pipeline consumes it)."""
+class KafkaReceiver(_ReceiverBase, KafkaSecurity):
+    """Produce the payload to a Kafka topic (the training pipeline consumes it).
+
+    TLS and SASL as for ``source.kafka`` (``security_protocol``, ``ssl_*``, ``sasl_*``).
+    """
 
     type: Literal["kafka"] = "kafka"
     bootstrap_servers: list[str] = Field(min_length=1)

@@ -20,6 +20,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from monitor import metrics
+from monitor.source.security import security_options
 from monitor.source.settings import SourceSettings
 from monitor.source.undecodable import (
     BlockedPartition,
@@ -352,8 +353,15 @@ class _Closed:
 def consumer_options(settings: SourceSettings) -> dict[str, Any]:
     """kafka-python ``KafkaConsumer`` keyword arguments for these settings.
 
-    The SASL password is read here, from its environment variable or file, and passed
-    straight to the client; it is never logged.
+    TLS and SASL options come from :func:`~monitor.source.security.security_options`,
+    which reads the passwords from their environment variables or files here, passed
+    straight to the client and never logged.
+
+    Raises
+    ------
+    SourceError
+        A certificate file or a password's variable or file is missing (named, with no
+        secret in the message).
     """
     k = settings.kafka
     options: dict[str, Any] = {
@@ -370,15 +378,11 @@ def consumer_options(settings: SourceSettings) -> dict[str, Any]:
         "isolation_level": k.isolation_level,
         "fetch_max_bytes": k.fetch_max_bytes,
         "max_partition_fetch_bytes": k.max_partition_fetch_bytes,
-        "security_protocol": k.security_protocol,
         # Topics are created by their producers; a typo must not create an empty one.
         "allow_auto_create_topics": False,
     }
-    if k.ssl_cafile is not None:
-        options["ssl_cafile"] = str(k.ssl_cafile)
-    if k.sasl_mechanism is not None:
-        options["sasl_mechanism"] = k.sasl_mechanism
-        options["sasl_plain_username"] = k.sasl_username
-        password = k.sasl_password()
-        options["sasl_plain_password"] = password.get_secret_value() if password else None
+    try:
+        options.update(security_options(k))
+    except ValueError as exc:
+        raise SourceError(f"source.kafka: {exc}") from None
     return options

@@ -9,12 +9,11 @@ existing services can be monitored without touching their producers.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.secrets import read_secret
+from monitor.source.security import KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +129,7 @@ class LabelTopic(_Strict):
     mapping: LabelMapping = LabelMapping()
 
 
-class KafkaSettings(_Strict):
+class KafkaSettings(KafkaSecurity):
     """How to reach Kafka and take part in the consumer group.
 
     ``max_poll_interval_ms`` bounds the time between two polls: the daemon keeps polling
@@ -195,12 +194,6 @@ class KafkaSettings(_Strict):
             "(e.g. the codec library installed) a restart reads it."
         ),
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    ssl_cafile: Path | None = None
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password_env: str | None = None
-    sasl_password_file: Path | None = None
 
     @field_validator("bootstrap_servers", mode="before")
     @classmethod
@@ -214,22 +207,7 @@ class KafkaSettings(_Strict):
     def _consistent(self) -> KafkaSettings:
         if self.heartbeat_interval_ms >= self.session_timeout_ms:
             raise ValueError("heartbeat_interval_ms must be below session_timeout_ms")
-        if self.sasl_password_env and self.sasl_password_file:
-            raise ValueError("set at most one of sasl_password_env and sasl_password_file")
-        if self.security_protocol.startswith("SASL") and self.sasl_mechanism is None:
-            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_mechanism")
         return self
-
-    def sasl_password(self) -> SecretStr | None:
-        """The SASL password from the named environment variable or file, if any.
-
-        Raises
-        ------
-        ValueError
-            When the named source is unset or unreadable (the message names the source,
-            never a value).
-        """
-        return read_secret(self.sasl_password_env, self.sasl_password_file, "sasl_password_file")
 
 
 class DecodeLimits(_Strict):

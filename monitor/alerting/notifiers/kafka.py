@@ -16,6 +16,7 @@ from kafka.errors import KafkaError
 from monitor.alerting import signing
 from monitor.alerting.notifiers.base import Notification, PermanentError, RetryableError
 from monitor.alerting.settings import KafkaReceiver
+from monitor.source.security import security_options
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,11 @@ class KafkaNotifier:
         # the sender will retry the notification instead.
         if self._producer is None:
             timeout_ms = int(self._settings.timeout * 1000)
+            try:
+                security = security_options(self._settings)
+            except ValueError as exc:
+                # A certificate or password file may appear (a mounted secret): retry.
+                raise RetryableError(f"kafka receiver {self.name}: {exc}") from None
             self._producer = KafkaProducer(
                 bootstrap_servers=self._settings.bootstrap_servers,
                 client_id=self._settings.client_id,
@@ -42,6 +48,7 @@ class KafkaNotifier:
                 retries=0,  # the outbox retries, with its persisted schedule
                 request_timeout_ms=timeout_ms,
                 max_block_ms=timeout_ms,
+                **security,
             )
         return self._producer
 
