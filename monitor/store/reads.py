@@ -12,7 +12,9 @@ same instant on any server time zone. Names (models, features) are always parame
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +24,7 @@ from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
 
@@ -145,17 +148,35 @@ def numeric_window(
     if not features:
         return {}
     names = list(dict.fromkeys(features))
-    sql = _NUMERIC_VALUES.format(table=schema.FEATURE_VALUES + _final(store, model, start, end))
     base = _window(model, start, end)
-    answers = store.query_arrays_many(sql, [{**base, "feature": name} for name in names])
+
+    def read(final: str) -> list[dict[str, np.ndarray]]:
+        sql = _NUMERIC_VALUES.format(table=schema.FEATURE_VALUES + final)
+        return store.query_arrays_many(sql, [{**base, "feature": name} for name in names])
+
+    answers = _deduplicated(store, model, start, end, read)
     return {
         name: np.asarray(a["v"], dtype=np.float64) for name, a in zip(names, answers, strict=True)
     }
 
 
-def _final(store: Store, model: str, start: datetime, end: datetime) -> str:
-    """``FINAL`` when the window's feature rows may hold duplicates, else nothing."""
-    return " FINAL" if duplicates_possible(store, model, start, end) else ""
+def _deduplicated(
+    store: Store, model: str, start: datetime, end: datetime, read: Callable[[str], T]
+) -> T:
+    """``read("")`` when the window's feature rows hold no duplicates, else
+    ``read(" FINAL")``.
+
+    Checked again after a read without FINAL: a replay may have written between the check
+    and the read. Its ranges are recorded before its rows, so any duplicate that read saw
+    is visible to the second check, and the window is read again with FINAL.
+    """
+    if duplicates_possible(store, model, start, end):
+        return read(" FINAL")
+    out = read("")
+    if duplicates_possible(store, model, start, end):
+        log.info("a write overlapped the window of %s while it was read; reading with FINAL", model)
+        return read(" FINAL")
+    return out
 
 
 def category_counts(
@@ -176,15 +197,20 @@ def category_counts(
     if not features:
         return out
     base = _window(model, start, end)
-    sql = (
-        f"SELECT category, count() AS n FROM {schema.FEATURE_VALUES}"
-        f"{_final(store, model, start, end)} "
-        "WHERE model = {model:String} AND feature = {feature:String} AND "
-        f"{_WINDOW} GROUP BY category ORDER BY isNotNull(category), category"
-    )
-    for name in dict.fromkeys(features):
-        cols = store.query_columns(sql, {**base, "feature": name})
-        out[name] = (list(cols["category"]), np.asarray(cols["n"], dtype=np.int64))
+
+    def read(final: str) -> dict[str, tuple[list[str | None], np.ndarray]]:
+        sql = (
+            f"SELECT category, count() AS n FROM {schema.FEATURE_VALUES}{final} "
+            "WHERE model = {model:String} AND feature = {feature:String} AND "
+            f"{_WINDOW} GROUP BY category ORDER BY isNotNull(category), category"
+        )
+        counts = {}
+        for name in dict.fromkeys(features):
+            cols = store.query_columns(sql, {**base, "feature": name})
+            counts[name] = (list(cols["category"]), np.asarray(cols["n"], dtype=np.int64))
+        return counts
+
+    out.update(_deduplicated(store, model, start, end, read))
     return out
 
 
@@ -216,12 +242,16 @@ def feature_counts(
     """``(numbers, categories)``: how many values of each feature with a row in the window
     were numbers and how many were categories (what the window's schema is, and the
     numerators of missing rates). Deduplicated like the window reads."""
-    rows = store.query(
-        "SELECT feature, countIf(isNotNull(value)) AS nums, countIf(isNotNull(category)) AS cats "
-        f"FROM {schema.FEATURE_VALUES}{_final(store, model, start, end)} "
-        f"WHERE model = {{model:String}} AND {_WINDOW} GROUP BY feature",
-        _window(model, start, end),
-    )
+
+    def read(final: str) -> list[tuple]:
+        return store.query(
+            "SELECT feature, countIf(isNotNull(value)) AS nums, "
+            f"countIf(isNotNull(category)) AS cats FROM {schema.FEATURE_VALUES}{final} "
+            f"WHERE model = {{model:String}} AND {_WINDOW} GROUP BY feature",
+            _window(model, start, end),
+        )
+
+    rows = _deduplicated(store, model, start, end, read)
     return {str(f): (int(n), int(c)) for f, n, c in rows}
 
 

@@ -94,3 +94,38 @@ def test_write_ranges_cover_sampled_events_with_features_per_model_topic_partiti
         int((T0 + timedelta(seconds=5)).timestamp()),
         int((T0 + timedelta(seconds=9)).timestamp()),
     )
+
+
+class ChangingWritesStore(WritesStore):
+    """The feature_writes answer changes after the first query: a replay wrote between."""
+
+    def __init__(self, answers: list[list[tuple[str, int, int, int]]]) -> None:
+        super().__init__(answers[0])
+        self.answers = answers
+        self.calls = 0
+
+    def query_columns(self, sql, params=None):
+        self.rows = self.answers[min(self.calls, len(self.answers) - 1)]
+        self.calls += 1
+        return super().query_columns(sql, params)
+
+
+@pytest.mark.parametrize(
+    ("answers", "reads_done"),
+    [
+        ([[("in", 0, 0, 9)]], [""]),  # no overlap before or after: one plain read
+        ([[("in", 0, 0, 9), ("in", 0, 5, 9)]], [" FINAL"]),  # overlap known: FINAL at once
+        # a replay landed between the check and the read: read again with FINAL
+        ([[("in", 0, 0, 9)], [("in", 0, 0, 9), ("in", 0, 5, 9)]], ["", " FINAL"]),
+    ],
+)
+def test_a_write_during_the_read_makes_it_read_again_with_final(answers, reads_done) -> None:
+    store = ChangingWritesStore(answers)
+    done: list[str] = []
+
+    def read(final: str) -> str:
+        done.append(final)
+        return final
+
+    got = reads._deduplicated(store, "m", T0, T0 + timedelta(hours=1), read)
+    assert done == reads_done and got == reads_done[-1]
