@@ -51,6 +51,8 @@ def test_results_series_and_distribution(seeded):
     body = c.get("/api/v1/models/fraud/results", params={"rule": "amount_psi"}).json()
     [series] = body["series"]
     assert series["feature"] == "amount" and series["statistic"] == "psi"
+    # the kinds table's section, which the dashboard groups results by
+    assert series["section"] == "drift" and series["points"][0]["section"] == "drift"
     assert series["points"][-1]["value"] > 0.2
     d = c.get("/api/v1/models/fraud/features/amount/distribution", params={"bins": 10}).json()
     assert len(d["edges"]) == 11
