@@ -28,6 +28,7 @@ from monitor.rules.loader import load_document
 from monitor.rules.references import profile_frame
 from monitor.rules.state import Outcome
 from monitor.rules.suggest import suggest_rules
+from monitor.stats.rowblock import RowBlock
 from monitor.yamlfile import parse_yaml_text
 
 COUNTRIES = np.array(["DE", "FR", "US", "GB", "IT"])
@@ -60,6 +61,7 @@ def window(frame: pd.DataFrame, kinds: dict[str, str]) -> WindowData:
         n_sampled=len(frame),
         n_events=len(frame),
         predictions=frame["prediction"].to_numpy(np.float64),
+        rows=RowBlock.from_frame(frame, kinds),  # whole rows, for the multivariate rule
     )
 
 
