@@ -85,6 +85,11 @@ def fetch_or_stop(path: str, **params) -> dict:
         raise  # st.stop() raises; this keeps type checkers and readers sure
 
 
+def model_names() -> list[str]:
+    """Every model the daemon has seen (the pickers of the model and alerts pages)."""
+    return [m["model"] for m in fetch_or_stop("/models")["models"]]
+
+
 def sight_banner() -> dict | None:
     """Red banners when Driftline is blind or its notifications are not going out, a
     warning per model without events; returns ``/status`` (None when it failed)."""

@@ -14,6 +14,7 @@ from common import (  # noqa: E402
     client,
     fetch_list,
     fetch_or_stop,
+    model_names,
     sight_banner,
     times,
     when,
@@ -25,7 +26,7 @@ st.title("Alerts")
 api = client()
 write_access(api)
 sight_banner()
-models = [m["model"] for m in fetch_or_stop("/models")["models"]]
+models = model_names()
 f1, f2, f3 = st.columns(3)
 model = f1.selectbox("Model", ["(all)", *models], key="alerts_model")
 severity = f2.selectbox("Severity", ["(all)", *SEVERITY_ORDER], key="alerts_severity")

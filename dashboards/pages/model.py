@@ -16,6 +16,7 @@ from common import (  # noqa: E402
     client,
     fetch_list,
     fetch_or_stop,
+    model_names,
     refresh_seconds,
     sight_banner,
     times,
@@ -26,8 +27,7 @@ MAX_DISTRIBUTIONS = 8
 
 st.title("Model")
 sight_banner()
-listing = fetch_or_stop("/models")
-models = [m["model"] for m in listing["models"]]
+models = model_names()
 if not models:
     st.info("No data yet: no model has sent an event. Is the producer running?")
     st.stop()
