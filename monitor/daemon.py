@@ -214,6 +214,11 @@ class Daemon:
             opened.append(source)
             return True
 
+        # The first attempt before the worker threads start: kafka-python clients made at
+        # the same moment in several threads were seen to break each other's protocol
+        # parsing (ReferenceError in its response-class registry).
+        connect()
+
         def loop(count: int | None, deadline: float | None) -> None:
             last_lag = 0.0
             while not self._stopping.is_set():
@@ -266,10 +271,17 @@ class Daemon:
         def election() -> Election:
             return Election(self.config.source, self.config.coordination)
 
+        first = None
+        if elect and self.sight.get(KAFKA).ok:  # Kafka down: no second wait, join later
+            try:  # at start, as ingest's source (see _start_ingest); else the first ticks
+                first = election()
+            except Exception as exc:
+                log.error("evaluator election: cannot join yet (%s); retrying", exc)
+                self.sight.report(EVALUATION, False, f"not evaluating: {exc}"[:300])
         return Evaluator(
             self.config,
             store,
-            None,
+            first,
             on_alerts=self._on_alerts,
             election_factory=election if elect else None,
             sight=self.sight,
@@ -333,7 +345,12 @@ class Daemon:
             probe = KafkaProbe(self.config.source, self.config.health.kafka_probe_timeout)
             self._probe = probe
 
+            started = threading.Event()
+
             def kafka(now: datetime) -> None:
+                if not started.is_set():
+                    started.set()  # the first probe one interval later, not with the others
+                    return
                 self.sight.report(KAFKA, *probe.check())
 
             jobs.append(Job("kafka-probe", self.config.health.kafka_probe_interval, kafka))
