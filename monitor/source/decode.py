@@ -17,13 +17,14 @@ daemon again at the same offset after a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
 
 from monitor.records import Batch, DeadLetter, Event, FeatureValue, Label, Origin
+from monitor.source.avro import avro_parser
 from monitor.source.cardinality import CardinalityCaps
 from monitor.source.mapping import (
     MISSING,
@@ -88,6 +89,12 @@ class Decoder:
         self._ts_cache: dict[str, datetime] = {}
         # Feature names known to be within limits (1..max_name_length characters).
         self._feature_names: set[str] = set()
+        # Topics whose values are Avro (format: avro): value -> object, else JSON.
+        self._parsers: dict[str, Callable[[bytes], Any]] = {
+            t.topic: avro_parser(t.avro)
+            for t in (*settings.events, *settings.labels)
+            if t.format == "avro" and t.avro is not None
+        }
         # Which models and features messages have created, bounded by the limits; the
         # ingest loop adds what the store knows (CardinalityCaps.know).
         self.caps = CardinalityCaps(self.limits.max_models, self.limits.max_features_per_model)
@@ -125,10 +132,14 @@ class Decoder:
                     "oversize",
                     f"{len(value)} bytes > max_message_bytes {self.limits.max_message_bytes}",
                 )
-            try:
-                obj = orjson.loads(value)
-            except orjson.JSONDecodeError as exc:
-                raise Reject("malformed_json", str(exc)[:200]) from None
+            parse = self._parsers.get(topic) if self._parsers else None
+            if parse is not None:
+                obj = parse(value)
+            else:
+                try:
+                    obj = orjson.loads(value)
+                except orjson.JSONDecodeError as exc:
+                    raise Reject("malformed_json", str(exc)[:200]) from None
             if type(obj) is not dict:
                 raise Reject("not_object", f"message is a JSON {json_type(obj)}, not an object")
             event_mapping = self._events.get(topic)

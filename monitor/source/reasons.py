@@ -25,6 +25,7 @@ REASON_CODES = (
     "too_many_model_features",  # source.limits.max_features_per_model reached
     "decode_error",  # anything unforeseen raised while decoding (a bug): see the log
     "undecodable_batch",  # a Kafka batch the client could not read (source/undecodable.py)
+    "malformed_avro",  # an Avro value that does not decode with its schema (source/avro.py)
 )
 
 

@@ -9,6 +9,7 @@ existing services can be monitored without touching their producers.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -115,14 +116,44 @@ class LabelMapping(_Strict):
         return self
 
 
-class EventTopic(_Strict):
+class AvroSettings(_Strict):
+    """How a topic's values are encoded in Avro (``format: avro``; monitor/source/avro.py)."""
+
+    schema_file: Path = Field(description="The writer schema (.avsc JSON).")
+    wire_format: Literal["confluent", "raw"] = Field(
+        "confluent",
+        description="confluent: magic byte 0 and a 4-byte schema id before the body "
+        "(schema registry serializers); raw: the Avro body alone.",
+    )
+    schema_ids: list[int] = Field(
+        default_factory=list,
+        description="Schema registry ids written with this schema (confluent); empty: any.",
+    )
+
+
+class _TopicFormat(_Strict):
+    format: Literal["json", "avro"] = Field(
+        "json", description="json: UTF-8 JSON objects; avro: see the avro section."
+    )
+    avro: AvroSettings | None = None
+
+    @model_validator(mode="after")
+    def _avro_settings(self) -> _TopicFormat:
+        if self.format == "avro" and self.avro is None:
+            raise ValueError("format avro needs an avro section (schema_file)")
+        if self.format != "avro" and self.avro is not None:
+            raise ValueError("avro is set but format is json: set format: avro")
+        return self
+
+
+class EventTopic(_TopicFormat):
     """One Kafka topic of events and how its messages map to events."""
 
     topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
     mapping: EventMapping = EventMapping()
 
 
-class LabelTopic(_Strict):
+class LabelTopic(_TopicFormat):
     """One Kafka topic of labels and how its messages map to labels."""
 
     topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
