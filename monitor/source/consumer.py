@@ -146,7 +146,14 @@ class KafkaSource:
             stuck = stuck_partition(self._consumer, exc)
             if stuck is None:
                 raise SourceError(f"poll failed: {describe_error(exc)}") from exc
-            self._unreadable(*stuck, exc)
+            try:
+                self._unreadable(*stuck, exc)
+            except Exception as skip_exc:  # noqa: BLE001 - e.g. revoked while probing
+                # The next poll meets the batch again (or its new owner does).
+                raise SourceError(
+                    f"poll failed: {describe_error(exc)}; handling the unreadable batch "
+                    f"failed: {describe_error(skip_exc)}"
+                ) from skip_exc
             return []
         if self._paused:
             # Partitions assigned by a rebalance during this poll start unpaused; pause

@@ -162,3 +162,71 @@ def test_readiness_counts_blocks_of_child_processes() -> None:
     assert not ok and "block their partitions in ingest processes" in detail
     # in-process ingest knows its blocked partitions itself (none here)
     assert readiness(in_child_processes=False)[0]
+
+
+class _StuckConsumer(ProbedConsumer):
+    """A group consumer whose next poll raises for partition ev[0] at offset 5."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(bad={5, 6}, end=9)
+        self._fetcher = SimpleNamespace(
+            _next_partition_records=SimpleNamespace(topic_partition=TP, next_fetch_offset=5)
+        )
+        self.fail_end_offsets = False
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        self.listener = listener
+
+    def close(self, autocommit: bool, timeout_ms: int) -> None:
+        self.closed = True
+
+    def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        if self.fail_end_offsets:
+            raise RuntimeError("partition revoked meanwhile")
+        return super().end_offsets(tps)
+
+
+def _source(**kafka: Any):
+    from monitor.source.consumer import KafkaSource
+    from monitor.source.settings import SourceSettings
+
+    settings = SourceSettings.model_validate({"kafka": kafka, "events": [{"topic": "ev"}]})
+    made: list[_StuckConsumer] = []
+
+    def factory(**options: Any) -> _StuckConsumer:
+        made.append(_StuckConsumer(**options))
+        return made[-1]
+
+    return KafkaSource(settings, consumer_factory=factory), made
+
+
+def test_source_skips_past_the_unreadable_range_and_reports_it() -> None:
+    source, (consumer,) = _source()
+    assert source.poll(timeout_ms=10) == []
+    (skipped,) = source.take_skipped()
+    assert (skipped.topic, skipped.partition, skipped.first_offset, skipped.last_offset) == (
+        "ev",
+        0,
+        5,
+        6,
+    )
+    assert consumer.position(TP) == 7 and not source.has_skipped()
+
+
+def test_source_stop_policy_pauses_the_partition() -> None:
+    source, (consumer,) = _source(on_undecodable="stop")
+    assert source.poll(timeout_ms=10) == []
+    (blocked,) = source.blocked()
+    assert (blocked.topic, blocked.partition, blocked.offset) == ("ev", 0, 5)
+    assert TP in consumer.paused() and OTHER not in consumer.paused()
+    source.close()
+    assert source.blocked() == []
+
+
+def test_a_failure_while_skipping_is_a_source_error() -> None:
+    from monitor.source.consumer import SourceError
+
+    source, (consumer,) = _source()
+    consumer.fail_end_offsets = True
+    with pytest.raises(SourceError, match="handling the unreadable batch failed"):
+        source.poll(timeout_ms=10)
