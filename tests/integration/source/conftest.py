@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from source_live import SecureKafka
 
 _VARS = (
     "DRIFTLINE_TEST_KAFKA_SASL_SSL",
@@ -15,29 +15,6 @@ _VARS = (
     "DRIFTLINE_TEST_KAFKA_SASL_PASSWORD",
     "DRIFTLINE_TEST_KAFKA_TLS_DIR",
 )
-
-
-@dataclass(frozen=True)
-class SecureKafka:
-    """Addresses, the SASL user and the PEM files of the secured listeners."""
-
-    sasl_ssl: str
-    ssl: str
-    user: str
-    password: str
-    tls_dir: Path
-
-    @property
-    def ca(self) -> Path:
-        return self.tls_dir / "ca.pem"
-
-    @property
-    def client_cert(self) -> Path:
-        return self.tls_dir / "client.pem"
-
-    @property
-    def client_key(self) -> Path:
-        return self.tls_dir / "client.key"
 
 
 @pytest.fixture(scope="session")

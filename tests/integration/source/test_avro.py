@@ -16,9 +16,8 @@ from pathlib import Path
 
 import fastavro
 import pytest
-from source_live import poll_until, unique_group
+from source_live import read_records, unique_group
 
-from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder, reason_code
 from monitor.source.settings import SourceSettings
 
@@ -75,8 +74,7 @@ def test_confluent_avro_topic_is_decoded_with_the_usual_mapping(
             ],
         }
     )
-    with KafkaSource(s) as source:
-        records = poll_until(source, 11)
+    records = read_records(s, 11)
     batch = Decoder(s).decode_records(records)
     assert [e.event_id for e in batch.events] == [f"av-{i}" for i in range(10)]
     first = batch.events[1]

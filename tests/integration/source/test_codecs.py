@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from kafka import KafkaProducer
 from kafka.record import default_records
-from source_live import event_message, poll_until, source_settings, unique_group
+from source_live import event_message, read_records, source_settings, unique_group
 
-from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
 
 pytestmark = pytest.mark.timeout(180)
@@ -92,8 +91,7 @@ def test_compressed_batches_decode(
     topic = topic_factory(partitions=1)
     PRODUCERS[producer](kafka_bootstrap, topic, codec)
     s = source_settings(kafka_bootstrap, unique_group(f"codec-{codec}"), topic)
-    with KafkaSource(s) as source:
-        records = poll_until(source, COUNT)
+    records = read_records(s, COUNT)
     batch = Decoder(s).decode_records(records)
     assert not batch.dead_letters
     assert sorted(e.event_id for e in batch.events) == sorted(f"e-{i}" for i in range(COUNT))

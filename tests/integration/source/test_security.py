@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SecureKafka
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
-from source_live import event_message, unique_group
+from source_live import SecureKafka, event_message, read_records, unique_group
 
 from monitor.alerting.notifiers.base import Notification
 from monitor.alerting.notifiers.kafka import KafkaNotifier
@@ -48,27 +47,7 @@ def _settings(bootstrap: str, topic: str, **security: Any) -> SourceSettings:
 
 
 def _read_all(settings: SourceSettings, count: int) -> list[str]:
-    """The event ids read through ``settings``, trying a second fresh group once.
-
-    Seen about once in ten starts on the loaded test machine, over TLS only: kafka-python
-    3.0.12 joins before it has the new topic's metadata, assigns nothing, rejoins when the
-    metadata arrives and then never completes that rejoin's SyncGroup. The connection and
-    authentication under test had succeeded by then; a second group, started after the
-    topic's metadata is known to the broker's listeners, is not affected.
-    """
-    for attempt in range(2):
-        group = settings.kafka.group_id if attempt == 0 else unique_group("secure-again")
-        s = settings.model_copy(
-            update={"kafka": settings.kafka.model_copy(update={"group_id": group})}
-        )
-        with KafkaSource(s) as source:
-            records: list = []
-            deadline = time.monotonic() + 20
-            while len(records) < count and time.monotonic() < deadline:
-                records.extend(source.poll(timeout_ms=200))
-        if records or attempt:
-            break
-        print(f"no assignment for group {group} within 20 s (kafka-python rejoin); again")
+    records = read_records(settings, count)
     return sorted(e.event_id for e in Decoder(settings).decode_records(records).events)
 
 
