@@ -69,7 +69,7 @@ def test_every_error_is_listed_with_its_position(tmp_path: Path) -> None:
         (4, 5): "unknown key 'sasl_password' in source.kafka",
         (6, 7): "source.events.0.topic",
         (8, 9): "ts_format: Input should be 'auto', 'iso8601', 'epoch_seconds' or 'epoch_millis'",
-        (9, 7): "unknown key 'topc' in source.events.1; valid keys: topic, mapping",
+        (9, 7): "unknown key 'topc' in source.events.1; valid keys: format, avro, topic, mapping",
         (11, 5): "source.sampling.rate",
         (14, 5): "unknown key 'prt' in store.clickhouse",
         (15, 1): "unknown key 'colour' in top level; valid keys: source, store, compute",
