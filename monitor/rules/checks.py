@@ -117,7 +117,10 @@ def _per_feature(rule: Rule, names: list[str], result: DriftResult, statistic: s
 def evaluate_missing(inputs: KindInput) -> list[Result]:
     """Fraction of sampled events in which a feature is missing (absent or null)."""
     rule, ref, cur = inputs.rule, inputs.reference, inputs.current
-    kinds = dict(ref.kinds) if ref else {}
+    # Known features count too: one with no value at all in the window (upstream sends
+    # null) is 100% missing, the very incident this rule is for.
+    kinds = dict(cur.known)
+    kinds.update(ref.kinds if ref else {})
     kinds.update(cur.kinds)
     names = select_features(rule, kinds)
     result = cur.missing_rates(names)

@@ -49,6 +49,10 @@ class WindowData:
     numeric: dict[str, np.ndarray] = field(default_factory=dict)  # NaN = missing
     categorical: dict[str, np.ndarray] = field(default_factory=dict)  # None = missing
     kinds: dict[str, str] = field(default_factory=dict)  # features seen in the window
+    # Every feature the model has ever sent (``model_features``), with or without a value
+    # in this window: a feature that is null in every event of the window is still known,
+    # so a missing-values rule without a reference can fire on it (issue 16.4).
+    known: dict[str, str] = field(default_factory=dict)
     n_sampled: int = 0  # sampled events (rows that carry features)
     n_events: int = 0  # all events, sampled or not (volume)
     predictions: np.ndarray = field(default_factory=lambda: np.empty(0))

@@ -76,6 +76,7 @@ def read_window(
     data = WindowData(n_events=n_events, n_sampled=n_sampled)
     if features and n_sampled:
         data.kinds = window_kinds(store, model, start, end)
+        data.known = dict(reads.features(store, model))
         num = [f for f, k in data.kinds.items() if k == "numeric"]
         cat = [f for f, k in data.kinds.items() if k == "categorical"]
         data.numeric = reads.numeric_window(store, model, num, start, end)

@@ -194,6 +194,25 @@ def test_missing_values_incident_fires_quality_rule(store, tmp_path) -> None:
     assert 0.35 < fired[0].value < 0.65
 
 
+def test_a_feature_null_in_every_event_fires_the_missing_rule(store, tmp_path) -> None:
+    # The classic outage: upstream broke and the field is null everywhere. The rule has
+    # no reference, so only the model's known features say that ``x`` should be there.
+    store.write_batch(
+        Batch(
+            events=events(T0, 10, 60, seed=6)
+            + events(T0 + 10 * MIN, 10, 60, missing=1.0, first=10_000, seed=7)
+        )
+    )
+    clock = Clock(T0 + 9 * MIN)
+    engine = RuleEngine(store, ruleset(tmp_path), clock=clock)
+    assert states_by_rule(engine.run_once(), "x_missing") == []
+    clock.now = T0 + 16 * MIN
+    fired = [a for a in engine.run_once() if a.labels["alertname"] == "x_missing"]
+    assert [a.state for a in fired] == ["firing"]
+    assert fired[0].labels["feature"] == "x"
+    assert fired[0].value == 1.0
+
+
 def test_traffic_drop_fires_volume_rule(store, tmp_path) -> None:
     reference(store)
     store.write_batch(

@@ -38,6 +38,17 @@ def test_every_row_is_complete(name: str) -> None:
         assert direction in {"above", "below"} and threshold >= 0
 
 
+def test_missing_rule_sees_a_known_feature_with_no_value_in_the_window() -> None:
+    # "a" is null in all 200 events, so the window's reads found no value and no kind
+    # for it; the model's known features still name it, and it is 100% missing.
+    rule = Rule(name="m", kind="missing", features=["a"])
+    cur = WindowData(known={"a": "numeric"}, n_sampled=200)
+    (result,) = rule.kind_row.evaluate(KindInput(rule=rule, current=cur))
+    assert result.feature == "a"
+    assert result.value == 1.0
+    assert result.outcome is Outcome.TRUE
+
+
 def test_missing_rule_without_threshold_uses_the_row_default() -> None:
     rule = Rule(name="m", kind="missing")
     a = np.where(np.arange(200) % 10 == 0, np.nan, 1.0)  # 10% missing
