@@ -185,20 +185,36 @@ def _percents(xp: ModuleType, counts: Any, total: Any, mask: Any, fill: bool) ->
     return p
 
 
+def _range_overflows(xp: ModuleType, profile: NumericProfile, cur: Any, m: Any) -> Any:
+    """Features whose combined range ``max - min`` is not a finite float64 (values near
+    +-1.8e308). Equal-width bins over such a range collapse into one or NaN edges, which
+    would read as "no drift"; such features are reported insufficient instead."""
+    lo = xp.minimum(profile.minimum, _masked_min(xp, cur, m))
+    hi = xp.maximum(profile.maximum, _masked_max(xp, cur, m))
+    both = xp.logical_and(profile.n_valid > 0, m > 0)
+    return xp.logical_and(both, xp.logical_not(xp.isfinite(hi - lo)))
+
+
 def _prepared(
     profile: NumericProfile, current: Any, fill: bool, binning: str, n_bins: int | None
 ) -> tuple[Any, ...]:
     xp, cur, m = prepare(profile, current)
     n = profile.n_valid
+    bad = xp.logical_or(n == 0, m == 0)
     if binning == "evidently":
         if n_bins is not None:
             raise ValueError("n_bins applies to reference-fixed bins (quantile, doane)")
         rc, cc, mask = _binned_counts(xp, profile, cur, m)
+        # distinct-value bins (few unique values) do not depend on the range
+        wide = xp.logical_and(
+            _range_overflows(xp, profile, cur, m), profile.n_unique > _DISCRETE_MAX_UNIQUE
+        )
+        bad = xp.logical_or(bad, wide)
     else:
         rc, cc, mask = reference_binned_counts(xp, profile, cur, m, binning, n_bins)
     p = _percents(xp, rc, n, mask, fill)
     q = _percents(xp, cc, m, mask, fill)
-    return xp, p, q, mask, n, m, xp.logical_or(n == 0, m == 0)
+    return xp, p, q, mask, n, m, bad
 
 
 def psi(
@@ -323,4 +339,5 @@ def hellinger(
     bin_width = (last - edges[:, 0]) / xp.astype(n_bins, xp.float64)
     bc = xp.sum(xp.where(mask, xp.sqrt(h1 * h2), 0.0), axis=1) * bin_width
     bc = xp.clip(bc, 0.0, 1.0)
-    return masked_result(xp, xp.sqrt(1.0 - bc), None, n, m, xp.logical_or(n == 0, m == 0))
+    bad = xp.logical_or(xp.logical_or(n == 0, m == 0), _range_overflows(xp, profile, cur, m))
+    return masked_result(xp, xp.sqrt(1.0 - bc), None, n, m, bad)

@@ -79,9 +79,12 @@ def wasserstein(profile: NumericProfile, current: Any) -> DriftResult:
 
     xp = array_namespace(res.values)
     norm = xp.maximum(profile.std, xp.asarray(_MIN_NORM, dtype=xp.float64))
-    return masked_result(
-        xp, res.values / norm, None, res.n_reference, res.n_current, res.insufficient
-    )
+    normed = res.values / norm
+    # Values near +-1.8e308 overflow the distance or the std to inf (NaN after dividing):
+    # that is "cannot say", reported as insufficient, never a number read as no drift.
+    overflow = xp.logical_not(xp.logical_and(xp.isfinite(normed), xp.isfinite(profile.std)))
+    insufficient = xp.logical_or(res.insufficient, overflow)
+    return masked_result(xp, normed, None, res.n_reference, res.n_current, insufficient)
 
 
 def energy_distance(profile: NumericProfile, current: Any) -> DriftResult:
