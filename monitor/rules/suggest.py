@@ -91,6 +91,8 @@ def suggest_rules(
     rules += suggested_rules(profile, common, ref)  # multivariate kinds, when they fit
     doc = {"groups": [{"name": f"{_safe(model)}-suggested", "interval": "5m", "rules": rules}]}
     yaml = YAML()
+    # Rules share one reference mapping; a file people edit must not carry &id001 / *id001.
+    yaml.representer.ignore_aliases = lambda _data: True
     yaml.default_flow_style = False
     yaml.width = 100
     out = io.StringIO()

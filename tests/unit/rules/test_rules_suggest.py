@@ -82,3 +82,18 @@ def test_read_dataset_formats(tmp_path) -> None:
     assert list(read_dataset(tmp_path / "a.csv").columns) == list(f.columns)
     j = read_dataset(tmp_path / "a.jsonl")
     assert profile_frame(j).kinds == {"x": "numeric", "c": "categorical"}
+
+
+def test_suggested_file_has_no_yaml_anchors_and_one_threshold_per_rule() -> None:
+    # Issue 18.9: rules share one reference mapping, which YAML dumpers write as
+    # &id001 / *id001; a file people edit must spell each value out.
+    text = suggest_rules("fraud", "training", profile_frame(frame()))
+    assert "&id" not in text and "*id" not in text
+    groups = load_document(parse_yaml_text(text, "suggested.yaml"))
+    rules = groups[0].rules
+    assert all(r.reference.dataset == "training" for r in rules if r.reference is not None)
+    # One rule-level threshold per rule, never one line per feature.
+    threshold_lines = [line for line in text.splitlines() if line.strip().startswith("threshold")]
+    assert 0 < len(threshold_lines) <= len(rules)
+    assert len(threshold_lines) == sum(1 for r in rules if r.threshold is not None)
+    assert not any("feature_thresholds" in line for line in text.splitlines())
