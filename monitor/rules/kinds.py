@@ -19,6 +19,7 @@ those outcomes to the alert state machine.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -47,6 +48,41 @@ BOTH_COLUMN_KINDS = frozenset({"numeric", "categorical"})
 
 def _no_checks(rule: Rule) -> list[Finding]:
     return []
+
+
+# The values a kind's value can take, as (lowest, highest): a threshold outside can never
+# be crossed (``threshold: 5`` for a fraction), so the loader rejects it.
+ValueRange = tuple[float, float]
+FRACTION: ValueRange = (0.0, 1.0)
+NON_NEGATIVE: ValueRange = (0.0, math.inf)
+# Performance metrics that are errors in the target's unit, not fractions.
+_UNBOUNDED_METRICS = frozenset({"rmse", "mae"})
+
+
+def _no_range(rule: Rule) -> ValueRange | None:
+    return None
+
+
+def _fraction(rule: Rule) -> ValueRange:
+    return FRACTION
+
+
+def _non_negative(rule: Rule) -> ValueRange:
+    return NON_NEGATIVE
+
+
+def _statistic_range(rule: Rule) -> ValueRange | None:
+    """p-values lie in [0, 1]; distances and the mean shift are at least 0."""
+    info = catalog.drift_statistics().get(rule.statistic or "")
+    if info is None:
+        return NON_NEGATIVE if rule.statistic == "mean" else None
+    return FRACTION if info.is_test else NON_NEGATIVE
+
+
+def _metric_range(rule: Rule) -> ValueRange | None:
+    if rule.statistic is None:
+        return None
+    return NON_NEGATIVE if rule.statistic in _UNBOUNDED_METRICS else FRACTION
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +132,9 @@ class RuleKind:
         ``above`` or ``below``: which side of the threshold alarms; None: the statistic's.
     check : callable
         ``(rule) -> [(location, message)]``: checks only this kind needs.
+    value_range : callable
+        ``(rule) -> (lowest, highest)`` the kind's value can take for that rule (it may
+        depend on the statistic), or None when unknown; a threshold outside is rejected.
     """
 
     name: str
@@ -119,6 +158,7 @@ class RuleKind:
     default_threshold: float | None = None
     default_direction: str | None = None
     check: Callable[[Rule], list[Finding]] = _no_checks
+    value_range: Callable[[Rule], ValueRange | None] = _no_range
 
     def defaults(self) -> tuple[float, str]:
         """``(threshold, direction)`` used when a rule sets neither (kinds with their own)."""
@@ -178,6 +218,7 @@ _ROWS = (
         needs_reference=True,
         statistics=_drift_names,
         check=_drift_statistic_fits,
+        value_range=_statistic_range,
     ),
     RuleKind(
         name="drift_share",
@@ -203,6 +244,7 @@ _ROWS = (
         needs_reference=False,
         default_threshold=0.05,
         default_direction="above",
+        value_range=_fraction,
     ),
     RuleKind(
         name="range",
@@ -216,6 +258,7 @@ _ROWS = (
         bounds=True,
         default_threshold=0.01,
         default_direction="above",
+        value_range=_fraction,
     ),
     RuleKind(
         name="unseen_categories",
@@ -228,6 +271,7 @@ _ROWS = (
         needs_reference=True,
         default_threshold=0.01,
         default_direction="above",
+        value_range=_fraction,
     ),
     RuleKind(
         name="schema",
@@ -239,6 +283,7 @@ _ROWS = (
         needs_reference=True,
         default_threshold=0.0,
         default_direction="above",
+        value_range=_non_negative,
     ),
     RuleKind(
         name="volume",
@@ -251,6 +296,7 @@ _ROWS = (
         offset_only=True,
         default_threshold=0.5,
         default_direction="below",
+        value_range=_non_negative,
     ),
     RuleKind(
         name="prediction",
@@ -262,6 +308,7 @@ _ROWS = (
         needs_reference=True,
         reads_predictions=True,
         statistics=catalog.prediction_statistics,
+        value_range=_statistic_range,
     ),
     RuleKind(
         name="performance",
@@ -276,6 +323,7 @@ _ROWS = (
         statistic_word="metric",
         statistic_required=True,
         threshold_required=True,
+        value_range=_metric_range,
     ),
     RuleKind(
         name="multivariate",
@@ -312,6 +360,7 @@ _ROWS = (
         statistic_word="metric",
         default_direction="below",
         check=check_estimated_performance,
+        value_range=_fraction,
     ),
 )
 

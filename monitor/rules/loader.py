@@ -197,6 +197,7 @@ def check_rule(
     if row.threshold_required and rule.threshold is None:
         out.append((["threshold"], f"a {row.name} rule needs a 'threshold'"))
     out += row.check(rule)
+    out += _threshold_range_problems(rule, row)
     out += _key_problems(rule, row)
     for key, text in rule.annotations.items():
         for message in template_problems(text):
@@ -247,6 +248,24 @@ def _calibration_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | in
             )
         )
     return out
+
+
+def _threshold_range_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | int], str]]:
+    """A fixed threshold the kind's value can never cross (``threshold: 5`` for a fraction)."""
+    threshold = rule.fixed_threshold
+    span = row.value_range(rule)
+    if threshold is None or span is None:
+        return []
+    lowest, highest = span
+    if lowest <= threshold <= highest:
+        return []
+    what = f"{row.name} rule's value ({row.value}"
+    what += f", {rule.statistic})" if rule.statistic else ")"
+    if highest == float("inf"):
+        limits = f"at least {lowest:g}"
+    else:
+        limits = f"between {lowest:g} and {highest:g}"
+    return [(["threshold"], f"threshold {threshold:g} is impossible: a {what} is {limits}")]
 
 
 def _statistic_problems(rule: Rule, row: RuleKind) -> list[tuple[list[str | int], str]]:
