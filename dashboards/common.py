@@ -142,6 +142,64 @@ def ago(value: str | None) -> str:
     return f"{seconds / 86400:.1f} days ago"
 
 
+def number(value: float | None) -> str:
+    """A statistic as a person reads it: ``0.145``, ``1.2e-07``, ``12.5``; "n/a" for None."""
+    if value is None:
+        return "n/a"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if v != v:  # NaN
+        return "n/a"
+    return f"{v:.3g}"
+
+
+def against(a: dict) -> str:
+    """``'0.145 (threshold 0.2, calibrated)'``: an alert's value read against its threshold."""
+    text = number(a.get("value"))
+    if a.get("threshold") is not None:
+        source = a.get("threshold_source")
+        text += f" (threshold {number(a['threshold'])}{', ' + source if source else ''})"
+    return text
+
+
+def alert_headline(a: dict, model: str) -> str:
+    """One line for an alert: state, severity, what fired, its value, since when, summary,
+    who acknowledged it and why, and its runbook."""
+    state = "SILENCED" if a.get("silenced") else a["state"].upper()
+    notes = a.get("annotations") or {}
+    text = (
+        f"**{state}** {a['severity']}: {a['rule']} on {a['feature'] or model} "
+        f"since {when(a['active_since'])}: {a.get('statistic') or 'value'} {against(a)}"
+    )
+    if notes.get("summary"):
+        text += f"  \n{notes['summary']}"
+    if notes.get("description"):
+        text += f"  \n{notes['description']}"
+    ack = a.get("acknowledged")
+    if ack:
+        text += f"  \nAcknowledged by {ack['by']}" + (
+            f": {ack['comment']}" if ack["comment"] else ""
+        )
+    if notes.get("runbook_url"):
+        text += f"  \n[Runbook]({notes['runbook_url']})"
+    if a.get("silenced_by"):
+        text += f"  \nMuted by silence {', '.join(a['silenced_by'])}"
+    return text
+
+
+def show_alert(a: dict, model: str) -> None:
+    """Firing alerts red, silenced ones grey-blue (still active, nobody is paged)."""
+    text = alert_headline(a, model)
+    if a.get("silenced"):
+        st.info(text, icon=":material/notifications_paused:")
+    elif a["state"] == "firing":
+        st.error(text, icon=":material/error:")
+    else:
+        st.warning(text)
+
+
 def times(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     for c in columns:
         if c in frame:

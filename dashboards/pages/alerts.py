@@ -11,10 +11,12 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 from common import (  # noqa: E402
     SEVERITY_ORDER,
+    against,
     client,
     fetch_list,
     fetch_or_stop,
     model_names,
+    show_alert,
     sight_banner,
     times,
     when,
@@ -40,27 +42,49 @@ data = fetch_or_stop(
     severity=None if severity == "(all)" else severity,
 )
 alerts = data["alerts"]
+# a notification links here with ?alert=<id>: show that alert (and say so)
+wanted_alert = st.query_params.get("alert")
+if wanted_alert:
+    alerts = [a for a in alerts if a["id"] == wanted_alert]
+    st.caption(f"Showing alert {wanted_alert} only (from a notification link).")
 if not alerts:
     st.success("No alert matches these filters.")
 else:
+    for a in alerts:
+        if a["state"] in ("firing", "pending"):
+            show_alert(a, a["model"])
     frame = pd.DataFrame(
         [
             {
-                "state": a["state"],
+                "state": "silenced" if a.get("silenced") else a["state"],
                 "severity": a["severity"],
                 "model": a["model"],
                 "rule": a["rule"],
                 "feature": a["feature"],
-                "value": a["value"],
+                "value (threshold)": against(a),
+                "summary": (a.get("annotations") or {}).get("summary", ""),
                 "since": a["active_since"],
                 "resolved": a["resolved_at"],
                 "acknowledged by": (a["acknowledged"] or {}).get("by", ""),
+                "ack comment": (a["acknowledged"] or {}).get("comment", ""),
+                "runbook": (a.get("annotations") or {}).get("runbook_url"),
+                "notifications": ", ".join(a.get("notifications") or []),
                 "id": a["id"],
             }
             for a in alerts
         ]
     )
-    st.dataframe(times(frame, "since", "resolved"), hide_index=True, use_container_width=True)
+    st.dataframe(
+        times(frame, "since", "resolved"),
+        hide_index=True,
+        use_container_width=True,
+        column_config={
+            "runbook": st.column_config.LinkColumn("runbook"),
+            "notifications": st.column_config.TextColumn(
+                "notifications", help="ids of the notifications that carried this alert"
+            ),
+        },
+    )
 
 st.subheader("Receivers")
 receivers = fetch_or_stop("/receivers")["receivers"]

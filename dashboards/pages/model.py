@@ -17,7 +17,9 @@ from common import (  # noqa: E402
     fetch_list,
     fetch_or_stop,
     model_names,
+    number,
     refresh_seconds,
+    show_alert,
     sight_banner,
     times,
 )
@@ -39,31 +41,72 @@ hours = st.sidebar.selectbox(
 )
 
 
+# A cell's colour is the rule's own decision for that window, so the heatmap and the
+# rule results chart below (same rows, same windows) can never disagree.
+DECISION_COLOURS = {
+    "drift": "#d62728",
+    "no drift": "#2ca02c",
+    "too few values": "#bdbdbd",
+}
+DECISIONS = {"true": "drift", "false": "no drift", "insufficient_data": "too few values"}
+
+
+def heatmap_cells(results: pd.DataFrame) -> pd.DataFrame:
+    """One cell per evaluated (rule, feature, window) of the drift rules: from its
+    window's start to its end, so hours nothing evaluated stay blank."""
+    drift = results[(results["section"] == "drift") & (results["feature"] != "")].copy()
+    if drift.empty:
+        return drift
+    times(drift, "window_start", "window_end")
+    several = drift["rule"].nunique() > 1
+    drift["row"] = drift["feature"] + (" · " + drift["rule"] if several else "")
+    drift["decided"] = drift["decision"].map(DECISIONS).fillna(drift["decision"])
+    drift["value_shown"] = drift["value"].map(number)
+    drift["threshold_shown"] = drift["threshold"].map(number)
+    if "threshold_source" not in drift:
+        drift["threshold_source"] = ""
+    return drift
+
+
 def heatmap(results: pd.DataFrame) -> None:
     # sections come from the daemon's kinds table (the API's "section" of each result)
-    drift = results[(results["section"] == "drift") & (results["feature"] != "")]
+    drift = heatmap_cells(results)
     if drift.empty:
         st.caption("No drift results yet: rules evaluate every interval once data is there.")
         return
     chart = (
         alt.Chart(drift)
-        .mark_rect()
+        .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("window_end:T", title="window end"),
-            y=alt.Y("feature:N", title=None),
-            color=alt.Color("value:Q", title="statistic", scale=alt.Scale(scheme="orangered")),
+            x=alt.X("window_start:T", title="evaluated window"),
+            x2="window_end:T",
+            y=alt.Y("row:N", title=None, axis=alt.Axis(labelLimit=0)),
+            color=alt.Color(
+                "decided:N",
+                title="decision",
+                scale=alt.Scale(
+                    domain=list(DECISION_COLOURS), range=list(DECISION_COLOURS.values())
+                ),
+                legend=alt.Legend(orient="bottom"),
+            ),
             tooltip=[
                 "feature",
                 "rule",
                 "statistic",
-                "value",
-                "threshold",
-                "decision",
-                "window_end",
+                alt.Tooltip("value_shown:N", title="value"),
+                alt.Tooltip("threshold_shown:N", title="threshold"),
+                alt.Tooltip("threshold_source:N", title="threshold source"),
+                alt.Tooltip("decided:N", title="decision"),
+                alt.Tooltip("window_start:T", format="%Y-%m-%d %H:%M", title="from"),
+                alt.Tooltip("window_end:T", format="%Y-%m-%d %H:%M", title="to"),
             ],
         )
     )
     st.altair_chart(chart, use_container_width=True)
+    st.caption(
+        "One cell per evaluated window; blank where nothing was evaluated. Colour: the "
+        "rule's decision against its threshold (fixed or calibrated, in the tooltip)."
+    )
 
 
 RULES_OWN = "each rule's own reference"
@@ -210,6 +253,9 @@ def data_quality(results: pd.DataFrame) -> None:
         return
     latest = quality.sort_values("window_end").groupby(["rule", "feature"]).tail(1)
     shown = ["rule", "feature", "kind", "statistic", "value", "threshold", "decision"]
+    latest = latest.assign(
+        value=latest["value"].map(number), threshold=latest["threshold"].map(number)
+    )
     st.dataframe(latest[[*shown, "window_end"]], hide_index=True)
 
 
@@ -220,9 +266,23 @@ def alert_timeline() -> None:
         return
     frame = times(pd.DataFrame(alerts), "active_since", "resolved_at")
     frame["end"] = frame["resolved_at"].fillna(pd.Timestamp.now(tz="UTC"))
-    frame["label"] = frame["rule"] + " " + frame["feature"]
+    # one row per alert key: rule, feature and group in full, so two rows never read alike
+    frame["label"] = (
+        frame["rule"]
+        + " / "
+        + frame["feature"].replace("", "(model)")
+        + " ["
+        + frame["group"]
+        + "]"
+    )
+    silenced = frame["silenced"].fillna(False).astype(bool) if "silenced" in frame else False
+    frame["shown_state"] = frame["state"].mask(
+        silenced & (frame["state"] != "resolved"), "silenced"
+    )
+    frame["value_shown"] = frame["value"].map(number)
     colours = alt.Scale(
-        domain=["firing", "pending", "resolved"], range=["#d62728", "#ff7f0e", "#2ca02c"]
+        domain=["firing", "pending", "silenced", "resolved"],
+        range=["#d62728", "#ff7f0e", "#7f7f7f", "#2ca02c"],
     )
     st.altair_chart(
         alt.Chart(frame)
@@ -230,18 +290,25 @@ def alert_timeline() -> None:
         .encode(
             x=alt.X("active_since:T", title=None),
             x2="end:T",
-            y=alt.Y("label:N", title=None),
-            color=alt.Color("state:N", scale=colours),
-            tooltip=["rule", "feature", "state", "severity", "value", "active_since"],
+            y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=0)),
+            color=alt.Color(
+                "shown_state:N", title="state", scale=colours, legend=alt.Legend(orient="bottom")
+            ),
+            tooltip=[
+                "rule",
+                "feature",
+                alt.Tooltip("shown_state:N", title="state"),
+                "severity",
+                alt.Tooltip("value_shown:N", title="value"),
+                "active_since",
+                "id",
+            ],
         ),
         use_container_width=True,
     )
     for a in alerts:
         if a["state"] == "firing":
-            st.error(
-                f"FIRING {a['severity']}: {a['rule']} on {a['feature'] or model} "
-                f"since {a['active_since']} (value {a['value']})"
-            )
+            show_alert(a, model)
     drill_down(alerts)
 
 
@@ -250,8 +317,27 @@ def notifications() -> None:
     if not notes:
         st.caption("No notification for this model yet.")
         return
-    shown = ["created_at", "receiver", "kind", "alert_status", "status"]
-    st.dataframe(pd.DataFrame(notes)[shown], hide_index=True)
+    frame = pd.DataFrame(notes)
+    if "alert_ids" not in frame:  # a daemon older than the alert ids of notifications
+        frame["alert_ids"] = [[] for _ in range(len(frame))]
+    # a link to the Alerts page showing the (first) alert the notification carried
+    frame["alert_link"] = frame["alert_ids"].map(
+        lambda ids: f"alerts?alert={ids[0]}" if ids else None
+    )
+    frame["alert_ids"] = frame["alert_ids"].map(", ".join)
+    shown = ["created_at", "receiver", "kind", "alert_status", "status", "id", "alert_ids"]
+    shown.append("alert_link")
+    st.dataframe(
+        frame[shown],
+        hide_index=True,
+        column_config={
+            "id": "notification id",
+            "alert_ids": st.column_config.TextColumn(
+                "alerts carried", help="alert ids, as on the Alerts page"
+            ),
+            "alert_link": st.column_config.LinkColumn("alert", display_text="open alert"),
+        },
+    )
 
 
 @st.fragment(run_every=refresh_seconds())

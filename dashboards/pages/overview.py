@@ -12,7 +12,9 @@ import streamlit as st  # noqa: E402
 from common import (  # noqa: E402
     STATUS_COLOUR,
     ago,
+    fetch_list,
     fetch_or_stop,
+    number,
     refresh_seconds,
     sight_banner,
     when,
@@ -44,6 +46,14 @@ def overview() -> None:
         )
         return
     firing = sum(m["firing"] for m in models)
+    # what fires, per model: the card names the rules and features, not only a count
+    what_fires: dict[str, list[str]] = {}
+    if firing:
+        for a in fetch_list("/alerts", "alerts", state=["firing"]):
+            quiet = " (silenced)" if a.get("silenced") else ""
+            what_fires.setdefault(a["model"], []).append(
+                f"{a['rule']} on {a['feature'] or 'the model'} ({number(a['value'])}){quiet}"
+            )
     c1, c2, c3 = st.columns(3)
     c1.metric("Models", len(models))
     c2.metric("Firing alerts", firing)
@@ -62,6 +72,8 @@ def overview() -> None:
             if m["firing"]:
                 a.metric("Firing", m["firing"], help="firing alerts")
                 a.caption(f"since {ago(m['firing_since'])}")
+                if what_fires.get(m["model"]):
+                    head.markdown("Firing: " + "; ".join(what_fires[m["model"]]))
             else:
                 a.metric("Pending", m["pending"])
             b.metric("Events / min", f"{m['event_rate_per_min']:.1f}")

@@ -10,7 +10,7 @@ import hashlib
 import logging
 from datetime import datetime
 
-from monitor.api import queries
+from monitor.api import alert_context, queries
 from monitor.api.context import ApiContext
 from monitor.rules import persist
 from monitor.rules.state import FIRING, PENDING, RESOLVED
@@ -25,16 +25,6 @@ def alert_id(group: str, rule: str, model: str, feature: str) -> str:
     """Stable id of one alert key."""
     text = "\x1f".join((group, rule, model, feature))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _rule_labels(ctx: ApiContext) -> dict[tuple[str, str], dict[str, str]]:
-    if ctx.rules is None:
-        return {}
-    try:
-        return {(g.name, r.name): dict(r.labels) for g, r in ctx.rules().rules()}
-    except Exception:  # a broken accessor must not take the alerts page down
-        log.exception("could not read the running rules")
-        return {}
 
 
 def _labels(known: dict, group: str, rule: str, model: str, feature: str) -> dict[str, str]:
@@ -63,8 +53,15 @@ def list_alerts(
     live = ctx.alert_states() if ctx.alert_states is not None else None
     if live is None:
         live = persist.load_states(ctx.store)
-    known = _rule_labels(ctx)
+    rules = alert_context.running_rules(ctx)
+    known = {key: dict(r.labels) for key, r in rules.items()}
     acks = queries.acknowledgements(ctx.store)
+    now = ctx.clock()
+    latest = alert_context.latest_results(
+        ctx.store, now - alert_context.LATEST_RESULT_LOOKBACK, model
+    )
+    muted_by = alert_context.silencers(ctx, now.timestamp())
+    sent = alert_context.notifications_by_alert(ctx, alert_id)
     out: list[dict] = []
     seen: set[tuple] = set()
 
@@ -89,6 +86,8 @@ def list_alerts(
         seen.add(ident)
         aid = alert_id(*key)
         ack = acks.get((aid, int(active_since.timestamp()))) if active_since else None
+        last = latest.get(key)
+        silenced_by = muted_by(labels) if state in ACTIVE_STATES else []
         out.append(
             {
                 "id": aid,
@@ -104,7 +103,20 @@ def list_alerts(
                 "resolved_at": resolved_at,
                 "last_evaluation": last_eval,
                 "value": value,
+                # the latest evaluation's threshold and where it came from (fixed, or
+                # calibrated from the reference), so the value reads against something
+                "threshold": last["threshold"] if last else None,
+                "threshold_source": last["threshold_source"] if last else None,
+                "statistic": last["statistic"] if last else None,
+                "annotations": alert_context.annotations(
+                    rules.get((group, rule)), m, feature, last
+                ),
+                # an active alert a silence mutes still fires in the store; it is only
+                # not notified, and the page shows it apart
+                "silenced": bool(silenced_by),
+                "silenced_by": silenced_by,
                 "acknowledged": ack,
+                "notifications": sent.get(aid, []),
             }
         )
 

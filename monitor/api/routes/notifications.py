@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from monitor.alerting.notifiers.base import Notification
+from monitor.api.alert_context import payload_alert_keys
+from monitor.api.alerts import alert_id
 from monitor.api.context import ApiContext
 from monitor.api.routes.common import API, context
 from monitor.redact import redact_text
@@ -39,6 +41,8 @@ def _view(n: Notification, status: str, attempts: list | None = None) -> dict:
         "models": _models(payload),
         "alert_status": payload.get("status"),
         "alerts": len(payload.get("alerts", [])),
+        # the ids of GET /alerts, so a page can be traced to the alerts it carried
+        "alert_ids": sorted({alert_id(*k) for k in payload_alert_keys(payload)}),
     }
     if attempts is not None:
         out["attempts"] = [

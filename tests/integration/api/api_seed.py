@@ -37,6 +37,8 @@ groups:
         labels: {severity: critical, team: risk}
         annotations:
           summary: "{{ feature }} of {{ model }} drifted"
+          description: "PSI {{ value | round(3) }} against {{ threshold }}"
+          runbook_url: "https://runbooks.example/amount-psi"
         actions: {notify: [oncall]}
 """
 

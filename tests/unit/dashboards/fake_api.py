@@ -25,9 +25,39 @@ ALERT = {
     "fired_at": (NOW - timedelta(minutes=20)).isoformat(),
     "resolved_at": None,
     "last_evaluation": NOW.isoformat(),
-    "value": 0.8,
-    "acknowledged": None,
+    "value": 0.14467253176930597,
+    "threshold": 0.1,
+    "threshold_source": "calibrated",
+    "statistic": "psi",
+    "annotations": {
+        "summary": "amount of fraud drifted",
+        "description": "PSI 0.145 against 0.1",
+        "runbook_url": "https://runbooks.example/amount-psi",
+    },
+    "silenced": False,
+    "silenced_by": [],
+    "acknowledged": {"by": "ana", "comment": "checking the upstream ETL", "at": NOW.isoformat()},
+    "notifications": ["n1"],
 }
+# active but muted by a silence: shown apart from the firing one, nobody is paged
+SILENCED = {
+    **ALERT,
+    "id": "a2",
+    "rule": "country_chi2",
+    "feature": "country",
+    "severity": "warning",
+    "value": 0.0123456789,
+    "threshold": 0.05,
+    "threshold_source": "fixed",
+    "statistic": "chi2",
+    "annotations": {"summary": "country mix moved"},
+    "silenced": True,
+    "silenced_by": ["s9"],
+    "acknowledged": None,
+    "notifications": [],
+}
+# windows the daemon did not evaluate (no data for 10 minutes): the heatmap leaves a gap
+SKIPPED_WINDOWS = (6, 7)
 
 
 def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
@@ -137,9 +167,12 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
                 "decision": "true" if i > 4 else "false",
                 "reference": "offset 1h",
                 "evaluated_at": NOW.isoformat(),
+                "threshold_source": "calibrated",
+                "calibration_rate": 0.01,
             }
             for f in ("amount", "country")
             for i in range(12)
+            if i not in SKIPPED_WINDOWS
         ]
         return {
             "model": model,
@@ -205,7 +238,7 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
     @app.get("/api/v1/alerts")
     def alerts(state: list[str] = Query(["firing"]), model: str | None = None) -> dict:
         ok = "firing" in state and model in (None, "fraud")
-        return {"alerts": [ALERT] if ok else []}
+        return {"alerts": [ALERT, SILENCED] if ok else []}
 
     @app.post("/api/v1/alerts/{aid}/acknowledge")
     def ack(aid: str, body: dict, authorization: str | None = Header(None)) -> dict:
@@ -246,6 +279,7 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
                     "models": ["fraud"],
                     "alert_status": "firing",
                     "alerts": 1,
+                    "alert_ids": ["a1"],
                 }
             ]
         }

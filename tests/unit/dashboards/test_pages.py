@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from fake_api import Served, build
+from fake_api import SKIPPED_WINDOWS, Served, build
 from streamlit.testing.v1 import AppTest
 
 PAGES = Path(__file__).resolve().parents[3] / "dashboards" / "pages"
@@ -66,7 +67,7 @@ def test_overview_api_down(monkeypatch):
 def test_model_page_sections(api):
     at = run("model.py")
     shown = text(at)
-    assert "FIRING critical: amount_psi on amount" in shown
+    assert "**FIRING** critical: amount_psi on amount" in shown
     headers = [h.value for h in at.subheader]
     for title in (
         "Drift heatmap (features x time)",
@@ -102,7 +103,7 @@ def test_alerts_page_is_read_only_until_a_token_is_entered(api):
 
 def test_alerts_page_filter_ack_and_silence(api):
     at = sign_in(run("alerts.py"))
-    assert at.dataframe[0].value["rule"].tolist() == ["amount_psi"]
+    assert at.dataframe[0].value["rule"].tolist() == ["amount_psi", "country_chi2"]
     at.selectbox(key="alerts_model").set_value("churn").run()
     assert "No alert matches these filters." in text(at)
     at.selectbox(key="alerts_model").set_value("fraud").run()
@@ -182,3 +183,83 @@ def test_reference_chart_uses_each_rules_own_reference_with_n_and_a_no_values_no
     api["distribution_refs"].clear()
     at.selectbox(key="compare_with").set_value("the previous window").run()
     assert ("amount", None) in api["distribution_refs"]
+
+
+def chart_data(at: AppTest, index: int):
+    """The rows of the ``index``-th Vega-Lite chart of the page (Streamlit sends them as
+    Arrow next to the spec)."""
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[index]
+    return json.loads(chart.proto.spec), pa.ipc.open_stream(
+        chart.proto.datasets[0].data.data
+    ).read_all().to_pandas()
+
+
+def test_heatmap_one_cell_per_evaluated_window_coloured_by_decision(api):
+    at = run("model.py")
+    spec, cells = chart_data(at, 0)
+    assert spec["encoding"]["color"]["title"] == "decision"
+    # 12 windows minus the 2 the fake daemon never evaluated, for each of 2 features
+    assert len(cells) == 2 * (12 - len(SKIPPED_WINDOWS))
+    assert spec["encoding"]["x"]["field"] == "window_start"
+    assert spec["encoding"]["x2"]["field"] == "window_end"
+    # the gap: no cell covers the skipped windows, so "since when" reads off the axis
+    amount = cells[cells["row"] == "amount"].sort_values("window_start")
+    gaps = amount["window_start"].iloc[1:].values - amount["window_end"].iloc[:-1].values
+    assert sorted(set(gaps.astype("timedelta64[m]").astype(int))) == [0, 10]
+    # colour = the rule's own decision (the same rows as the rule results chart)
+    assert (cells["decided"] == cells["decision"].map({"true": "drift", "false": "no drift"})).all()
+    assert set(cells["decided"]) == {"drift", "no drift"}
+    titles = {t.get("title", t["field"]) for t in spec["encoding"]["tooltip"]}
+    assert {"threshold", "threshold source", "decision", "value"} <= titles
+    assert set(cells["threshold_source"]) == {"calibrated"}
+    assert set(cells["threshold_shown"]) == {"0.2"}
+
+
+def test_alerts_show_rounded_value_threshold_annotations_ack_and_silence(api):
+    at = run("model.py")
+    [firing] = [e.value for e in at.error]
+    assert "psi 0.145 (threshold 0.1, calibrated)" in firing
+    assert "0.14467253176930597" not in text(at)
+    assert "amount of fraud drifted" in firing and "PSI 0.145 against 0.1" in firing
+    assert "Acknowledged by ana: checking the upstream ETL" in firing
+    assert "[Runbook](https://runbooks.example/amount-psi)" in firing
+    # the silenced alert is not red: it is shown as muted, with the silence's id
+    [muted] = [i.value for i in at.info]
+    assert muted.startswith("**SILENCED** warning: country_chi2") and "s9" in muted
+    spec, bars = chart_data(at, len(at.get("vega_lite_chart")) - 1)
+    assert spec["encoding"]["y"]["axis"]["labelLimit"] == 0  # labels are never cut
+    assert spec["encoding"]["color"]["legend"]["orient"] == "bottom"  # not over the bars
+    assert sorted(bars["label"]) == ["amount_psi / amount [g]", "country_chi2 / country [g]"]
+    assert sorted(bars["shown_state"]) == ["firing", "silenced"]
+    # a notification names the alerts it carried and links to them
+    [notes] = [d.value for d in at.dataframe]
+    assert notes["alert_ids"].tolist() == ["a1"]
+    assert notes["alert_link"].tolist() == ["alerts?alert=a1"]
+
+
+def test_alerts_page_table_and_notification_link(api):
+    at = run("alerts.py")
+    table = at.dataframe[0].value
+    assert table["state"].tolist() == ["firing", "silenced"]
+    assert table["value (threshold)"].tolist() == [
+        "0.145 (threshold 0.1, calibrated)",
+        "0.0123 (threshold 0.05, fixed)",
+    ]
+    assert table["ack comment"].tolist() == ["checking the upstream ETL", ""]
+    assert table["runbook"].tolist()[0] == "https://runbooks.example/amount-psi"
+    assert table["notifications"].tolist() == ["n1", ""]
+    linked = AppTest.from_file(str(PAGES / "alerts.py"), default_timeout=TIMEOUT)
+    linked.query_params["alert"] = "a2"
+    linked.run()
+    assert not linked.exception
+    assert linked.dataframe[0].value["id"].tolist() == ["a2"]
+    assert "Showing alert a2 only" in text(linked)
+
+
+def test_overview_names_what_fires(api):
+    shown = text(run("overview.py"))
+    assert "Firing: amount_psi on amount (0.145); country_chi2 on country (0.0123) (silenced)" in (
+        shown
+    )
