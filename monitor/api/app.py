@@ -28,7 +28,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from monitor import __version__
 from monitor.api.context import ApiContext
 from monitor.api.guard import RequestGuard
-from monitor.api.routes import alerts, health, models, notifications, reports, status
+from monitor.api.routes import (
+    alerts,
+    estimation,
+    health,
+    models,
+    notifications,
+    reports,
+    status,
+)
 from monitor.api.settings import ApiSettings
 from monitor.store.base import StoreError, StoreUnavailable
 
@@ -66,7 +74,7 @@ def create_app(context: ApiContext, settings: ApiSettings | None = None) -> Fast
     app.state.settings = settings or ApiSettings()
     # Outermost: body size and the write token are checked before any body is read.
     app.add_middleware(RequestGuard, settings=app.state.settings)
-    for module in (health, models, alerts, notifications, reports, status):
+    for module in (health, models, estimation, alerts, notifications, reports, status):
         app.include_router(module.router)
 
     @app.exception_handler(StarletteHTTPException)

@@ -185,6 +185,7 @@ class RuleEngine:
                             float(r.calibration.get("rate", 0.0)),
                             int(r.calibration.get("window_rows", 0)),
                             str(r.calibration.get("method", "")),
+                            *persist.evidence_columns(r),
                         )
                     )
                     key = (group.name, rule.name, model, r.feature)

@@ -222,13 +222,10 @@ def evaluate_estimated_performance(inputs: KindInput) -> list[Result]:
         "calibration": res.calibration,
         "decision_threshold": cut,
     }
-    if cur.labelled is not None and len(cur.labelled[0]):
-        preds, labels = (np.asarray(a, dtype=np.float64) for a in cur.labelled)
-        keep = np.isfinite(preds) & np.isin(labels, (0.0, 1.0))
-        if keep.any():
-            realized = estimation.realized_metrics(labels[keep], preds[keep], cut)[metric]
-            evidence["realized"] = realized
-            evidence["n_labelled"] = int(keep.sum())
+    if cur.labelled is not None:
+        realized = realized_metric(*cur.labelled, cut, metric)
+        if realized is not None:
+            evidence["realized"], evidence["n_labelled"] = realized
     return [
         Result(
             "",
@@ -242,6 +239,22 @@ def evaluate_estimated_performance(inputs: KindInput) -> list[Result]:
             evidence=evidence,
         )
     ]
+
+
+def realized_metric(
+    predictions: Any, labels: Any, cut: float, metric: str
+) -> tuple[float, int] | None:
+    """``metric`` on the labelled events (scores and 0/1 labels) and how many there were;
+    None when none of them has a score and a binary label.
+
+    The same computation for the evaluation (labels that arrived before it) and for the
+    API (labels that arrived after the window was evaluated).
+    """
+    preds, labels = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (predictions, labels))
+    keep = np.isfinite(preds) & np.isin(labels, (0.0, 1.0))
+    if not keep.any():
+        return None
+    return estimation.realized_metrics(labels[keep], preds[keep], cut)[metric], int(keep.sum())
 
 
 def _estimator(sample: Any, cut: float) -> estimation.PerformanceEstimator:

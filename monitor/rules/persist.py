@@ -1,5 +1,11 @@
 """Rule results and alert states in the store (tables of schema migration 3).
 
+Migration 8 adds, per result, what the ``multivariate`` and ``estimated_performance``
+kinds know beyond value and threshold (:data:`EVIDENCE_COLUMNS`): the band's two edges,
+the realized metric when labels had arrived for the window, and the top contributing
+features; :func:`evidence_columns` takes them from a result, :func:`evidence_series`
+reads them back for the API.
+
 Both tables are ReplacingMergeTree keyed on their natural key, so writing the result of
 a window twice (a re-evaluation, a second replica) replaces the row, and reads use
 ``FINAL``. Unset times are stored as the epoch, for ClickHouse 18.16 (no Nullable needed).
@@ -7,12 +13,17 @@ a window twice (a re-evaluation, a second replica) replaces the row, and reads u
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from monitor.rules.state import AlertState
 from monitor.store.base import Store
+
+if TYPE_CHECKING:
+    from monitor.rules.evaluate import Result
 
 RESULTS_TABLE = "rule_results"
 STATES_TABLE = "alert_states"
@@ -44,6 +55,9 @@ RESULT_COLUMNS = (
     "calibration_rows",
     "calibration_method",
 )
+# migration 8: the band, the realized metric and the contributions (see evidence_columns)
+EVIDENCE_COLUMNS = ("band_lower", "band_upper", "realized", "n_labelled", "contributions")
+TOP_CONTRIBUTIONS = 5  # as many as the alert's evidence names
 _EPISODE_COLUMNS = (
     "group_name",
     "rule",
@@ -80,19 +94,63 @@ def _from_t(value: datetime) -> datetime | None:
     return None if value <= EPOCH else value
 
 
+def _number(value: Any) -> float:
+    """A finite-or-NaN float from evidence (None, text or a missing edge become NaN)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out if math.isfinite(out) else math.nan
+
+
+def evidence_columns(result: Result) -> tuple[float, float, float, int, str]:
+    """The :data:`EVIDENCE_COLUMNS` of one result, from its evidence and features.
+
+    ``band_lower`` / ``band_upper``: the band the value was held against (evidence
+    ``lower`` / ``upper``); ``realized`` and ``n_labelled``: the metric on the window's
+    labelled events when labels had arrived by evaluation; ``contributions``: the largest
+    :data:`TOP_CONTRIBUTIONS` features' ``contribution`` as a JSON object (largest first).
+    Kinds without them store NaN, 0 and ``''``.
+    """
+    evidence = result.evidence or {}
+    shares = [
+        (name, _number(stats.get("contribution")))
+        for name, stats in (result.features or {}).items()
+        if isinstance(stats, dict) and "contribution" in stats
+    ]
+    shares = [(n, c) for n, c in shares if not math.isnan(c)]
+    shares.sort(key=lambda item: (-item[1], item[0]))
+    top = dict(shares[:TOP_CONTRIBUTIONS])
+    n_labelled = evidence.get("n_labelled", 0)
+    return (
+        _number(evidence.get("lower")),
+        _number(evidence.get("upper")),
+        _number(evidence.get("realized")),
+        int(n_labelled) if isinstance(n_labelled, (int, float)) else 0,
+        json.dumps(top) if top else "",
+    )
+
+
 def write_results(store: Store, rows: list[tuple]) -> None:
-    """Insert result rows (in :data:`RESULT_COLUMNS` order; times as aware datetimes)."""
+    """Insert result rows (in :data:`RESULT_COLUMNS` order; times as aware datetimes).
+
+    A row may carry the :data:`EVIDENCE_COLUMNS` after those (see
+    :func:`evidence_columns`); a row without them stores NaN, 0 and ``''``.
+    """
     if not rows:
         return
     fixed = []
+    width = len(RESULT_COLUMNS)
     for r in rows:
         r = list(r)
         for i in (4, 5, 15):
             r[i] = _t(r[i])
         for i in (8, 9, 10):
             r[i] = float(r[i]) if r[i] is not None else math.nan
+        if len(r) == width:
+            r += [math.nan, math.nan, math.nan, 0, ""]
         fixed.append(tuple(r))
-    store.insert(RESULTS_TABLE, RESULT_COLUMNS, fixed)
+    store.insert(RESULTS_TABLE, RESULT_COLUMNS + EVIDENCE_COLUMNS, fixed)
 
 
 def write_states(store: Store, states: Iterable[tuple[StateKey, AlertState]]) -> None:
@@ -212,3 +270,68 @@ def value_history(
     for feature, end, value in rows:
         out.setdefault(str(feature), {})[end] = float(value)
     return out
+
+
+def evidence_series(
+    store: Store,
+    model: str,
+    kinds: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    limit: int = 5000,
+) -> list[dict]:
+    """Results of ``kinds`` for one model with window end in ``[start, end]``, oldest first.
+
+    Each row is a dict of the identity (``group_name``, ``rule``, ``feature``), the
+    window, ``kind``, ``statistic``, ``value``, ``threshold``, ``decision``, the
+    :data:`EVIDENCE_COLUMNS` (``contributions`` parsed into a dict) and
+    ``n_reference``/``n_current``. NaN stays NaN; the caller makes it JSON-safe.
+    """
+    columns = (
+        "group_name",
+        "rule",
+        "feature",
+        "window_start",
+        "window_end",
+        "kind",
+        "statistic",
+        "value",
+        "threshold",
+        "decision",
+        "n_reference",
+        "n_current",
+        *EVIDENCE_COLUMNS,
+    )
+    limit = max(1, min(int(limit), 100_000))  # 18.16 cannot bind LIMIT; a bounded int
+    params: dict[str, object] = {"model": model, "start": _t(start), "end": _t(end)}
+    params.update({f"kind{i}": k for i, k in enumerate(kinds)})
+    placeholders = ", ".join(f"{{kind{i}:String}}" for i in range(len(kinds)))
+    rows = store.query(
+        f"SELECT {', '.join(columns)} FROM {RESULTS_TABLE} FINAL "
+        f"WHERE model = {{model:String}} AND kind IN ({placeholders}) "
+        "AND window_end >= toDateTime({start:UInt32}) "
+        "AND window_end <= toDateTime({end:UInt32}) "
+        f"ORDER BY window_end, group_name, rule, feature LIMIT {limit}",
+        params,
+    )
+    out = []
+    for r in rows:
+        d = dict(zip(columns, r, strict=True))
+        d["window_start"] = _from_t(d["window_start"])
+        d["window_end"] = _from_t(d["window_end"])
+        for key in ("value", "threshold", "band_lower", "band_upper", "realized"):
+            d[key] = _number(d[key])  # chDB hands NaN back as None
+        d["contributions"] = _contributions(str(d["contributions"] or ""))
+        d["n_labelled"] = int(d["n_labelled"])
+        out.append(d)
+    return out
+
+
+def _contributions(text: str) -> dict[str, float]:
+    if not text:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {}  # written by this module only; a damaged cell shows as none, not a 500
+    return {str(k): float(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}

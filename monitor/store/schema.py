@@ -374,6 +374,23 @@ MIGRATIONS: list[Migration] = [
             """,
         ),
     ),
+    # Rules (monitor/rules/persist.py): what the multivariate and estimated_performance
+    # kinds know per window beyond value and threshold, so the API can draw them over time:
+    # the band's two edges, the realized metric when labels had arrived for the window
+    # (with how many events were labelled) and the top contributing features (JSON object
+    # name -> share). NaN / 0 / '' for every other kind. One ALTER: whole or not at all.
+    Migration(
+        8,
+        "rules: rule_results band, realized metric and contributions",
+        (
+            "ALTER TABLE rule_results "
+            "ADD COLUMN band_lower Float64 DEFAULT nan, "
+            "ADD COLUMN band_upper Float64 DEFAULT nan, "
+            "ADD COLUMN realized Float64 DEFAULT nan, "
+            "ADD COLUMN n_labelled UInt64 DEFAULT 0, "
+            "ADD COLUMN contributions String DEFAULT ''",
+        ),
+    ),
 ]
 
 
