@@ -24,6 +24,7 @@ from common import (  # noqa: E402
     times,
 )
 from driftline_client import ApiError  # noqa: E402
+from estimation_section import estimation_section  # noqa: E402
 
 MAX_DISTRIBUTIONS = 8
 
@@ -353,6 +354,7 @@ def page() -> None:
     results_over_time(results)
     st.subheader("Data quality")
     data_quality(results)
+    estimation_section(model, hours)
     st.subheader("Alert timeline")
     alert_timeline()
     st.subheader("Notifications sent")

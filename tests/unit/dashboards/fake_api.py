@@ -187,6 +187,47 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
             ],
         }
 
+    @app.get("/api/v1/models/{model}/estimation")
+    def estimation(model: str) -> dict:
+        def point(i: int, value: float, lower: float, upper: float, **extra) -> dict:
+            return {
+                "window_start": (NOW - timedelta(minutes=5 * (7 - i))).isoformat(),
+                "window_end": (NOW - timedelta(minutes=5 * (6 - i))).isoformat(),
+                "value": value,
+                "lower": lower,
+                "upper": upper,
+                "threshold": upper if "contributions" in extra else lower,
+                "decision": "true" if value > upper or value < lower else "false",
+                "n_reference": 4000,
+                "n_current": 400,
+                **extra,
+            }
+
+        # PCA error leaves its band in the last window (a and b moved together)
+        pca = [
+            point(i, 1.0 + (0.6 if i == 5 else 0.01 * i), 0.9, 1.2,
+                  contributions={"a": 0.55, "b": 0.35} if i == 5 else {})
+            for i in range(6)
+        ]  # fmt: skip
+        # the estimate for every window; realized only where labels arrived (first four)
+        est = [
+            point(i, 0.82 - 0.01 * i, 0.78, 0.86,
+                  realized=0.81 - 0.01 * i if i < 4 else None, n_labelled=400 if i < 4 else 0,
+                  realized_source="labels" if i < 4 else None)
+            for i in range(6)
+        ]  # fmt: skip
+        return {
+            "model": model,
+            "multivariate": [
+                {"group": "joint", "rule": "joint_pca", "kind": "multivariate",
+                 "statistic": "pca_reconstruction_error", "points": pca}
+            ],
+            "estimated_performance": [
+                {"group": "joint", "rule": "accuracy_estimate", "kind": "estimated_performance",
+                 "statistic": "estimated_accuracy", "points": est}
+            ],
+        }  # fmt: skip
+
     @app.get("/api/v1/rules")
     def rules() -> dict:
         return {
