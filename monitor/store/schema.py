@@ -76,6 +76,10 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``: a migration that adds columns
+    # names them as (table, column), and when all already exist (a crash between the
+    # ALTER and its record) its statements are skipped instead of failing every start.
+    adds_columns: tuple[tuple[str, str], ...] = ()
 
 
 _BOOKKEEPING = f"""
@@ -337,6 +341,15 @@ MIGRATIONS: list[Migration] = [
             "ADD COLUMN calibration_rows UInt64 DEFAULT 0, "
             "ADD COLUMN calibration_method String DEFAULT ''",
         ),
+        adds_columns=tuple(
+            ("rule_results", c)
+            for c in (
+                "threshold_source",
+                "calibration_rate",
+                "calibration_rows",
+                "calibration_method",
+            )
+        ),
     ),
     # Store (monitor/store/reads.py): which Kafka offset ranges each write of feature rows
     # covered, one row per (model, topic, partition) and write, written *before* the
@@ -390,6 +403,10 @@ MIGRATIONS: list[Migration] = [
             "ADD COLUMN n_labelled UInt64 DEFAULT 0, "
             "ADD COLUMN contributions String DEFAULT ''",
         ),
+        adds_columns=tuple(
+            ("rule_results", c)
+            for c in ("band_lower", "band_upper", "realized", "n_labelled", "contributions")
+        ),
     ),
 ]
 
@@ -398,6 +415,19 @@ def _check_migrations(migrations: list[Migration]) -> None:
     versions = [m.version for m in migrations]
     if versions != list(range(1, len(versions) + 1)):
         raise ValueError(f"migration versions must be 1..n in order, got {versions}")
+
+
+def _columns_exist(store: Store, columns: tuple[tuple[str, str], ...]) -> bool:
+    """Whether every (table, column) exists in the store's current database."""
+    found = set()
+    for table in sorted({t for t, _ in columns}):
+        rows = store.query(
+            "SELECT name FROM system.columns "
+            "WHERE database = currentDatabase() AND table = {table:String}",
+            {"table": table},
+        )
+        found |= {(table, str(r[0])) for r in rows}
+    return all(c in found for c in columns)
 
 
 def applied_versions(store: Store) -> set[int]:
@@ -432,9 +462,17 @@ def apply_migrations(store: Store, migrations: list[Migration] | None = None) ->
     for migration in migrations:
         if migration.version in done:
             continue
-        log.info("applying store migration %d: %s", migration.version, migration.name)
-        for statement in migration.statements:
-            store.execute(statement)
+        if migration.adds_columns and _columns_exist(store, migration.adds_columns):
+            log.warning(
+                "store migration %d (%s): its columns exist already (interrupted before "
+                "it was recorded); recording it",
+                migration.version,
+                migration.name,
+            )
+        else:
+            log.info("applying store migration %d: %s", migration.version, migration.name)
+            for statement in migration.statements:
+                store.execute(statement)
         store.insert(
             MIGRATIONS_TABLE,
             ("version", "name", "applied_at"),
