@@ -5,7 +5,8 @@ controllable clock drives the rule engine (no sleeps). The stream keeps every fe
 marginal distribution, but after minute 10 the correlation of two pairs of features flips:
 the per-feature drift rule stays quiet while both multivariate rules fire, and their alerts
 carry the features that moved. The estimated-performance rule shows the estimate before
-the window's labels arrived, and the realized accuracy beside it once they did.
+the window's labels arrived, and the realized accuracy beside it once they did; the API's
+estimation route serves the band, realized metric and contributions of each window.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 from source_live import WAIT_S, unique_group
 
+from monitor.api.app import create_app
+from monitor.api.context import ApiContext
 from monitor.ingest import Ingestor, IngestSettings
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
@@ -223,6 +227,25 @@ def test_correlation_flip_fires_multivariate_and_estimates_precede_labels(
     assert pca.evidence["statistic"] == "pca_reconstruction_error"
     assert "rows moved" in pca.annotations["summary"]
     assert clf.value > 0.6 and set(list(clf.evidence["features"])[:2]) <= {"a", "b", "c", "d"}
+
+    # the API serves the same evidence per window (store migration 8): the estimate with
+    # its band, realized once labelled (window [0, 5) was evaluated before its labels came:
+    # computed from them now), and the contributions of the window where PCA fired
+    ctx = ApiContext(store, rules=lambda: engine.rules, clock=clock)
+    body = (
+        TestClient(create_app(ctx))
+        .get("/api/v1/models/mv/estimation", params={"start": T0.isoformat()})
+        .json()
+    )
+    [est] = body["estimated_performance"]
+    sources = [p["realized_source"] for p in est["points"]]
+    assert sources == ["labels", "evaluation", None]
+    assert est["points"][1]["realized"] == pytest.approx(details["realized"])
+    assert all(p["lower"] < p["value"] < p["upper"] for p in est["points"][:2])
+    pca_series = next(x for x in body["multivariate"] if x["rule"] == "joint_pca")
+    fired = pca_series["points"][-1]
+    assert fired["decision"] == "true" and fired["value"] > fired["upper"]
+    assert list(fired["contributions"]) == list(pca.evidence["features"])[:5]
 
 
 def test_window_rows_pivot_per_event_with_missing_cells_and_replays(store: Store) -> None:
