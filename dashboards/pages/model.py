@@ -61,6 +61,13 @@ def heatmap_cells(results: pd.DataFrame) -> pd.DataFrame:
     times(drift, "window_start", "window_end")
     several = drift["rule"].nunique() > 1
     drift["row"] = drift["feature"] + (" · " + drift["rule"] if several else "")
+    # Windows overlap (a 1 h window every 5 min): a cell covers one evaluation step, the
+    # row's usual spacing, ending at its window's end, so a missed evaluation is a gap.
+    drift = drift.sort_values("window_end")
+    spacing = drift.groupby("row")["window_end"].diff()
+    step = spacing.groupby(drift["row"]).transform("median")
+    length = drift["window_end"] - drift["window_start"]
+    drift["cell_start"] = drift["window_end"] - step.where(step < length, length).fillna(length)
     drift["decided"] = drift["decision"].map(DECISIONS).fillna(drift["decision"])
     drift["value_shown"] = drift["value"].map(number)
     drift["threshold_shown"] = drift["threshold"].map(number)
@@ -79,7 +86,7 @@ def heatmap(results: pd.DataFrame) -> None:
         alt.Chart(drift)
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("window_start:T", title="evaluated window"),
+            x=alt.X("cell_start:T", title="evaluation (UTC)", axis=alt.Axis(format="%H:%M")),
             x2="window_end:T",
             y=alt.Y("row:N", title=None, axis=alt.Axis(labelLimit=0)),
             color=alt.Color(
@@ -105,8 +112,9 @@ def heatmap(results: pd.DataFrame) -> None:
     )
     st.altair_chart(chart, use_container_width=True)
     st.caption(
-        "One cell per evaluated window; blank where nothing was evaluated. Colour: the "
-        "rule's decision against its threshold (fixed or calibrated, in the tooltip)."
+        "One cell per evaluation, ending at its window's end; blank where nothing was "
+        "evaluated. Colour: the rule's decision against its threshold (fixed or calibrated, "
+        "in the tooltip with the window it read)."
     )
 
 

@@ -69,8 +69,13 @@ def events(
     return out
 
 
-def seed_drift(store: Store, tmp: Path, now: datetime = NOW, n: int = 300) -> dict:
+def seed_drift(
+    store: Store, tmp: Path, now: datetime = NOW, n: int = 300, history: tuple = ()
+) -> dict:
     """Write the two hours of events, evaluate the rule at ``now`` and notify.
+
+    ``history``: earlier boundaries to evaluate first, oldest first (a results history,
+    with gaps wherever a boundary is left out).
 
     Returns
     -------
@@ -86,6 +91,9 @@ def seed_drift(store: Store, tmp: Path, now: datetime = NOW, n: int = 300) -> di
     rule_file.write_text(RULES)
     rules = load_rule_files([rule_file])
     engine = RuleEngine(store, rules, clock=lambda: now)
+    for at in sorted(history):
+        for group in rules.groups:
+            engine.evaluate_group(group, at)
     alerts = engine.evaluate_due(now)
     settings = AlertingSettings.model_validate(
         {

@@ -202,11 +202,11 @@ def test_heatmap_one_cell_per_evaluated_window_coloured_by_decision(api):
     assert spec["encoding"]["color"]["title"] == "decision"
     # 12 windows minus the 2 the fake daemon never evaluated, for each of 2 features
     assert len(cells) == 2 * (12 - len(SKIPPED_WINDOWS))
-    assert spec["encoding"]["x"]["field"] == "window_start"
+    assert spec["encoding"]["x"]["field"] == "cell_start"
     assert spec["encoding"]["x2"]["field"] == "window_end"
     # the gap: no cell covers the skipped windows, so "since when" reads off the axis
-    amount = cells[cells["row"] == "amount"].sort_values("window_start")
-    gaps = amount["window_start"].iloc[1:].values - amount["window_end"].iloc[:-1].values
+    amount = cells[cells["row"] == "amount"].sort_values("cell_start")
+    gaps = amount["cell_start"].iloc[1:].values - amount["window_end"].iloc[:-1].values
     assert sorted(set(gaps.astype("timedelta64[m]").astype(int))) == [0, 10]
     # colour = the rule's own decision (the same rows as the rule results chart)
     assert (cells["decided"] == cells["decision"].map({"true": "drift", "false": "no drift"})).all()
