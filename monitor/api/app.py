@@ -7,6 +7,7 @@ Routes (all JSON except ``/metrics`` and the report):
   ``/models/{m}/features/{f}/distribution`` ``/models/{m}/report`` ``/dead-letters``;
 * ``GET /api/v1/alerts`` ``/silences`` ``/rules`` ``/notifications`` ``/notifications/{id}``;
 * ``GET /api/v1/status`` (blind or seeing, and why) ``/receivers`` (delivery state);
+* ``GET /api/v1/references`` (stored reference datasets, ``?model=``);
 * writes (bearer token): ``POST /api/v1/alerts/{id}/acknowledge``, ``POST /api/v1/silences``,
   ``DELETE /api/v1/silences/{id}``, ``POST /api/v1/rules/reload``;
 * ``GET /openapi.json`` and ``/docs``.
@@ -34,6 +35,7 @@ from monitor.api.routes import (
     health,
     models,
     notifications,
+    references,
     reports,
     status,
 )
@@ -74,7 +76,9 @@ def create_app(context: ApiContext, settings: ApiSettings | None = None) -> Fast
     app.state.settings = settings or ApiSettings()
     # Outermost: body size and the write token are checked before any body is read.
     app.add_middleware(RequestGuard, settings=app.state.settings)
-    for module in (health, models, estimation, alerts, notifications, reports, status):
+    for module in (
+        health, models, estimation, alerts, notifications, reports, status, references
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(StarletteHTTPException)
