@@ -139,6 +139,7 @@ def test_firing_alert_visible_in_browser(tmp_path, tmp_output):
                 page.get_by_text("FIRING").first.wait_for(timeout=90_000)
                 assert page.get_by_text("fraud").first.is_visible()
                 settle(page)
+                assert "Firing: amount_psi on amount" in page.inner_text("body")
                 page.screenshot(path=str(tmp_output / "overview.png"), full_page=True)
                 page.goto(base + "/model?model=fraud", wait_until="domcontentloaded")
                 page.get_by_text("critical: amount_psi on amount").first.wait_for(timeout=90_000)

@@ -154,7 +154,8 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
                 "rule": "amount_psi",
                 "model": model,
                 "feature": f,
-                "window_start": (NOW - timedelta(minutes=65 - 5 * i)).isoformat(),
+                # 1 h windows every 5 minutes: consecutive windows overlap
+                "window_start": (NOW - timedelta(minutes=120 - 5 * i)).isoformat(),
                 "window_end": (NOW - timedelta(minutes=5 * (12 - i))).isoformat(),
                 "kind": "drift",
                 "section": "drift",
