@@ -100,7 +100,9 @@ def test_dashboard_from_the_wheel_serves_and_stops_on_sigterm(installed: Path, t
         assert healthy, proc.stdout.read().decode() if proc.poll() is not None else "no health"
         # The pid we started is Streamlit itself (exec), running the installed app.
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-        assert b"streamlit" in cmdline and str(installed / "dashboards" / "app.py").encode() in cmdline
+        assert (
+            b"streamlit" in cmdline and str(installed / "dashboards" / "app.py").encode() in cmdline
+        )
         environ = Path(f"/proc/{proc.pid}/environ").read_bytes()
         assert b"must-not-reach-streamlit" not in environ
         proc.send_signal(signal.SIGTERM)
