@@ -238,7 +238,14 @@ def results_over_time(results: pd.DataFrame) -> None:
         st.caption("No rule result yet for this model.")
         return
     series = results.assign(series=results["rule"] + " " + results["feature"])
-    tooltip = ["rule", "feature", "statistic", "value", "threshold", "decision"]
+    tooltip = [
+        "rule",
+        "feature",
+        "statistic",
+        alt.Tooltip("value:Q", format=".3g"),
+        alt.Tooltip("threshold:Q", format=".3g"),
+        "decision",
+    ]
     if "threshold_source" in series:  # fixed, or calibrated from the reference (its rate)
         tooltip += ["threshold_source", "calibration_rate"]
     base = alt.Chart(series).encode(x="window_end:T", color="series:N")

@@ -216,6 +216,14 @@ def test_heatmap_one_cell_per_evaluated_window_coloured_by_decision(api):
     assert {"threshold", "threshold source", "decision", "value"} <= titles
     assert set(cells["threshold_source"]) == {"calibrated"}
     assert set(cells["threshold_shown"]) == {"0.2"}
+    # the rule results chart below: the same rows, values rounded in its tooltip too
+    results = next(
+        json.loads(c.proto.spec)
+        for c in at.get("vega_lite_chart")
+        if "layer" in json.loads(c.proto.spec)
+    )
+    tips = results["layer"][0]["encoding"]["tooltip"]
+    assert {"field": "value", "format": ".3g", "type": "quantitative"} in tips
 
 
 def test_alerts_show_rounded_value_threshold_annotations_ack_and_silence(api):
