@@ -9,7 +9,7 @@ Labels usually arrive after a window was evaluated. For an estimated_performance
 whose stored realized metric is missing, the realized metric is computed here from the
 labels in the store now (``realized_source: "labels"``; ``"evaluation"`` when the
 evaluator already had them), for the newest :data:`MAX_LATE_WINDOWS` such windows of a
-series (one labelled read each) and only for rules still loaded (the decision threshold
+series (one labelled read over their span) and only for rules still loaded (the decision threshold
 is the rule's).
 """
 
@@ -19,6 +19,7 @@ import logging
 import math
 from datetime import datetime, timedelta
 
+import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from monitor.api.context import ApiContext
@@ -33,7 +34,7 @@ router = APIRouter(prefix=API, tags=["models"])
 
 MULTIVARIATE = "multivariate"
 ESTIMATED = "estimated_performance"
-MAX_LATE_WINDOWS = 48  # labelled reads per series and request, newest windows first
+MAX_LATE_WINDOWS = 288  # windows filled per series and request (a day of 5-minute windows)
 
 
 def _f(value: object) -> float | None:
@@ -76,12 +77,25 @@ def _cuts(rules: RuleSet | None) -> dict[tuple[str, str], float]:
 
 
 def _late_labels(ctx: ApiContext, model: str, series: dict, cut: float) -> None:
-    """Fill the realized metric of windows evaluated before their labels arrived."""
+    """Fill the realized metric of windows evaluated before their labels arrived.
+
+    One labelled read over the span of those windows, split here by event time
+    (windows may overlap), instead of one read per window.
+    """
     metric = series["statistic"].removeprefix("estimated_")
-    missing = [p for p in series["points"] if p["realized"] is None]
-    for point in missing[-MAX_LATE_WINDOWS:]:
-        preds, labels = reads.labelled(ctx.store, model, point["window_start"], point["window_end"])
-        found = realized_metric(preds, labels, cut, metric)
+    missing = [p for p in series["points"] if p["realized"] is None][-MAX_LATE_WINDOWS:]
+    if not missing:
+        return
+    span_start = min(p["window_start"] for p in missing)
+    span_end = max(p["window_end"] for p in missing)
+    times, preds, labels = reads.labelled_times(ctx.store, model, span_start, span_end)
+    order = np.argsort(times, kind="stable")
+    times, preds, labels = times[order], preds[order], labels[order]
+    for point in missing:
+        lo, hi = np.searchsorted(
+            times, [point["window_start"].timestamp(), point["window_end"].timestamp()]
+        )  # [start, end), as the window reads
+        found = realized_metric(preds[lo:hi], labels[lo:hi], cut, metric)
         if found is not None:
             point["realized"], point["n_labelled"] = _f(found[0]), found[1]
             point["realized_source"] = "labels"

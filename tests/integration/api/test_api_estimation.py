@@ -23,8 +23,10 @@ from monitor.api.context import ApiContext
 from monitor.records import Batch, Event, Label, Origin
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
+from monitor.rules.multivariate_kinds import realized_metric
 from monitor.rules.persist import evidence_series
 from monitor.rules.references import profile_frame, save_reference
+from monitor.store import reads
 from monitor.store.base import Store
 
 pytestmark = pytest.mark.timeout(240)
@@ -140,6 +142,8 @@ def test_band_realized_and_contributions_over_time(store: Store, tmp_path: Path)
         assert abs(p["realized"] - p["value"]) < 0.08  # 400 labels: noisy
     # the fill reproduces what the evaluator computes from the same labels
     assert second["realized"] == pytest.approx(stored[1]["realized"])
+    window0 = reads.labelled(store, "ev", T0, T0 + 5 * MIN)
+    assert first["realized"] == pytest.approx(realized_metric(*window0, 0.5, "accuracy")[0])
 
     [pca] = body["multivariate"]
     assert pca["statistic"] == "pca_reconstruction_error"
