@@ -29,11 +29,15 @@ def check(
         help="Treat warnings (unset secret variables, unreadable secret files) as errors.",
     ),
 ) -> None:
-    """Validate a config file; list every problem as file:line:col: message.
+    """Validate a config file and the rule files it names (receivers in notify, keys,
+    thresholds); list every problem as file:line:col: message. Reference names need the
+    store: `driftline rules check -c CONFIG RULES` checks them.
 
     Exit status: 0 when valid, 1 when there are errors (or warnings with --strict).
     """
-    _, errors, warnings = check_config(config)
+    loaded, errors, warnings = check_config(config)
+    if loaded is not None and loaded.rules.enabled:
+        errors = errors + _rule_file_problems(loaded)
     for problem in errors:
         typer.echo(str(problem), err=True)
     for problem in warnings:
@@ -46,6 +50,18 @@ def check(
         raise typer.Exit(code=1)
     suffix = f" ({len(warnings)} warning(s))" if warnings else ""
     typer.echo(f"{config}: OK{suffix}")
+
+
+def _rule_file_problems(loaded) -> list:
+    """Problems of the rule files the config names, receivers checked against its own."""
+    from monitor.rules.loader import load_rule_files
+    from monitor.yamlfile import FileProblems
+
+    try:
+        load_rule_files(loaded.rules.files, receivers=[r.name for r in loaded.alerting.receivers])
+    except FileProblems as exc:
+        return list(exc.problems)
+    return []
 
 
 @app.command("show")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from monitor.commands.common import ConfigPath, open_configured_store
+from monitor.commands.common import ConfigPath, load_config_or_exit, open_configured_store
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,27 @@ def _show_thresholds(rules, model, name, profile, window_rows) -> bool:
 def list_(
     model: str | None = typer.Option(None, "--model", "-m"), config: Path = ConfigPath
 ) -> None:
-    """List stored references (latest version of each)."""
+    """List stored references (latest version of each).
+
+    While a daemon holds the embedded store, the list comes from its API.
+    """
+    from monitor.commands.daemon_api import DaemonApi, DaemonApiError
     from monitor.rules.references import list_references
 
+    api = DaemonApi.if_holding_store(load_config_or_exit(config, missing_ok=True))
+    if api is not None:
+        try:
+            found = api.references(model)
+        except DaemonApiError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
+        for r in found:
+            created = datetime.fromisoformat(r["created_at"])
+            typer.echo(
+                f"{r['model']}\t{r['name']}\t{r['n_rows']} rows\t"
+                f"{created:%Y-%m-%d %H:%M:%S}\t{r['source']}"
+            )
+        return
     _, store = open_configured_store(config)
     try:
         rows = list_references(store, model)

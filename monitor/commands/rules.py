@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from monitor.commands.common import ConfigPath, open_configured_store
+from monitor.commands.common import ConfigPath, load_config_or_exit, open_configured_store
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,15 @@ def check(
         None,
         "--config",
         "-c",
-        help="Also check rules against the references stored in this config's store "
-        "(multivariate and estimated_performance rules, calibrated thresholds: printed).",
+        help="Also check rules against this config: receivers named in notify, and the "
+        "references stored in its store (unknown names; multivariate and "
+        "estimated_performance rules, calibrated thresholds: printed).",
+    ),
+    references: Path | None = typer.Option(
+        None,
+        "--references",
+        help="Check reference names against this saved 'driftline reference list' output "
+        "instead of the store (e.g. in CI, where the store is not reachable).",
     ),
 ) -> None:
     """Validate rule files; print every problem as file:line:col: rule "name": message.
@@ -32,32 +39,90 @@ def check(
     from monitor.rules.loader import load_rule_files
     from monitor.yamlfile import FileProblems
 
+    cfg = load_config_or_exit(config) if config is not None else None
+    receivers = [r.name for r in cfg.alerting.receivers] if cfg is not None else None
     try:
         ruleset = load_rule_files(files)
     except FileProblems as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        typer.echo(f"{len(exc.problems)} error(s)", err=True)
-        raise typer.Exit(code=1) from None
-    if config is not None:
-        from monitor.rules.reference_checks import problems_against_references
-
-        _, store = open_configured_store(config)
+        _fail(exc.problems)
+    # The files are valid on their own: what the config and the store say comes next, all
+    # reported together (a receiver typo does not hide a reference typo).
+    cross: list = []
+    if receivers is not None:
         try:
-            problems = problems_against_references(ruleset, store)
-            learned = [] if problems else _calibrated_thresholds(ruleset, store)
-        finally:
-            store.close()
-        for problem in problems:
-            typer.echo(str(problem), err=True)
-        if problems:
-            typer.echo(f"{len(problems)} error(s)", err=True)
-            raise typer.Exit(code=1)
-        for line in learned:
-            typer.echo(line)
+            load_rule_files(files, receivers=receivers)
+        except FileProblems as exc:
+            cross += exc.problems
+    learned = _check_references(ruleset, config, cfg, references, cross)
+    for line in learned:
+        typer.echo(line)
     for f in ruleset.files:
         typer.echo(f"{f}: OK")
     typer.echo(f"{len(ruleset.rules())} rule(s) in {len(ruleset.groups)} group(s)")
+
+
+def _fail_if(problems) -> None:
+    if problems:
+        _fail(sorted(problems, key=lambda p: (p.file, p.line, p.col)))
+
+
+def _fail(problems) -> None:
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    typer.echo(f"{len(problems)} error(s)", err=True)
+    raise typer.Exit(code=1)
+
+
+def _check_references(
+    ruleset, config: Path | None, cfg, listing: Path | None, earlier: list
+) -> list[str]:
+    """Reference problems with the ``earlier`` ones (exit 1 when any); else what calibrated
+    rules learn."""
+    from monitor.commands.daemon_api import DaemonApi, DaemonApiError
+    from monitor.rules.reference_checks import (
+        parse_reference_listing,
+        problems_against_references,
+        unknown_reference_problems,
+    )
+
+    if listing is not None:
+        try:
+            stored = parse_reference_listing(str(listing))
+        except (OSError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
+        _fail_if(earlier + unknown_reference_problems(ruleset, stored))
+        return []
+    if cfg is None:
+        _fail_if(earlier)
+        return []
+    api = DaemonApi.if_holding_store(cfg)
+    if api is not None:
+        try:
+            stored = [(r["model"], r["name"]) for r in api.references()]
+        except DaemonApiError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
+        _fail_if(earlier + unknown_reference_problems(ruleset, stored))
+        typer.echo(
+            f"note: reference names checked through the daemon at {api.base_url}; checks "
+            "that need the profiles (calibration, multivariate) run when no daemon holds "
+            "the embedded store",
+            err=True,
+        )
+        return []
+    from monitor.rules.references import list_references
+
+    _, store = open_configured_store(config, cfg)
+    try:
+        stored = [(model, name) for model, name, *_ in list_references(store)]
+        problems = earlier + unknown_reference_problems(ruleset, stored)
+        problems += problems_against_references(ruleset, store)
+        learned = [] if problems else _calibrated_thresholds(ruleset, store)
+    finally:
+        store.close()
+    _fail_if(problems)
+    return learned
 
 
 def _calibrated_thresholds(ruleset, store) -> list[str]:

@@ -103,7 +103,8 @@ def test_unset_secret_variable_is_a_warning_or_strict_error(
         tmp_path,
         "source:\n  kafka:\n    security_protocol: SASL_SSL\n    sasl_mechanism: PLAIN\n"
         "    sasl_password_env: DRIFTLINE_UNSET_VAR\n"
-        "store:\n  clickhouse:\n    password_file: /nonexistent/secret\n",
+        "store:\n  clickhouse:\n    password_file: /nonexistent/secret\n"
+        "rules:\n  enabled: false\n",  # about secrets: no rule files to check
     )
     code, out = run_cli("config", "check", "-c", str(path))
     assert code == 0, out
@@ -139,3 +140,23 @@ def test_duplicate_topics_and_missing_file(tmp_path: Path) -> None:
 def test_empty_file_means_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""))
     assert config == Config()
+
+
+def test_config_check_checks_the_rule_files_it_names(tmp_path: Path) -> None:
+    # Issue 18.6: a receiver typo in a rule file was only refused by `driftline run`.
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "groups:\n- name: g\n  rules:\n  - name: miss\n    kind: missing\n"
+        "    model: fraud\n    window: 1h\n    threshold: 5\n"
+        "    actions: {notify: [pagerduty-typo]}\n"
+    )
+    path = write(
+        tmp_path,
+        "alerting:\n  receivers:\n  - name: pagerduty\n    type: webhook\n"
+        "    url: http://127.0.0.1:9/hook\n"
+        f"rules:\n  files: [{rules}]\n",
+    )
+    code, out = run_cli("config", "check", "-c", str(path))
+    assert code == 1, out
+    assert f"{rules}:8:5: rule \"miss\": threshold 5 is impossible" in out
+    assert f"{rules}:9:24: rule \"miss\": unknown receiver 'pagerduty-typo'; valid: pagerduty" in out
