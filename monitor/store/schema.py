@@ -39,6 +39,7 @@ and records it; it is run on every start and does nothing when the schema is cur
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -471,8 +472,7 @@ def apply_migrations(store: Store, migrations: list[Migration] | None = None) ->
             )
         else:
             log.info("applying store migration %d: %s", migration.version, migration.name)
-            for statement in migration.statements:
-                store.execute(statement)
+            _apply_statements(store, migration)
         store.insert(
             MIGRATIONS_TABLE,
             ("version", "name", "applied_at"),
@@ -486,3 +486,33 @@ def apply_migrations(store: Store, migrations: list[Migration] | None = None) ->
         )
         applied.append(migration.version)
     return applied
+
+
+# How long a replica that lost an ALTER race waits for the winner to finish adding columns.
+_CONCURRENT_MIGRATION_WAIT_S = 15.0
+
+
+def _apply_statements(store: Store, migration: Migration) -> None:
+    """Run a migration's statements, tolerating a replica that runs the same ALTER.
+
+    ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``: two replicas starting together
+    both see migration N unrecorded, and the slower ALTER fails with "column already
+    exists". When the migration's columns then exist (the other replica added them, maybe
+    still finishing), that is the migration applied, not a reason to refuse to start.
+    """
+    try:
+        for statement in migration.statements:
+            store.execute(statement)
+    except Exception:
+        if not migration.adds_columns:
+            raise
+        deadline = time.monotonic() + _CONCURRENT_MIGRATION_WAIT_S
+        while not _columns_exist(store, migration.adds_columns):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+        log.warning(
+            "store migration %d (%s): another process added its columns at the same time",
+            migration.version,
+            migration.name,
+        )

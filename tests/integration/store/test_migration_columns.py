@@ -3,6 +3,8 @@ recorded at the next start instead of failing it (18.16 has no ADD COLUMN IF NOT
 
 from __future__ import annotations
 
+import pytest
+
 from monitor.store import schema
 
 
@@ -21,3 +23,46 @@ def test_added_columns_already_there_are_recorded_not_re_added(store) -> None:
     last = schema.MIGRATIONS[-1]
     assert last.adds_columns and schema._columns_exist(store, last.adds_columns)
     assert not schema._columns_exist(store, (("rule_results", "no_such_column"),))
+
+
+class _RacingReplica:
+    """The store as a replica sees it when another replica runs the same ALTER first:
+    the columns are missing when it checks, and its own ALTER then fails."""
+
+    def __init__(self, store, alter: str) -> None:
+        self._store, self._alter, self._raced = store, alter, False
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def execute(self, sql: str, *args, **kwargs):
+        if sql == self._alter and not self._raced:
+            self._raced = True
+            self._store.execute(sql)  # the other replica wins the race
+        return self._store.execute(sql, *args, **kwargs)  # ours: "already exists"
+
+
+def test_a_replica_losing_the_alter_race_records_the_migration(store) -> None:
+    alter = "ALTER TABLE rule_results ADD COLUMN ev_race String DEFAULT ''"
+    extra = schema.Migration(
+        len(schema.MIGRATIONS) + 1,
+        "test: a column two replicas add at once",
+        (alter,),
+        adds_columns=(("rule_results", "ev_race"),),
+    )
+    racing = _RacingReplica(store, alter)
+    assert schema.apply_migrations(racing, [*schema.MIGRATIONS, extra]) == [extra.version]
+    assert racing._raced and extra.version in schema.applied_versions(store)
+
+
+def test_a_failing_alter_whose_columns_never_appear_still_fails(store, monkeypatch) -> None:
+    monkeypatch.setattr(schema, "_CONCURRENT_MIGRATION_WAIT_S", 0.5)
+    broken = schema.Migration(
+        len(schema.MIGRATIONS) + 1,
+        "test: an ALTER that cannot run",
+        ("ALTER TABLE no_such_table ADD COLUMN x String",),
+        adds_columns=(("no_such_table", "x"),),
+    )
+    with pytest.raises(Exception, match="no_such_table"):
+        schema.apply_migrations(store, [*schema.MIGRATIONS, broken])
+    assert broken.version not in schema.applied_versions(store)
