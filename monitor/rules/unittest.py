@@ -21,9 +21,13 @@ the alerts the engine reports::
             expected:
               - {labels: {alertname: missing_values, feature: amount}, state: firing}
 
-Feature specs: a constant (``3.5`` or ``DE``), ``{normal: [mean, sd]}``,
-``{uniform: [low, high]}`` or ``{choice: [a, b, ...]}``; values are drawn from a fixed
-seed so a test always sees the same data. Compared at each ``at``: every firing alert,
+Feature specs (the full list is in docs/rules.md): a constant (``3.5`` or ``DE``),
+``{normal: [mean, sd]}``, ``{uniform: [low, high]}``, ``{lognormal: [mu, sigma]}``,
+``{exponential: [scale]}``, ``{poisson: [lam]}``, ``{choice: [a, b, ...]}`` or weighted
+``{choice: {a: 0.9, b: 0.1}}``, ``{values: [...]}`` (in turn) and
+``{file: {path: x.csv, column: amount}}`` (resampled from a real file, ``order: true``
+for its rows in order); values are drawn from a fixed seed so a test always sees the
+same data. Compared at each ``at``: every firing alert,
 plus pending/resolved alerts when an expectation names that state. Expected labels must be
 a subset of the alert's labels. chDB holds one data directory per process, so the tests
 run one after the other, each on its own directory.
@@ -108,32 +112,75 @@ class TestFile(_Strict):
     tests: list[RuleTest] = Field(min_length=1)
 
 
-def _draw(spec: Any, n: int, rng: np.random.Generator) -> list[Any]:
-    if isinstance(spec, dict) and len(spec) == 1:
-        ((kind, args),) = spec.items()
-        if kind == "normal":
-            return list(rng.normal(float(args[0]), float(args[1]), n))
-        if kind == "uniform":
-            return list(rng.uniform(float(args[0]), float(args[1]), n))
-        if kind == "choice":
-            return [args[i] for i in rng.integers(0, len(args), n)]
-        raise ValueError(f"unknown feature spec {kind!r}; valid: normal, uniform, choice")
-    return [spec] * n
+# Distributions a feature spec may name: {name: [parameters]}, NumPy's parametrisation.
+_DISTRIBUTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
+    "normal": (2, lambda rng, a, n: rng.normal(a[0], a[1], n)),  # mean, sd
+    "uniform": (2, lambda rng, a, n: rng.uniform(a[0], a[1], n)),  # low, high
+    "lognormal": (2, lambda rng, a, n: rng.lognormal(a[0], a[1], n)),  # mean, sigma of log
+    "exponential": (1, lambda rng, a, n: rng.exponential(a[0], n)),  # scale (the mean)
+    "poisson": (1, lambda rng, a, n: rng.poisson(a[0], n).astype(float)),  # lam
+}
+SPEC_NAMES = (*_DISTRIBUTIONS, "choice", "values", "file")
 
 
-def _columns(g: Generated | Reference, n: int) -> tuple[dict[str, list[Any]], list[Any]]:
+def _draw(spec: Any, n: int, rng: np.random.Generator, base: Path = Path(".")) -> list[Any]:
+    """``n`` values of one feature spec (see the module docstring)."""
+    if not (isinstance(spec, dict) and len(spec) == 1):
+        return [spec] * n
+    ((kind, args),) = spec.items()
+    if kind in _DISTRIBUTIONS:
+        arity, draw = _DISTRIBUTIONS[kind]
+        if not isinstance(args, list) or len(args) != arity:
+            raise ValueError(f"feature spec {kind!r} takes a list of {arity} number(s)")
+        return list(draw(rng, [float(a) for a in args], n))
+    if kind == "choice":
+        if isinstance(args, dict):  # {DE: 0.7, FR: 0.3}: weighted
+            names, weights = list(args), np.asarray(list(args.values()), dtype=float)
+            if len(names) == 0 or weights.min() < 0 or weights.sum() <= 0:
+                raise ValueError("feature spec 'choice' weights must be >= 0, not all 0")
+            picks = rng.choice(len(names), size=n, p=weights / weights.sum())
+            return [names[i] for i in picks]
+        return [args[i] for i in rng.integers(0, len(args), n)]
+    if kind == "values":  # the listed values in turn
+        if not isinstance(args, list) or not args:
+            raise ValueError("feature spec 'values' takes a non-empty list")
+        return [args[i % len(args)] for i in range(n)]
+    if kind == "file":  # {file: {path: x.csv, column: amount}}: resampled from real data
+        return _from_file(args, n, rng, base)
+    raise ValueError(f"unknown feature spec {kind!r}; valid: {', '.join(SPEC_NAMES)}")
+
+
+def _from_file(args: Any, n: int, rng: np.random.Generator, base: Path) -> list[Any]:
+    if not isinstance(args, dict) or set(args) - {"path", "column", "order"} or "path" not in args:
+        raise ValueError("feature spec 'file' takes {path: FILE, column: NAME, order: false}")
+    path = base / str(args["path"])
+    frame = read_dataset(path)
+    column = str(args.get("column", ""))
+    if column not in frame.columns:
+        raise ValueError(f"{path}: no column {column!r}; columns: {', '.join(map(str, frame))}")
+    values = frame[column].tolist()
+    if not values:
+        raise ValueError(f"{path}: column {column!r} is empty")
+    if args.get("order"):  # the file's rows in order, repeated
+        return [values[i % len(values)] for i in range(n)]
+    return [values[i] for i in rng.integers(0, len(values), n)]
+
+
+def _columns(
+    g: Generated | Reference, n: int, base: Path = Path(".")
+) -> tuple[dict[str, list[Any]], list[Any]]:
     rng = np.random.default_rng(g.seed)
     cols = {}
     for name, spec in g.features.items():
-        values = _draw(spec, n, rng)
+        values = _draw(spec, n, rng, base)
         gaps = rng.random(n) < g.missing.get(name, 0.0)
         cols[name] = [None if gap else v for v, gap in zip(values, gaps, strict=True)]
-    preds = _draw(g.prediction, n, rng) if g.prediction is not None else [None] * n
+    preds = _draw(g.prediction, n, rng, base) if g.prediction is not None else [None] * n
     return cols, preds
 
 
-def _events(w: Window, start: datetime, first: int) -> list[Event]:
-    cols, preds = _columns(w, w.rows)
+def _events(w: Window, start: datetime, first: int, base: Path) -> list[Event]:
+    cols, preds = _columns(w, w.rows, base)
     t0, span = start + w.from_, (w.to - w.from_).total_seconds()
     return [
         Event(
@@ -177,7 +224,7 @@ def run_test(test: RuleTest, spec: TestFile, base: Path, echo: Callable[[str], N
                 if ref.file is not None:
                     frame = read_dataset(base / ref.file)
                 else:
-                    cols, preds = _columns(ref, ref.rows or 0)
+                    cols, preds = _columns(ref, ref.rows or 0, base)
                     frame = pd.DataFrame(cols)
                     if ref.prediction is not None:
                         frame["prediction"] = preds
@@ -187,7 +234,7 @@ def run_test(test: RuleTest, spec: TestFile, base: Path, echo: Callable[[str], N
                 save_reference(store, ref.model, ref.name, profile)
             events: list[Event] = []
             for w in test.windows:
-                events += _events(w, start, len(events))
+                events += _events(w, start, len(events), base)
             store.write_batch(Batch(events=events))
             now = {"t": start}
             engine = RuleEngine(store, ruleset, clock=lambda: now["t"], max_catch_up=1)
