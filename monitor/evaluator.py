@@ -111,6 +111,8 @@ class Evaluator:
         # resolves its active alerts with the labels they fired with.
         self._last_alerts: dict[StateKey, Alert] = {}
         self._last_store_look = 0.0
+        # group -> last boundary this process evaluated, kept across role changes
+        self._evaluated: dict[str, datetime] = {}
         self._receivers = [r.name for r in config.alerting.receivers]
         self.rules: RuleSet = self._load()
         self.engine: RuleEngine | None = None
@@ -348,7 +350,12 @@ class Evaluator:
             len(self.rules.groups),
         )
         with self._lock:
-            self.engine = self._new_engine()
+            engine = self._new_engine()
+            # A role lost and regained in one process (a rebalance right after start)
+            # must not evaluate again the boundaries this replica already did: the
+            # persisted states only say so for groups that had an alert.
+            engine.resume_after(self._evaluated)
+            self.engine = engine
             self.alerting = Alerting(self.config.alerting, self.store)
         self.alerting.start()
         # Rules deleted while no replica ran leave persisted active states behind.
@@ -366,6 +373,8 @@ class Evaluator:
 
     def _deactivate(self) -> None:
         with self._lock:
+            if self.engine is not None:
+                self._evaluated.update(self.engine.evaluated_boundaries())
             alerting, self.alerting, self.engine = self.alerting, None, None
         if alerting is not None:
             log.info("replica %s stopped evaluating", self.replica)

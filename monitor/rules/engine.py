@@ -114,6 +114,16 @@ class RuleEngine:
         """Evaluate every group that is due at the engine clock's time."""
         return self.evaluate_due(self.clock())
 
+    def evaluated_boundaries(self) -> dict[str, datetime]:
+        """Group name -> the last boundary this engine evaluated (or resumed from)."""
+        return dict(self._done)
+
+    def resume_after(self, boundaries: dict[str, datetime]) -> None:
+        """Treat ``boundaries`` as evaluated already (the later of each and the known)."""
+        for group, at in boundaries.items():
+            if group not in self._done or at > self._done[group]:
+                self._done[group] = at
+
     def evaluate_due(self, now: datetime) -> list[Alert]:
         """Evaluate each group at every boundary due since its last evaluation.
 
