@@ -126,7 +126,27 @@ class KafkaSource:
             self._consumer.subscribe(topics=topics, listener=_Listener(self))
         except KafkaError as exc:
             raise SourceError(f"cannot start Kafka consumer: {exc}") from exc
+        self._learn_partitions(topics)
         log.info("subscribed to %s as group %s", ", ".join(topics), settings.kafka.group_id)
+
+    def _learn_partitions(self, topics: list[str]) -> None:
+        """Fetch the topics' partitions before the first poll joins the group.
+
+        kafka-python joins a fixed topic list without waiting for its metadata. When the
+        join answers first (a loaded host), the leader assigns nothing, and the rejoin
+        that the arriving metadata triggers was seen never to complete: the member stayed
+        in the group owning no partition, reading nothing, for good. With the partitions
+        known before the join, the first assignment already covers them. A topic that does
+        not exist yet is named in the log; the group picks it up when it appears.
+        """
+        for topic in topics:
+            try:
+                partitions = self._consumer.partitions_for_topic(topic)
+            except KafkaError as exc:
+                log.warning("cannot read the partitions of topic %s yet: %s", topic, exc)
+                return
+            if not partitions:
+                log.warning("topic %s has no partitions (not created yet?)", topic)
 
     # -- polling ----------------------------------------------------------------------
 
