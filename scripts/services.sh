@@ -10,6 +10,10 @@
 # $SERVICES_DIR/kafka/tls at every start; the SASL user's password is random per start.
 #
 # Usage: scripts/services.sh start|stop|status|env|clickhouse-stop|clickhouse-start
+#        |kafka-stop|kafka-start|start-cluster|stop-cluster
+# DRIFTLINE_CLUSTER=1 makes start also start a two-shard ClickHouse cluster (two more
+# 18.16 servers; start-cluster adds it to a running instance) and write its name and
+# shard addresses into the env file (DRIFTLINE_TEST_CLICKHOUSE_CLUSTER / _SHARDS).
 #
 # SERVICES_DIR (default: <repo>/.services) holds config, data, logs, pid files and the
 # `env` file; give each independent instance its own SERVICES_DIR.
@@ -358,8 +362,12 @@ ensure_kcat() {
   command -v kcat >/dev/null || die "kcat still missing after install"
 }
 
+# write_clickhouse_config TCP HTTP [NAME [EXTRA_XML]]: NAME (default clickhouse) names
+# the folder, pid and logs, so the cluster's shard servers sit next to the main one;
+# EXTRA_XML goes into the server config as is (the shards' remote_servers).
 write_clickhouse_config() {
-  local tcp_port="$1" http_port="$2" dir="$SERVICES_DIR/clickhouse"
+  local tcp_port="$1" http_port="$2" name="${3:-clickhouse}" extra="${4:-}"
+  local dir="$SERVICES_DIR/$name"
   mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
   # No interserver_http_port: it is only for replication, and leaving it out keeps this
   # instance from colliding with another one on the default 9009.
@@ -368,8 +376,8 @@ write_clickhouse_config() {
 <yandex>
     <logger>
         <level>information</level>
-        <log>$LOG_DIR/clickhouse.log</log>
-        <errorlog>$LOG_DIR/clickhouse.err.log</errorlog>
+        <log>$LOG_DIR/$name.log</log>
+        <errorlog>$LOG_DIR/$name.err.log</errorlog>
         <size>100M</size>
         <count>2</count>
     </logger>
@@ -393,6 +401,7 @@ write_clickhouse_config() {
     <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
+$extra
 </yandex>
 EOF
   cat >"$dir/users.xml" <<EOF
@@ -436,13 +445,88 @@ clickhouse_healthy() {
 }
 
 start_clickhouse() {
-  local tcp_port="$1" http_port="$2" dir="$SERVICES_DIR/clickhouse" bin
+  local tcp_port="$1" http_port="$2" name="${3:-clickhouse}" extra="${4:-}"
+  local dir="$SERVICES_DIR/$name" bin
   ensure_clickhouse
   bin="$(clickhouse_binary)"
-  write_clickhouse_config "$tcp_port" "$http_port"
-  spawn clickhouse "$bin" --config-file="$dir/config.xml"
-  say "clickhouse starting on 127.0.0.1:$tcp_port (pid $(cat "$RUN_DIR/clickhouse.pid"))"
-  wait_healthy clickhouse "$LOG_DIR/clickhouse.err.log" clickhouse_healthy "$tcp_port"
+  write_clickhouse_config "$tcp_port" "$http_port" "$name" "$extra"
+  spawn "$name" "$bin" --config-file="$dir/config.xml"
+  say "$name starting on 127.0.0.1:$tcp_port (pid $(cat "$RUN_DIR/$name.pid"))"
+  wait_healthy "$name" "$LOG_DIR/$name.err.log" clickhouse_healthy "$tcp_port"
+}
+
+# ---------------------------------------------------------------------------------------
+# A two-shard ClickHouse cluster (DRIFTLINE_CLUSTER=1 start, or start-cluster later)
+# ---------------------------------------------------------------------------------------
+
+# Two more 18.16 servers on loopback, each with the same remote_servers section naming
+# both as the shards of one cluster (one replica each). Distributed tables reach the
+# shards over their native ports, so no interserver port and no ZooKeeper are needed;
+# the store runs its DDL on each shard itself (no ON CLUSTER).
+CLUSTER_NAME=driftline_test
+CLUSTER_SHARDS=(clickhouse-shard1 clickhouse-shard2)
+
+cluster_remote_servers() {
+  local port
+  echo "    <remote_servers><$CLUSTER_NAME>"
+  for port in "$@"; do
+    echo "        <shard><replica><host>127.0.0.1</host><port>$port</port></replica></shard>"
+  done
+  echo "    </$CLUSTER_NAME></remote_servers>"
+}
+
+cluster_running() {
+  local name
+  for name in "${CLUSTER_SHARDS[@]}"; do
+    pid_of "$name" >/dev/null || return 1
+  done
+  grep -q '^DRIFTLINE_TEST_CLICKHOUSE_CLUSTER=' "$ENV_FILE" 2>/dev/null
+}
+
+# Start the shard servers (fresh data) and print the env lines that describe them.
+start_cluster() {
+  local ports http_ports=() tcp_ports=() xml i name bin
+  read -r -a ports <<<"$(free_ports $((2 * ${#CLUSTER_SHARDS[@]})))"
+  for i in "${!CLUSTER_SHARDS[@]}"; do
+    tcp_ports+=("${ports[$((2 * i))]}")
+    http_ports+=("${ports[$((2 * i + 1))]}")
+  done
+  xml="$(cluster_remote_servers "${tcp_ports[@]}")"
+  ensure_clickhouse
+  bin="$(clickhouse_binary)"
+  # Spawn all, then wait for each: the servers start side by side.
+  for i in "${!CLUSTER_SHARDS[@]}"; do
+    name="${CLUSTER_SHARDS[$i]}"
+    rm -rf "${SERVICES_DIR:?}/$name"
+    write_clickhouse_config "${tcp_ports[$i]}" "${http_ports[$i]}" "$name" "$xml"
+    spawn "$name" "$bin" --config-file="$SERVICES_DIR/$name/config.xml"
+    say "$name starting on 127.0.0.1:${tcp_ports[$i]} (pid $(cat "$RUN_DIR/$name.pid"))"
+  done
+  for i in "${!CLUSTER_SHARDS[@]}"; do
+    name="${CLUSTER_SHARDS[$i]}"
+    wait_healthy "$name" "$LOG_DIR/$name.err.log" clickhouse_healthy "${tcp_ports[$i]}" ||
+      return 1
+  done
+  # The cluster must be what the servers themselves see, not only what we wrote.
+  local shards
+  shards="$(clickhouse-client --host 127.0.0.1 --port "${tcp_ports[0]}" --query \
+    "SELECT count() FROM system.clusters WHERE cluster = '$CLUSTER_NAME'")"
+  if [[ "$shards" != "${#CLUSTER_SHARDS[@]}" ]]; then
+    say "cluster $CLUSTER_NAME: system.clusters lists ${shards:-nothing}, not ${#CLUSTER_SHARDS[@]}"
+    log_tail "$LOG_DIR/${CLUSTER_SHARDS[0]}.err.log"
+    return 1
+  fi
+  local addresses
+  addresses="$(printf '127.0.0.1:%s,' "${tcp_ports[@]}")"
+  echo "DRIFTLINE_TEST_CLICKHOUSE_CLUSTER=$CLUSTER_NAME"
+  echo "DRIFTLINE_TEST_CLICKHOUSE_SHARDS=${addresses%,}"
+}
+
+stop_cluster() {
+  local name
+  for name in "${CLUSTER_SHARDS[@]}"; do
+    stop_one "$name"
+  done
 }
 
 # ---------------------------------------------------------------------------------------
@@ -452,19 +536,25 @@ start_clickhouse() {
 cmd_stop() {
   stop_one kafka
   stop_one clickhouse
+  stop_cluster
   rm -f "$ENV_FILE"
 }
 
 cmd_start() {
   mkdir -p "$SERVICES_DIR"
   if pid_of kafka >/dev/null && pid_of clickhouse >/dev/null && [[ -s "$ENV_FILE" ]]; then
+    if [[ "${DRIFTLINE_CLUSTER:-0}" == 1 ]] && ! cluster_running; then
+      cmd_start_cluster
+      return 0
+    fi
     say "already running in $SERVICES_DIR"
     cat "$ENV_FILE"
     return 0
   fi
   cmd_stop
   # Fresh data every start: tests expect an empty broker and server.
-  rm -rf "$SERVICES_DIR/kafka" "$SERVICES_DIR/clickhouse" "$LOG_DIR" "$RUN_DIR"
+  rm -rf "$SERVICES_DIR/kafka" "$SERVICES_DIR/clickhouse" "$SERVICES_DIR"/clickhouse-shard* \
+    "$LOG_DIR" "$RUN_DIR"
   mkdir -p "$LOG_DIR" "$RUN_DIR"
 
   # Whatever fails from here on (a die inside a helper included), leave nothing running.
@@ -479,6 +569,10 @@ cmd_start() {
   start_clickhouse "$ch_tcp" "$ch_http" || die "clickhouse could not start (logs in $LOG_DIR)"
   start_kafka "$kafka_port" "$controller_port" "$sasl_port" "$ssl_port" "$password" ||
     die "kafka could not start (logs in $LOG_DIR)"
+  local cluster_env=""
+  if [[ "${DRIFTLINE_CLUSTER:-0}" == 1 ]]; then
+    cluster_env="$(start_cluster)" || die "the two-shard ClickHouse cluster could not start"
+  fi
 
   cat >"$ENV_FILE.tmp" <<EOF
 DRIFTLINE_TEST_KAFKA=127.0.0.1:$kafka_port
@@ -490,6 +584,7 @@ DRIFTLINE_TEST_KAFKA_TLS_DIR=$SERVICES_DIR/kafka/tls
 DRIFTLINE_TEST_CLICKHOUSE=127.0.0.1:$ch_tcp
 DRIFTLINE_TEST_CLICKHOUSE_HTTP=127.0.0.1:$ch_http
 EOF
+  [[ -z "$cluster_env" ]] || echo "$cluster_env" >>"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
   say "ready (env in $ENV_FILE)"
   cat "$ENV_FILE"
@@ -531,8 +626,39 @@ cmd_kafka_start() {
     die "kafka could not start again (logs in $LOG_DIR)"
 }
 
+# Add the two-shard cluster to a running instance, or start it alone (an env file with
+# only its lines); a running cluster is restarted with fresh data.
+cmd_start_cluster() {
+  mkdir -p "$LOG_DIR" "$RUN_DIR"
+  touch "$ENV_FILE"
+  stop_cluster
+  local lines
+  lines="$(start_cluster)" || {
+    stop_cluster
+    die "the two-shard ClickHouse cluster could not start (logs in $LOG_DIR)"
+  }
+  grep -v '^DRIFTLINE_TEST_CLICKHOUSE_\(CLUSTER\|SHARDS\)=' "$ENV_FILE" >"$ENV_FILE.tmp" || true
+  echo "$lines" >>"$ENV_FILE.tmp"
+  mv "$ENV_FILE.tmp" "$ENV_FILE"
+  say "cluster ready (env in $ENV_FILE)"
+  cat "$ENV_FILE"
+}
+
+cmd_stop_cluster() {
+  stop_cluster
+  if [[ -s "$ENV_FILE" ]]; then
+    grep -v '^DRIFTLINE_TEST_CLICKHOUSE_\(CLUSTER\|SHARDS\)=' "$ENV_FILE" >"$ENV_FILE.tmp" || true
+    mv "$ENV_FILE.tmp" "$ENV_FILE"
+  fi
+}
+
 cmd_status() {
   local rc=0 name pid
+  for name in "${CLUSTER_SHARDS[@]}"; do
+    if pid="$(pid_of "$name")"; then
+      echo "$name: running (pid $pid)"
+    fi
+  done
   for name in kafka clickhouse; do
     if pid="$(pid_of "$name")"; then
       echo "$name: running (pid $pid)"
@@ -559,9 +685,11 @@ clickhouse-stop) cmd_clickhouse_stop ;;
 clickhouse-start) cmd_clickhouse_start ;;
 kafka-stop) cmd_kafka_stop ;;
 kafka-start) cmd_kafka_start ;;
+start-cluster) cmd_start_cluster ;;
+stop-cluster) cmd_stop_cluster ;;
 *)
   echo "usage: $0 start|stop|status|env|clickhouse-stop|clickhouse-start|kafka-stop|kafka-start" \
-    "(SERVICES_DIR=${SERVICES_DIR})" >&2
+    "|start-cluster|stop-cluster (SERVICES_DIR=${SERVICES_DIR})" >&2
   exit 2
   ;;
 esac

@@ -98,12 +98,19 @@ class ClickHouseStore(BaseStore):
         s = self._settings
         return f"ClickHouseStore({s.user}@{s.host}:{s.port}/{s.database})"
 
-    def _new_client(self, database: str, numpy: bool = False) -> Client:
+    def _client_settings(self, numpy: bool) -> dict[str, Any]:
+        """Per-client server settings (the cluster back end adds its own)."""
+        return {"use_numpy": True} if numpy else {}
+
+    def _new_client(
+        self, database: str, numpy: bool = False, address: tuple[str, int] | None = None
+    ) -> Client:
         s = self._settings
+        host, port = address or (s.host, s.port)
         return Client(
-            settings={"use_numpy": True} if numpy else None,
-            host=s.host,
-            port=s.port,
+            settings=self._client_settings(numpy) or None,
+            host=host,
+            port=port,
             database=database,
             user=s.user,
             password=self._password.get_secret_value(),
@@ -240,9 +247,12 @@ class ClickHouseStore(BaseStore):
 
 
 @contextmanager
-def _mapped_errors(settings: ClickHouseSettings) -> Iterator[None]:
+def _mapped_errors(
+    settings: ClickHouseSettings, address: tuple[str, int] | None = None
+) -> Iterator[None]:
     """Translate driver errors into StoreUnavailable (retry) or StoreError (permanent)."""
-    where = f"{settings.host}:{settings.port}"
+    host, port = address or (settings.host, settings.port)
+    where = f"{host}:{port}"
     try:
         yield
     except ch_errors.ServerException as exc:

@@ -16,7 +16,8 @@ def open_store(settings: StoreSettings) -> Store:
     Parameters
     ----------
     settings : StoreSettings
-        ``settings.clickhouse`` set: a ClickHouse server over the native protocol;
+        ``settings.clickhouse`` set: a ClickHouse server over the native protocol (with
+        ``cluster`` also set: Distributed tables over that cluster's shards);
         otherwise chDB under ``settings.path``.
 
     Returns
@@ -31,6 +32,18 @@ def open_store(settings: StoreSettings) -> Store:
     StoreError
         The chDB data directory cannot be opened (for example, another process has it).
     """
+    if settings.clickhouse is not None and settings.clickhouse.cluster:
+        from monitor.store.cluster import ClusterStore
+
+        ch = settings.clickhouse
+        log.info(
+            "store: ClickHouse cluster %s through %s:%d database %s",
+            ch.cluster,
+            ch.host,
+            ch.port,
+            ch.database,
+        )
+        return ClusterStore(ch)
     if settings.clickhouse is not None:
         from monitor.store.clickhouse_server import ClickHouseStore
 

@@ -48,6 +48,16 @@ def drop_expired_partitions(
     if retention_days < 1:
         raise ValueError("retention_days must be at least 1")
     now = now or datetime.now(timezone.utc)
+    local_stores = getattr(store, "local_stores", None)
+    if local_stores is not None:
+        # A cluster's Distributed tables have no partitions: drop on each shard's own.
+        dropped: list[tuple[str, str]] = []
+        for shard in local_stores():
+            try:
+                dropped += drop_expired_partitions(shard, retention_days, now)
+            finally:
+                shard.close()
+        return dropped
     rows = store.query(
         "SELECT DISTINCT table, partition_id FROM system.parts "
         "WHERE database = currentDatabase() AND active "

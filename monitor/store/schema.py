@@ -34,6 +34,13 @@ edit or renumber an existing entry; a shipped migration is history). Use
 ``CREATE TABLE IF NOT EXISTS`` so that a migration interrupted half-way can be re-run.
 ``migrate()`` applies, in order, every version not yet recorded in ``schema_migrations``
 and records it; it is run on every start and does nothing when the schema is current.
+
+On a cluster (``store.clickhouse.cluster``, ``monitor/store/cluster.py``) each statement
+runs on every shard: ``CREATE TABLE IF NOT EXISTS`` makes the local table and a
+``Distributed`` table of the same name sharded by the first ``ORDER BY`` column (so start
+the key with what rows replace each other by: ``model``, an id, the topic); ``ALTER
+TABLE`` and ``INSERT ... SELECT`` (a backfill from the shard's own rows) run per shard.
+Any other statement is refused there, so a new kind must first say how it runs on a cluster.
 """
 
 from __future__ import annotations
@@ -431,9 +438,19 @@ def _columns_exist(store: Store, columns: tuple[tuple[str, str], ...]) -> bool:
     return all(c in found for c in columns)
 
 
+def _execute_schema(store: Store, statement: str) -> None:
+    """Run one schema statement; a cluster store (``monitor/store/cluster.py``) runs it
+    on every shard's local tables and keeps the Distributed tables over them in step."""
+    run = getattr(store, "execute_schema", None)
+    if run is None:
+        store.execute(statement)
+    else:
+        run(statement)
+
+
 def applied_versions(store: Store) -> set[int]:
     """Versions recorded in the bookkeeping table (creating it when missing)."""
-    store.execute(_BOOKKEEPING)
+    _execute_schema(store, _BOOKKEEPING)
     return {int(row[0]) for row in store.query(f"SELECT DISTINCT version FROM {MIGRATIONS_TABLE}")}
 
 
@@ -502,7 +519,7 @@ def _apply_statements(store: Store, migration: Migration) -> None:
     """
     try:
         for statement in migration.statements:
-            store.execute(statement)
+            _execute_schema(store, statement)
     except Exception:
         if not migration.adds_columns:
             raise

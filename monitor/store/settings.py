@@ -31,12 +31,34 @@ class ClickHouseSettings(BaseModel):
     password_file: Path | None = None
     connect_timeout_s: float = Field(5.0, gt=0)
     send_receive_timeout_s: float = Field(60.0, gt=0)
+    # Cluster mode (monitor/store/cluster.py): the name of a cluster in the servers'
+    # remote_servers config. Each table is then a local table in ``<database>_local`` on
+    # every shard plus a Distributed table of the same name in ``database``.
+    cluster: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    # host:port (native) of every shard server, as this client reaches them, for the
+    # schema statements; empty: the addresses the server lists in system.clusters.
+    shards: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ClickHouseSettings:
         if self.password_env and self.password_file:
             raise ValueError("set at most one of password_env and password_file")
         return self
+
+    @model_validator(mode="after")
+    def _shards_need_cluster(self) -> ClickHouseSettings:
+        if self.shards and not self.cluster:
+            raise ValueError("'shards' is set but 'cluster' is not: name the cluster too")
+        for address in self.shards:
+            host, sep, port = address.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"shards: {address!r} is not host:port (the native port)")
+        return self
+
+    @property
+    def local_database(self) -> str:
+        """Where cluster mode keeps each shard's local tables."""
+        return f"{self.database}_local"
 
     def password(self) -> SecretStr:
         """Read the password from the named environment variable or file.
