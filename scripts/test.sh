@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Driftline's test command (README, CI): from a bare checkout to the whole suite passing.
 #   1. create .venv in the repo root if missing and install the package with its test extra;
-#   2. start the real services (Kafka KRaft, ClickHouse 18.16) with scripts/services.sh,
+#   2. start the real services (Kafka KRaft, ClickHouse 18.16 and a two-shard 18.16
+#      cluster) with scripts/services.sh,
 #      stopped again on exit whatever happens;
 #   3. ruff check . and pytest (the whole suite; extra arguments go to pytest).
 # Exits with pytest's status; "no tests collected" (5) and a lint failure count as failures.
@@ -52,7 +53,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-bash scripts/services.sh start
+# The two-shard ClickHouse cluster too: tests/integration/cluster runs against it.
+DRIFTLINE_CLUSTER=1 bash scripts/services.sh start
 set -a
 # shellcheck disable=SC1091  # written by services.sh start
 . "$SERVICES_DIR/env"
