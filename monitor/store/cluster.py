@@ -12,11 +12,14 @@ ZooKeeper, which a plain two-shard setup (and Debian's 18.16 package) does not h
 The client knows the shards (``system.clusters`` on the server it talks to, or
 ``shards:`` in the settings) and runs each migration statement on each of them.
 
-Sharding key: ``cityHash64`` of the first column of the table's ``ORDER BY``. Every
-deduplicating table's key starts with ``model`` (or an id, or the topic), so all rows
-that can replace each other (every duplicate write of a Kafka origin, every re-evaluated
-result) land on one shard, where ``ReplacingMergeTree``/``FINAL`` and the overlap check on
-``feature_writes`` see them together. It also keeps one model's windows on one shard.
+Sharding key (``shard_by``, see :func:`sharding_key`): by default ``cityHash64`` of the
+first column of the table's ``ORDER BY``. Every deduplicating table's key starts with
+``model`` (or an id, or the topic), so all rows that can replace each other (every
+duplicate write of a Kafka origin, every re-evaluated result) land on one shard, where
+``ReplacingMergeTree``/``FINAL`` and the overlap check on ``feature_writes`` see them
+together; one model's windows are then read by one shard. ``shard_by: origin`` shards
+the Kafka-keyed tables by ``(topic, partition)`` instead, which keeps each origin's
+duplicates together too but lets every shard read its part of one model's window.
 
 Exactly-once through the distributed path: inserts are synchronous
 (``insert_distributed_sync``), so a write returns only once every shard has its rows,
@@ -47,7 +50,7 @@ log = logging.getLogger(__name__)
 
 _CREATE = re.compile(r"^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+`?(\w+)`?", re.IGNORECASE)
 _ENGINE = re.compile(r"\bENGINE\s*=", re.IGNORECASE)
-_ORDER_BY = re.compile(r"\bORDER\s+BY\s*\(?\s*`?(\w+)`?", re.IGNORECASE)
+_ORDER_BY = re.compile(r"\bORDER\s+BY\s*(\([^)]*\)|`?\w+`?)", re.IGNORECASE)
 _ALTER = re.compile(r"^\s*ALTER\s+TABLE\s+`?(\w+)`?", re.IGNORECASE)
 _INSERT_SELECT = re.compile(r"^\s*INSERT\s+INTO\s+`?(\w+)`?[^;]*\bSELECT\b", re.IGNORECASE | re.S)
 # "Cannot add column x: column with this name already exists" (a re-run after a crash).
@@ -56,21 +59,37 @@ _DUPLICATE_COLUMN = "already exists"
 Address = tuple[str, int]
 
 
-def sharding_key(statement: str) -> str:
+def order_by_columns(statement: str) -> list[str]:
+    """The ``ORDER BY`` columns of a ``CREATE TABLE`` statement, in order."""
+    match = _ORDER_BY.search(statement)
+    if match is None:
+        raise StoreError(f"cluster mode needs an ORDER BY to shard by, in: {statement.strip()}")
+    return [c.strip().strip("`") for c in match.group(1).strip("()").split(",") if c.strip()]
+
+
+def sharding_key(statement: str, shard_by: str = "model") -> str:
     """The Distributed sharding expression of a ``CREATE TABLE`` statement.
+
+    ``model``: the first ``ORDER BY`` column (``model`` for every per-model table), so a
+    model lives on one shard. ``origin``: tables keyed by a Kafka origin are sharded by
+    its ``(topic, partition)`` instead, so one model's partitions spread over the shards
+    while every duplicate of an origin still lands where the first copy did; other
+    tables as with ``model``.
 
     Examples
     --------
     >>> sharding_key("CREATE TABLE IF NOT EXISTS t (a String) ENGINE = MergeTree ORDER BY (a, b)")
     'cityHash64(`a`)'
     """
-    match = _ORDER_BY.search(statement)
-    if match is None:
-        raise StoreError(f"cluster mode needs an ORDER BY to shard by, in: {statement.strip()}")
-    return f"cityHash64(`{match.group(1)}`)"
+    columns = order_by_columns(statement)
+    if shard_by == "origin" and {"topic", "partition"} <= set(columns):
+        return "cityHash64(`topic`, `partition`)"
+    return f"cityHash64(`{columns[0]}`)"
 
 
-def distributed_statement(statement: str, database: str, local: str, cluster: str) -> str:
+def distributed_statement(
+    statement: str, database: str, local: str, cluster: str, shard_by: str = "model"
+) -> str:
     """``CREATE TABLE`` of the Distributed table over the local table ``statement`` makes.
 
     The columns (defaults included) are the local table's, copied from the statement, so
@@ -83,7 +102,8 @@ def distributed_statement(statement: str, database: str, local: str, cluster: st
     columns = statement[create.end() : engine.start()].strip()
     return (
         f"CREATE TABLE IF NOT EXISTS `{database}`.`{table}` {columns} "
-        f"ENGINE = Distributed('{cluster}', '{local}', '{table}', {sharding_key(statement)})"
+        f"ENGINE = Distributed('{cluster}', '{local}', '{table}', "
+        f"{sharding_key(statement, shard_by)})"
     )
 
 
@@ -100,6 +120,7 @@ class ClusterStore(ClickHouseStore):
         super().__init__(settings, pool_size)
         self.cluster = settings.cluster
         self.local_database = settings.local_database
+        self._shard_by = settings.shard_by
         self._shards: list[Address] | None = None
 
     def __repr__(self) -> str:
@@ -201,7 +222,9 @@ class ClusterStore(ClickHouseStore):
         """
         shards = self.shard_addresses()
         if _CREATE.match(statement):
-            ddl = distributed_statement(statement, self.database, self.local_database, self.cluster)
+            ddl = distributed_statement(
+                statement, self.database, self.local_database, self.cluster, self._shard_by
+            )
             for address in shards:
                 self._run_on(address, self.local_database, statement)
             for address in self._ddl_addresses():

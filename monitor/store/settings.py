@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -38,6 +39,11 @@ class ClickHouseSettings(BaseModel):
     # host:port (native) of every shard server, as this client reaches them, for the
     # schema statements; empty: the addresses the server lists in system.clusters.
     shards: list[str] = Field(default_factory=list)
+    # How rows spread over the shards (monitor/store/cluster.py: sharding_key): "model"
+    # keeps each model on one shard; "origin" spreads a model's Kafka partitions over
+    # the shards (one model's windows are read by all shards at once). Fixed when the
+    # tables are created: changing it later applies to new databases only.
+    shard_by: Literal["model", "origin"] = "model"
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ClickHouseSettings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,18 +86,39 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def cluster_settings(cluster: Cluster) -> Iterator[StoreSettings]:
-    """Store settings of a fresh database on the cluster (entry: the first shard)."""
-    host, port = cluster.shards[0]
-    database = f"dl_c_{uuid.uuid4().hex[:12]}"
-    settings = StoreSettings.model_validate(
-        {"clickhouse": {"host": host, "port": port, "database": database, "cluster": cluster.name}}
-    )
-    yield settings
+def cluster_store_settings(cluster: Cluster) -> Iterator[Callable[..., StoreSettings]]:
+    """``make(shard_by="model")``: settings of a fresh database on the cluster (entry: the
+    first shard); every database made is dropped on every shard afterwards."""
+    made: list[str] = []
+
+    def make(shard_by: str = "model") -> StoreSettings:
+        host, port = cluster.shards[0]
+        database = f"dl_c_{uuid.uuid4().hex[:12]}"
+        made.append(database)
+        return StoreSettings.model_validate(
+            {
+                "clickhouse": {
+                    "host": host,
+                    "port": port,
+                    "database": database,
+                    "cluster": cluster.name,
+                    "shard_by": shard_by,
+                }
+            }
+        )
+
+    yield make
     for shard in range(len(cluster.shards)):
         client = cluster.client(shard)
         try:
-            for name in (database, f"{database}_local"):
-                client.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            for database in made:
+                for name in (database, f"{database}_local"):
+                    client.execute(f"DROP DATABASE IF EXISTS `{name}`")
         finally:
             client.disconnect()
+
+
+@pytest.fixture
+def cluster_settings(cluster_store_settings: Callable[..., StoreSettings]) -> StoreSettings:
+    """Settings of a fresh database on the cluster, sharded by model."""
+    return cluster_store_settings()

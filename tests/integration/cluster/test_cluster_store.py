@@ -96,9 +96,11 @@ def _snapshot(store: Store, model: str) -> dict:
     }
 
 
+@pytest.mark.parametrize("shard_by", ["model", "origin"])
 def test_rows_spread_over_shards_and_reads_equal_one_server(
-    cluster, cluster_settings, server_store
+    cluster, cluster_store_settings, server_store, shard_by: str
 ) -> None:
+    cluster_settings = cluster_store_settings(shard_by)
     on_cluster, single = _open(cluster_settings), _open(server_store)
     try:
         first, second = _batch(0, 300), _batch(300, 300, shift=0.5)
@@ -109,18 +111,24 @@ def test_rows_spread_over_shards_and_reads_equal_one_server(
             store.write_batch(first)
 
         database = cluster_settings.clickhouse.database
-        # Both shards hold rows; each model's rows sit on exactly one shard.
+        # Both shards hold rows; by model, each model's rows sit on exactly one shard; by
+        # origin, a model's Kafka partitions spread (some model has rows on both).
         per_shard = [
             cluster.rows_on(s, database, schema.FEATURE_VALUES) for s in range(len(cluster.shards))
         ]
         assert all(n > 0 for n in per_shard), per_shard
-        for model in MODELS:
-            holders = [
+        holders = {
+            model: [
                 s
                 for s in range(len(cluster.shards))
                 if cluster.rows_on(s, database, schema.EVENTS, f"model = '{model}'")
             ]
-            assert len(holders) == 1, (model, holders)
+            for model in MODELS
+        }
+        if shard_by == "model":
+            assert all(len(h) == 1 for h in holders.values()), holders
+        else:
+            assert any(len(h) == 2 for h in holders.values()), holders
 
         assert reads.models(on_cluster) == reads.models(single) == sorted(MODELS)
         assert reads.stored_event_origins(on_cluster) == reads.stored_event_origins(single)
@@ -181,9 +189,11 @@ groups:
 _COMPARED = ("rule", "feature", "window_end", "value", "threshold", "n_current", "decision")
 
 
+@pytest.mark.parametrize("shard_by", ["model", "origin"])
 def test_rule_evaluation_gives_the_same_results_as_one_server(
-    cluster_settings, server_store, tmp_path: Path
+    cluster_store_settings, server_store, tmp_path: Path, shard_by: str
 ) -> None:
+    cluster_settings = cluster_store_settings(shard_by)
     path = tmp_path / "rules.yaml"
     path.write_text(RULES)
     rules = RuleSet(groups=load_rule_file(path), files=[str(path)])

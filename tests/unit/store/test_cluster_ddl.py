@@ -58,6 +58,21 @@ def test_every_migrated_table_gets_a_distributed_table_sharded_by_its_first_key_
     assert by_table["alert_outbox"] == "cityHash64(`id`)"
 
 
+def test_shard_by_origin_spreads_kafka_tables_by_partition_and_keeps_the_rest() -> None:
+    creates = {
+        distributed_statement(s, "dl", "dl_local", "c").split("`")[3]: s
+        for m in schema.MIGRATIONS
+        for s in m.statements
+        if s.strip().startswith("CREATE")
+    }
+    for table in (schema.EVENTS, schema.FEATURE_VALUES, schema.LABELS, schema.FEATURE_WRITES):
+        assert sharding_key(creates[table], "origin") == "cityHash64(`topic`, `partition`)"
+    assert sharding_key(creates["rule_results"], "origin") == "cityHash64(`group_name`)"
+    assert sharding_key(creates[schema.MODEL_FEATURES], "origin") == "cityHash64(`model`)"
+    with pytest.raises(ValidationError, match="shard_by"):
+        _settings(cluster="c", shard_by="feature")
+
+
 class _Recorder(ClusterStore):
     """A cluster store whose statements are recorded instead of sent."""
 
