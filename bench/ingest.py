@@ -41,8 +41,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from monitor.config import Config
-from monitor.ingest import Ingestor
-from monitor.ingest_processes import ChildSpec, IngestProcesses
+from monitor.ingest.child import ChildSpec
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.processes import IngestProcesses
 from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler

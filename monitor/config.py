@@ -21,7 +21,7 @@ from monitor.alerting.settings import AlertingSettings
 from monitor.api.settings import ApiSettings
 from monitor.coordination import CoordinationSettings
 from monitor.health import HealthSettings
-from monitor.ingest import IngestSettings, check_workers
+from monitor.ingest.settings import IngestSettings, check_workers
 from monitor.rules.settings import RulesSettings
 from monitor.source.settings import SourceSettings
 from monitor.stats.settings import ComputeSettings

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,15 +24,14 @@ from monitor.api.context import ApiContext
 from monitor.api.server import ApiServer
 from monitor.config import Config, load_config
 from monitor.coordination import Election
-from monitor.evaluator import Evaluator
+from monitor.evaluation.role import Evaluator
 from monitor.health import EVALUATION, KAFKA, STORE, KafkaProbe, Sight
-from monitor.ingest import Ingestor, Stopped
-from monitor.ingest_processes import ChildSpec, IngestProcesses
+from monitor.ingest.child import ChildSpec
+from monitor.ingest.loop import IngestLoop, Progress
+from monitor.ingest.processes import IngestProcesses
 from monitor.records import Alert
 from monitor.source import undecodable
 from monitor.source.consumer import KafkaSource, SourceError
-from monitor.source.decode import Decoder
-from monitor.source.sampling import Sampler
 from monitor.stats.backend import get_namespace
 from monitor.stats.parallel import get_threads, set_threads
 from monitor.store.base import Store
@@ -149,9 +148,7 @@ class Daemon:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with ExitStack() as stack:
-            store = self._given_store or stack.enter_context(
-                _closing(open_store(self.config.store))
-            )
+            store = self._given_store or stack.enter_context(closing(open_store(self.config.store)))
             store.migrate()
             _apply_compute(self.config)
             self.store = store
@@ -183,64 +180,36 @@ class Daemon:
         """Open the ingest path; returns the loop that runs it until stopped."""
         if self.config.ingest.workers:
             return self._start_child_ingest(stack)
-        ingestor: Ingestor | None = None
 
-        def revoked(partitions: set[tuple[str, int]]) -> None:
-            if ingestor is not None:
-                ingestor.forget_partitions(partitions)
+        def kafka_failed(exc: SourceError) -> None:
+            # Start anyway: the API serves /healthz and says why we are not ready.
+            self.sight.report(KAFKA, False, str(exc)[:300])
 
-        opened: list[KafkaSource] = []
-
-        def connect() -> bool:
-            """Open the source (and the ingestor over it); False while Kafka is down."""
-            nonlocal ingestor
-            try:
-                source = self._source_factory(self.config.source, on_revoked=revoked)
-            except SourceError as exc:
-                # Start anyway: the API serves /healthz and says why we are not ready.
-                log.error("Kafka: %s; retrying in %.0fs", exc, KAFKA_RETRY_S)
-                self.sight.report(KAFKA, False, str(exc)[:300])
-                return False
-            stack.enter_context(_closing(source))
-            ingestor = Ingestor(
-                source,
-                Decoder(self.config.source),
-                Sampler(self.config.source.sampling),
-                store,
-                self.config.ingest,
-                self._stopping,
-            )
-            stack.callback(ingestor.close)  # its writer thread ends before the source closes
-            opened.append(source)
-            return True
-
+        ingest = IngestLoop(
+            self.config.source,
+            store,
+            self.config.ingest,
+            self._stopping,
+            source_factory=self._source_factory,
+            retry_open_s=KAFKA_RETRY_S,
+            on_source_error=kafka_failed,
+        )
+        stack.enter_context(closing(ingest))  # its writer thread ends, then the source
         # The first attempt before the worker threads start: kafka-python clients made at
         # the same moment in several threads were seen to break each other's protocol
         # parsing (ReferenceError in its response-class registry).
-        connect()
+        ingest.open()
 
         def loop(count: int | None, deadline: float | None) -> None:
-            last_lag = 0.0
-            while not self._stopping.is_set():
-                if ingestor is None:
-                    if not connect():
-                        self._stopping.wait(KAFKA_RETRY_S)
-                        continue
-                try:
-                    self.ingested += ingestor.step()
+            def stepped(progress: Progress) -> bool:
+                self.ingested += progress.ingested
+                if progress.polled_ok:
                     self._last_poll_ok = time.monotonic()
-                except Stopped as exc:
-                    log.info("%s", exc)
-                    break
-                except SourceError as exc:
-                    log.error("Kafka: %s; retrying", exc)
-                    self.sight.report(KAFKA, False, str(exc)[:300])
-                    self._stopping.wait(1.0)
-                if time.monotonic() - last_lag > 10:
-                    last_lag = time.monotonic()
-                    _update_lag(opened[0])
-                if _done(self.ingested, count, deadline):
-                    break
+                for (topic, partition), lag in (progress.lag or {}).items():
+                    metrics.LAG.labels(topic, str(partition)).set(lag)
+                return _done(self.ingested, count, deadline)
+
+            ingest.run(on_step=stepped)
 
         return loop
 
@@ -268,6 +237,7 @@ class Daemon:
     def _evaluator(self, store: Store) -> Evaluator:
         mode = self.config.coordination.mode
         elect = mode == "kafka" or (mode == "auto" and self.config.store.clickhouse is not None)
+
         def election() -> Election:
             return Election(self.config.source, self.config.coordination)
 
@@ -358,7 +328,6 @@ class Daemon:
             jobs.append(Job("evaluate", EVALUATION_TICK_S, self.evaluator.tick))
         return jobs
 
-
     def _ping(self, now: datetime) -> None:
         store = self.store
         if store is None:
@@ -369,19 +338,6 @@ class Daemon:
         except Exception as exc:  # a ping that raises is "cannot see", with the reason
             ok, detail = False, f"store unreachable: {type(exc).__name__}"
         self.sight.report(STORE, ok, detail)
-
-
-class _closing:
-    """Context manager that closes any object with ``close()`` (stores, sources)."""
-
-    def __init__(self, thing):
-        self.thing = thing
-
-    def __enter__(self):
-        return self.thing
-
-    def __exit__(self, *exc: object) -> None:
-        self.thing.close()
 
 
 class _worker:
@@ -424,11 +380,3 @@ def _done(ingested: int, count: int | None, deadline: float | None) -> bool:
     if count is not None and ingested >= count:
         return True
     return deadline is not None and time.monotonic() >= deadline
-
-
-def _update_lag(source: KafkaSource) -> None:
-    try:
-        for (topic, partition), lag in source.lag().items():
-            metrics.LAG.labels(topic, str(partition)).set(lag)
-    except SourceError as exc:
-        log.debug("lag not updated: %s", exc)

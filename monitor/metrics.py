@@ -91,7 +91,7 @@ LAST_EVALUATION = Gauge(
     "Unix time (wall clock) of the last rule evaluation made by this replica",
 )
 
-# -- relaying a child process's ingest metrics (monitor.ingest_processes) ---------------
+# -- relaying a child process's ingest metrics (monitor.ingest.processes) ---------------
 
 # The counters an ingest child process increments; the daemon's process adds each
 # child's increments to its own, so /metrics shows the total of every process.

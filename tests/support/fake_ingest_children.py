@@ -1,4 +1,4 @@
-"""Stand-ins for ``monitor.ingest_processes.child_main`` (module level: spawn imports them).
+"""Stand-ins for ``monitor.ingest.child.child_main`` (module level: spawn imports them).
 
 They speak the same protocol as a real child (a shared stop flag, reports on a pipe) but
 touch no Kafka and no store. ``FAKE_CHILD_DIR`` (inherited from the test's environment)
@@ -12,8 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from monitor import ingest_processes
-from monitor.ingest_processes import Report
+from monitor.ingest import child
+from monitor.ingest.child import Report
 
 
 def _marks() -> Path:
@@ -47,4 +47,4 @@ def ignores_stop(index, spec, stop, reports) -> None:
 def waits_for_its_daemon(index, spec, stop, reports) -> None:
     """Runs the real watcher (exits when the daemon process is gone), and nothing else."""
     (_marks() / f"child-{index}").write_text(str(os.getpid()))
-    ingest_processes._watch_daemon(stop, threading.Event())
+    child._watch_daemon(stop, threading.Event())

@@ -11,7 +11,7 @@ from monitor.api.app import create_app
 from monitor.api.context import ApiContext
 from monitor.api.settings import ApiSettings
 from monitor.config import Config
-from monitor.evaluator import Evaluator
+from monitor.evaluation.role import Evaluator
 
 pytestmark = pytest.mark.timeout(120)
 TOKEN_ENV = "DRIFTLINE_TEST_API_TOKEN"

@@ -20,7 +20,7 @@ from monitor.api.app import create_app
 from monitor.api.context import ApiContext
 from monitor.api.settings import ApiSettings
 from monitor.config import Config
-from monitor.evaluator import Evaluator
+from monitor.evaluation.role import Evaluator
 from monitor.health import HealthSettings
 from monitor.records import Alert
 from monitor.rules import persist

@@ -15,7 +15,8 @@ from ingest_live import committed_offsets, committed_total, ingest_config
 from monitor import metrics
 from monitor.config import Config
 from monitor.daemon import Daemon
-from monitor.ingest_processes import ChildSpec, IngestProcesses
+from monitor.ingest.child import ChildSpec
+from monitor.ingest.processes import IngestProcesses
 from monitor.store import reads
 from monitor.store.factory import open_store
 from monitor.store.settings import StoreSettings

@@ -22,7 +22,8 @@ from kafka import KafkaProducer
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.ingest import Ingestor, IngestSettings
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.settings import IngestSettings
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.persist import read_results

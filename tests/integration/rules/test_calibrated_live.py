@@ -29,7 +29,8 @@ from monitor.api.app import create_app
 from monitor.api.context import ApiContext
 from monitor.api.settings import ApiSettings
 from monitor.cli import app
-from monitor.ingest import Ingestor, IngestSettings
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.settings import IngestSettings
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.persist import read_results

@@ -27,7 +27,8 @@ from source_live import WAIT_S, unique_group
 
 from monitor.api.app import create_app
 from monitor.api.context import ApiContext
-from monitor.ingest import Ingestor, IngestSettings
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.settings import IngestSettings
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.references import profile_frame, save_reference

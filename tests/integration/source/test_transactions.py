@@ -19,7 +19,8 @@ import pytest
 from kafka import KafkaProducer
 from source_live import WAIT_S, event_message, poll_until, source_settings, unique_group
 
-from monitor.ingest import Ingestor, IngestSettings
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.settings import IngestSettings
 from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler

@@ -25,7 +25,8 @@ from source_live import WAIT_S, event_message, source_settings, unique_group
 from monitor import metrics
 from monitor.config import Config
 from monitor.daemon import Daemon
-from monitor.ingest import Ingestor, IngestSettings
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.settings import IngestSettings
 from monitor.source import undecodable
 from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder

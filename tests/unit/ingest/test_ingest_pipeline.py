@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from monitor.ingest import Ingestor, IngestSettings, Stopped
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.retry import Stopped
+from monitor.ingest.settings import IngestSettings
 from monitor.records import Batch
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler

@@ -19,7 +19,8 @@ import pytest
 from monitor import metrics
 from monitor.config import Config
 from monitor.daemon import Daemon
-from monitor.ingest_processes import ChildSpec, IngestProcesses
+from monitor.ingest.child import ChildSpec
+from monitor.ingest.processes import IngestProcesses
 from monitor.store.base import StoreError
 
 pytestmark = pytest.mark.timeout(120)
@@ -138,7 +139,7 @@ def test_children_exit_when_the_daemon_is_killed(marks: Path) -> None:
         "sys.path[:0] = sys.argv[1:]\n"
         "import fake_ingest_children as fakes\n"
         "from test_ingest_processes import spec\n"
-        "from monitor.ingest_processes import IngestProcesses\n"
+        "from monitor.ingest.processes import IngestProcesses\n"
         "if __name__ == '__main__':\n"
         "    IngestProcesses(spec(workers=2), target=fakes.waits_for_its_daemon).start()\n"
         "    time.sleep(600)\n"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from monitor import metrics
-from monitor.ingest import Ingestor, IngestSettings
+from monitor.ingest.ingestor import Ingestor
+from monitor.ingest.settings import IngestSettings
 from monitor.records import Batch, DeadLetter, Event, Label
 from monitor.source.cardinality import CardinalityCaps
 from monitor.source.decode import Decoder, reason_code

@@ -3,10 +3,10 @@
 Why: everything Python in one process shares one GIL, and kafka-python's poll (record
 parsing, the CRC check) alone keeps a core busy at a few ten thousand records/s. With
 ``ingest.workers: N`` the daemon starts N child processes; each runs the loop the daemon's
-process would run (:class:`~monitor.ingest.Ingestor`: poll, decode, sample, store,
-commit) with its own consumer in ``source.kafka.group_id``, so Kafka splits the
-partitions between them exactly as between replicas (more members than partitions leave
-some idle). The delivery guarantee is the Ingestor's: each child commits only what it
+process would run (:mod:`monitor.ingest.loop`: poll, decode, sample, store, commit; the
+child's side is :mod:`monitor.ingest.child`) with its own consumer in
+``source.kafka.group_id``, so Kafka splits the partitions between them exactly as
+between replicas (more members than partitions leave some idle). The delivery guarantee is the Ingestor's: each child commits only what it
 stored, and a partition's next owner re-reads whatever was not committed.
 
 The daemon's process keeps the rules, alerting and the API, and supervises:
@@ -29,27 +29,18 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
-import signal
-import threading
 import time
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from monitor import logs, metrics
-from monitor.ingest import Ingestor, IngestSettings, Stopped, check_workers
-from monitor.source.consumer import KafkaSource, PartitionKey, SourceError
-from monitor.source.decode import Decoder
-from monitor.source.sampling import Sampler
-from monitor.source.settings import SourceSettings
+from monitor import metrics
+from monitor.ingest.child import ChildSpec, Report, child_main
+from monitor.ingest.settings import check_workers
+from monitor.source.consumer import SourceError
 from monitor.store.base import StoreError, StoreUnavailable
-from monitor.store.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 
-_WATCH_S = 0.5  # how often a child checks that its daemon is alive
-_LAG_EVERY_S = 10.0  # lag asks the brokers for end offsets: not on every step
 _RESTART_MIN_S, _RESTART_MAX_S = 1.0, 30.0
 # Errors a child reports that stop the daemon, re-raised there as the same type so the
 # CLI prints its one-line "cannot start" message for them as for in-process ingest.
@@ -58,126 +49,6 @@ _ERRORS: dict[str, type[Exception]] = {
     "StoreUnavailable": StoreUnavailable,
     "StoreError": StoreError,
 }
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    """What a child builds its consumer, decoder, sampler and store from (picklable)."""
-
-    source: SourceSettings
-    store: StoreSettings
-    ingest: IngestSettings
-    log_level: int = logging.INFO
-
-
-@dataclass
-class Report:
-    """What a child tells the daemon after each step."""
-
-    child: int
-    ingested: int = 0
-    polled_ok: bool = False
-    counters: metrics.CounterTotals = field(default_factory=dict)
-    write_seconds: list[float] = field(default_factory=list)
-    lag: dict[PartitionKey, int] | None = None  # None: not measured this time
-    assigned: int = 0  # partitions this member holds
-    paused: bool = False
-    error: tuple[str, str] | None = None  # (exception type, message): the child exits
-
-
-def child_main(index: int, spec: ChildSpec, stop: Any, reports: Connection) -> None:
-    """A child process's loop: the in-process ingest loop, reporting after each step.
-
-    ``stop`` is a shared flag (set: finish the step, commit, exit); ``reports`` the
-    sending end of this child's own pipe to the daemon. Both are lock-free on purpose: a
-    child killed while holding a shared lock (a ``multiprocessing`` Event or Queue)
-    would block every other process that takes it.
-    """
-    logs.configure(spec.log_level)
-    # The daemon's process owns the signals (a terminal's SIGINT reaches the whole process
-    # group, systemd's SIGTERM the whole cgroup) and tells the children through ``stop``.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    stopping = threading.Event()
-    threading.Thread(
-        target=_watch_daemon, args=(stop, stopping), name="driftline-watch", daemon=True
-    ).start()
-    metrics.keep_store_writes()
-    report = Report(index)
-    try:
-        _ingest_until_stopped(index, spec, stopping, reports)
-    except Exception as exc:  # reported, then the daemon stops with it
-        log.exception("ingest process %d failed", index)
-        report.error = (type(exc).__name__, str(exc))
-    report.counters = metrics.counter_totals()
-    report.write_seconds = metrics.drain_store_writes()
-    try:
-        reports.send(report)
-    except OSError:
-        pass  # the daemon is gone
-    reports.close()
-
-
-def _watch_daemon(stop: Any, stopping: threading.Event) -> None:
-    parent = mp.parent_process()
-    while not stop.value:
-        time.sleep(_WATCH_S)
-        if parent is not None and not parent.is_alive():
-            # The daemon was killed: leave at once. What this child stored but did not
-            # commit is re-read by the partition's next owner and collapses in the store.
-            os._exit(0)
-    stopping.set()
-
-
-def _ingest_until_stopped(
-    index: int, spec: ChildSpec, stopping: threading.Event, reports: Connection
-) -> None:
-    from monitor.store.factory import open_store  # the store drivers load in the child
-
-    store = open_store(spec.store)
-    ingestor: Ingestor | None = None
-
-    def revoked(partitions: set[PartitionKey]) -> None:
-        if ingestor is not None:
-            ingestor.forget_partitions(partitions)
-
-    source = KafkaSource(spec.source, on_revoked=revoked)
-    ingestor = Ingestor(
-        source,
-        Decoder(spec.source),
-        Sampler(spec.source.sampling),
-        store,
-        spec.ingest.model_copy(update={"workers": 0}),
-        stopping,
-    )
-    last_lag = 0.0
-    try:
-        while not stopping.is_set():
-            report = Report(index)
-            try:
-                report.ingested = ingestor.step()
-                report.polled_ok = True
-            except Stopped as exc:
-                log.info("ingest process %d: %s", index, exc)
-                break
-            except SourceError as exc:
-                log.error("Kafka: %s; retrying", exc)
-                stopping.wait(1.0)
-            if time.monotonic() - last_lag > _LAG_EVERY_S:
-                last_lag = time.monotonic()
-                try:
-                    report.lag = source.lag()
-                except SourceError as exc:
-                    log.debug("lag not measured: %s", exc)
-            report.assigned = len(source.assignment())
-            report.paused = source.paused
-            report.counters = metrics.counter_totals()
-            report.write_seconds = metrics.drain_store_writes()
-            reports.send(report)
-    finally:
-        ingestor.close()
-        source.close()
-        store.close()
 
 
 class IngestProcesses:

@@ -18,7 +18,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timezone
 
 from monitor import metrics
@@ -27,6 +26,7 @@ from monitor.alerting.settings import AlertingSettings
 from monitor.blind_alert import BlindAlert
 from monitor.config import Config
 from monitor.coordination import Election, replica_id
+from monitor.evaluation.deleted_rules import resolve_deleted, state_key
 from monitor.health import EVALUATION, KAFKA, Sight
 from monitor.records import Alert
 from monitor.rules import persist
@@ -34,7 +34,7 @@ from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_files
 from monitor.rules.model import Group
 from monitor.rules.persist import RESULTS_TABLE, StateKey
-from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState
+from monitor.rules.state import RESOLVED, AlertState
 from monitor.stats.backend import get_namespace
 from monitor.store.base import Store
 
@@ -171,31 +171,12 @@ class Evaluator:
             return True, message
 
     def _resolve_removed_rules(self, rules: RuleSet, old: RuleSet | None = None) -> int:
-        """Resolve the active alerts of rules a reload deleted (else they fire forever).
-
-        The resolved notification carries the labels the alert fired with: those of the
-        last alert handed to alerting, else rebuilt from the deleted rule as the engine
-        builds them. Rules deleted while no replica ran (no old rule known) are resolved
-        in the store without a notification."""
-        old_rules = {(g.name, r.name): r for g, r in old.rules()} if old is not None else {}
+        """Resolve the active alerts of rules a reload deleted (:mod:`.deleted_rules`)."""
         engine, alerting = self.engine, self.alerting
         if engine is None:
             return 0
-        kept = {(g.name, r.name) for g, r in rules.rules()}
         now = datetime.now(timezone.utc)
-        changed: list[tuple[StateKey, AlertState]] = []
-        resolved: list[Alert] = []
-        for key, state in engine.states().items():
-            if (key[0], key[1]) in kept or state.state not in (PENDING, FIRING):
-                continue
-            done = replace(state, state=RESOLVED, resolved_at=now, keep_firing_since=None)
-            changed.append((key, done))
-            last = self._last_alerts.pop(key, None)
-            rule = old_rules.get((key[0], key[1]))
-            if last is None and rule is not None:
-                last = _rebuilt_alert(rule, key, state)
-            if last is not None and state.state == FIRING:
-                resolved.append(replace(last, state=RESOLVED, ends_at=now))
+        changed, resolved = resolve_deleted(engine.states(), rules, old, self._last_alerts, now)
         if not changed:
             return 0
         persist.write_states(self.store, changed)
@@ -263,7 +244,7 @@ class Evaluator:
         metrics.LAST_EVALUATION.set(time.time())
         self.sight.report(EVALUATION, True, f"evaluating on {self.replica}")
         for a in alerts:
-            key = _state_key(a)
+            key = state_key(a)
             if a.state == RESOLVED:
                 self._last_alerts.pop(key, None)
             elif key is not None:
@@ -385,28 +366,3 @@ class Evaluator:
         self._close_meta()
         if self.election is not None:
             self.election.close()
-
-
-def _state_key(alert: Alert) -> StateKey | None:
-    group, rule = alert.evidence.get("group"), alert.evidence.get("rule")
-    if not group or not rule:
-        return None
-    return (group, rule, alert.labels.get("model", ""), alert.labels.get("feature", ""))
-
-
-def _rebuilt_alert(rule, key: StateKey, state: AlertState) -> Alert:
-    """The alert a rule's state fired as (labels as :meth:`RuleEngine._alert` makes them)."""
-    group, name, model, feature = key
-    labels = {"alertname": name, "model": model, "severity": rule.labels.get("severity", "warning")}
-    if feature:
-        labels["feature"] = feature
-    labels.update(rule.labels)
-    return Alert(
-        labels=labels,
-        annotations={},
-        state=state.state,
-        starts_at=state.active_since or datetime.now(timezone.utc),
-        value=state.value,
-        evidence={"group": group, "rule": name, "reason": "rule deleted"},
-        receivers=list(rule.actions.notify),
-    )
