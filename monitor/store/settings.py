@@ -35,15 +35,30 @@ class ClickHouseSettings(BaseModel):
     # Cluster mode (monitor/store/cluster.py): the name of a cluster in the servers'
     # remote_servers config. Each table is then a local table in ``<database>_local`` on
     # every shard plus a Distributed table of the same name in ``database``.
-    cluster: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$",
+        description="A cluster of the servers' remote_servers config: every table becomes "
+        "a local table in '{database}_local' on each shard plus a Distributed table of the "
+        "same name in 'database' (see docs/deployment.md). Unset: one server.",
+    )
     # host:port (native) of every shard server, as this client reaches them, for the
     # schema statements; empty: the addresses the server lists in system.clusters.
-    shards: list[str] = Field(default_factory=list)
+    shards: list[str] = Field(
+        default_factory=list,
+        description="host:port (native) of every shard server as Driftline reaches them, "
+        "for the schema statements; empty: the addresses in the server's system.clusters.",
+    )
     # How rows spread over the shards (monitor/store/cluster.py: sharding_key): "model"
     # keeps each model on one shard; "origin" spreads a model's Kafka partitions over
     # the shards (one model's windows are read by all shards at once). Fixed when the
     # tables are created: changing it later applies to new databases only.
-    shard_by: Literal["model", "origin"] = "model"
+    shard_by: Literal["model", "origin"] = Field(
+        "model",
+        description="How rows spread over the shards: 'model' keeps each model on one "
+        "shard; 'origin' spreads a model's Kafka partitions over them. Fixed when the "
+        "tables are created.",
+    )
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ClickHouseSettings:
