@@ -24,7 +24,7 @@ _ASSIGN = re.compile(
     r"partition (?P<topic>\S+)\[(?P<partition>\d+)\] (?P<how>assigned|revoked|lost)"
 )
 _EVALUATION = re.compile(
-    r"^(?P<time>\S+ \S+) INFO monitor\.evaluator: evaluation group=(?P<group>\S+) "
+    r"^(?P<time>\S+ \S+) INFO monitor\.evaluation\.role: evaluation group=(?P<group>\S+) "
     r"window_end=(?P<window_end>\S+) replica=(?P<replica>\S+) alerts=(?P<alerts>\d+)$"
 )
 
