@@ -2,7 +2,7 @@
 description, runbook URL), the threshold of its latest evaluation, the silences muting it
 and the notifications that carried it.
 
-Kept apart from :mod:`monitor.api.alerts` (which lists the states) so each stays small.
+Kept apart from :mod:`monitor.api.alert_view` (which lists the states) so each stays small.
 Every lookup here is best-effort: a broken rule accessor or an unreadable outbox row
 leaves that piece of context empty, never the alerts page down.
 """

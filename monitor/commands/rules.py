@@ -157,7 +157,7 @@ def test(files: list[Path] = typer.Argument(..., help="Rule unit-test files.")) 
 
     Exit status: 0 when every test passes, 1 on a mismatch or an invalid test file.
     """
-    from monitor.rules.unittest import run_test_files
+    from monitor.rules.rule_tests import run_test_files
 
     ok = run_test_files(files, echo=typer.echo)
     if not ok:

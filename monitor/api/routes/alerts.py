@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from monitor.alerting.matchers import MAX_MATCHER_LENGTH, MAX_MATCHERS
 from monitor.alerting.settings import parse_duration
 from monitor.alerting.silences import Silence
-from monitor.api import alerts as alert_view
-from monitor.api import queries
+from monitor.api import alert_view, queries
 from monitor.api.auth import require_token
 from monitor.api.context import ApiContext
 from monitor.api.routes.common import API, context, utc

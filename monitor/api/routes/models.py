@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from monitor.alerting.settings import parse_duration
-from monitor.api import alerts as alert_view
-from monitor.api import queries
+from monitor.api import alert_view, queries
 from monitor.api import status as sight
 from monitor.api.context import ApiContext
 from monitor.api.distributions import NotFound, distribution

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from monitor.alerting.notifiers.base import Notification
 from monitor.api.alert_context import payload_alert_keys
-from monitor.api.alerts import alert_id
+from monitor.api.alert_view import alert_id
 from monitor.api.context import ApiContext
 from monitor.api.routes.common import API, context
 from monitor.redact import redact_text

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.rules.unittest import run_test_files
+from monitor.rules.rule_tests import run_test_files
 
 pytestmark = pytest.mark.timeout(300)
 

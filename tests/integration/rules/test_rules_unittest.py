@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.rules.unittest import run_test_files
+from monitor.rules.rule_tests import run_test_files
 
 pytestmark = pytest.mark.timeout(300)
 

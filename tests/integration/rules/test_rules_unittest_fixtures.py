@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.rules.unittest import run_test_files
+from monitor.rules.rule_tests import run_test_files
 
 pytestmark = pytest.mark.timeout(300)
 

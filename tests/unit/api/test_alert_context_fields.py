@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from monitor.alerting.matchers import parse_matcher
 from monitor.alerting.silences import Silence
 from monitor.api import alert_context
-from monitor.api.alerts import alert_id
+from monitor.api.alert_view import alert_id
 from monitor.rules.model import Rule
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)

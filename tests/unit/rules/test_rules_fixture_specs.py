@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.rules.unittest import _draw
+from monitor.rules.rule_tests import _draw
 
 
 def draw(spec, n=20_000, base=Path(".")):
