@@ -10,7 +10,7 @@
 # $SERVICES_DIR/kafka/tls at every start; the SASL user's password is random per start.
 #
 # Usage: scripts/services.sh start|stop|status|env|clickhouse-stop|clickhouse-start
-#        |kafka-stop|kafka-start|start-cluster|stop-cluster
+#        |kafka-stop|kafka-start|start-cluster|stop-cluster|shard-stop N|shard-start N
 # DRIFTLINE_CLUSTER=1 makes start also start a two-shard ClickHouse cluster (two more
 # 18.16 servers; start-cluster adds it to a running instance) and write its name and
 # shard addresses into the env file (DRIFTLINE_TEST_CLICKHOUSE_CLUSTER / _SHARDS).
@@ -652,6 +652,34 @@ cmd_stop_cluster() {
   fi
 }
 
+# Stop or start one shard server of a running cluster (N = 1 or 2), keeping its data and
+# port: outage tests take a shard away and bring it back.
+shard_name() {
+  [[ "${1:-}" =~ ^[0-9]+$ ]] && ((${1} >= 1 && ${1} <= ${#CLUSTER_SHARDS[@]})) ||
+    die "name a shard: 1..${#CLUSTER_SHARDS[@]}"
+  echo "${CLUSTER_SHARDS[$(($1 - 1))]}"
+}
+
+cmd_shard_stop() {
+  local name
+  name="$(shard_name "${1:-}")"
+  stop_one "$name"
+}
+
+cmd_shard_start() {
+  local name dir port bin
+  name="$(shard_name "${1:-}")"
+  dir="$SERVICES_DIR/$name"
+  [[ -s "$dir/config.xml" ]] || die "$name: no configuration in $dir (start-cluster first)"
+  pid_of "$name" >/dev/null && return 0
+  port="$(sed -n 's:.*<tcp_port>\([0-9]*\)</tcp_port>.*:\1:p' "$dir/config.xml")"
+  bin="$(clickhouse_binary)"
+  spawn "$name" "$bin" --config-file="$dir/config.xml"
+  say "$name restarting on 127.0.0.1:$port (pid $(cat "$RUN_DIR/$name.pid"))"
+  wait_healthy "$name" "$LOG_DIR/$name.err.log" clickhouse_healthy "$port" ||
+    die "$name could not start again (logs in $LOG_DIR)"
+}
+
 cmd_status() {
   local rc=0 name pid
   for name in "${CLUSTER_SHARDS[@]}"; do
@@ -687,9 +715,11 @@ kafka-stop) cmd_kafka_stop ;;
 kafka-start) cmd_kafka_start ;;
 start-cluster) cmd_start_cluster ;;
 stop-cluster) cmd_stop_cluster ;;
+shard-stop) cmd_shard_stop "${2:-}" ;;
+shard-start) cmd_shard_start "${2:-}" ;;
 *)
   echo "usage: $0 start|stop|status|env|clickhouse-stop|clickhouse-start|kafka-stop|kafka-start" \
-    "|start-cluster|stop-cluster (SERVICES_DIR=${SERVICES_DIR})" >&2
+    "|start-cluster|stop-cluster|shard-stop N|shard-start N (SERVICES_DIR=${SERVICES_DIR})" >&2
   exit 2
   ;;
 esac

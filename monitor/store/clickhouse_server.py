@@ -32,8 +32,9 @@ from monitor.store.sql import check_params, driver_value, to_driver_sql
 log = logging.getLogger(__name__)
 
 # Server error codes after which a retry may succeed (overload, timeouts, read-only
-# replicas, too many parts while merges catch up, network trouble seen by the server).
-_RETRYABLE_CODES = frozenset({159, 164, 202, 203, 209, 210, 241, 242, 252, 319, 999})
+# replicas, too many parts while merges catch up, network trouble seen by the server,
+# a cluster shard that cannot be reached: 279 "All connection tries failed").
+_RETRYABLE_CODES = frozenset({159, 164, 202, 203, 209, 210, 241, 242, 252, 279, 319, 999})
 # Concurrent per-feature reads of one window (query_arrays_many), at most the pool size.
 _PARALLEL_READS = 3
 _NETWORK_ERRORS = (

@@ -31,6 +31,19 @@ SHARDS_ENV = "DRIFTLINE_TEST_CLICKHOUSE_SHARDS"
 class Cluster:
     name: str
     shards: list[tuple[str, int]]
+    services_dir: Path
+
+    def services(self, *args: str) -> None:
+        """Run ``scripts/services.sh ARGS`` on this cluster's instance (shard-stop N...)."""
+        proc = subprocess.run(
+            ["bash", str(SERVICES_SCRIPT), *args],
+            env={**os.environ, "SERVICES_DIR": str(self.services_dir)},
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert proc.returncode == 0, f"services.sh {' '.join(args)}: {proc.stderr[-3000:]}"
 
     def client(self, shard: int, database: str = "default") -> Client:
         host, port = self.shards[shard]
@@ -45,14 +58,14 @@ class Cluster:
             client.disconnect()
 
 
-def _parse(name: str, shards: str) -> Cluster:
+def _parse(name: str, shards: str, services_dir: Path) -> Cluster:
     addresses = []
     for item in shards.split(","):
         host, _, port = item.strip().rpartition(":")
         if not host or not port.isdigit():
             pytest.fail(f"{SHARDS_ENV}={shards!r} is not a list of host:port", pytrace=False)
         addresses.append((host, int(port)))
-    return Cluster(name, addresses)
+    return Cluster(name, addresses, services_dir)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +73,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The two-shard cluster: from the environment, else started for this session."""
     name, shards = os.environ.get(CLUSTER_ENV, ""), os.environ.get(SHARDS_ENV, "")
     if name and shards:
-        yield _parse(name, shards)
+        if not os.environ.get("SERVICES_DIR"):
+            pytest.fail(
+                f"{CLUSTER_ENV} is set but SERVICES_DIR is not: export the folder of the "
+                "services.sh instance that runs the cluster (outage tests stop a shard)",
+                pytrace=False,
+            )
+        yield _parse(name, shards, Path(os.environ["SERVICES_DIR"]))
         return
     services_dir = tmp_path_factory.mktemp("driftline-cluster")
     env = {**os.environ, "SERVICES_DIR": str(services_dir)}
@@ -80,7 +99,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 pytrace=False,
             )
         values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-        yield _parse(values.get(CLUSTER_ENV, ""), values.get(SHARDS_ENV, ""))
+        yield _parse(values.get(CLUSTER_ENV, ""), values.get(SHARDS_ENV, ""), services_dir)
     finally:
         subprocess.run(["bash", str(SERVICES_SCRIPT), "stop"], env=env, timeout=120, check=False)
 

@@ -7,93 +7,24 @@ server, while the rows really are spread over both shards, each model on one sha
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cluster_data import MIN, MODELS, T0, batch, open_migrated, snapshot
 
-from monitor.records import Batch, DeadLetter, Event, Label, Origin
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.persist import read_results
 from monitor.rules.references import profile_frame, save_reference
 from monitor.store import reads, retention, schema
-from monitor.store.base import Store, StoreError
+from monitor.store.base import StoreError
 from monitor.store.factory import open_store
 from monitor.store.settings import StoreSettings
 
 pytestmark = pytest.mark.timeout(300)
-
-T0 = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
-MIN = timedelta(minutes=1)
-MODELS = [f"model-{i}" for i in range(6)]
-END = T0 + 60 * MIN
-
-
-def _events(model: str, first: int, n: int, shift: float, seed: int) -> list[Event]:
-    rng = np.random.default_rng(seed)
-    xs = rng.normal(shift, 1.0, n)
-    out = []
-    for i in range(n):
-        off = first + i
-        out.append(
-            Event(
-                event_id=f"{model}-e{off}",
-                model=model,
-                model_version="1",
-                ts=T0 + timedelta(seconds=2 * off),
-                # Every 7th x missing, so missing rates and NaN handling are compared too.
-                features={"x": None if off % 7 == 0 else float(xs[i]), "c": "abcd"[off % 4]},
-                prediction=float(rng.random()),
-                latency_ms=float(off % 13),
-                origin=Origin(f"in-{model}", off % 3, off),
-                sampled=off % 5 != 0,
-            )
-        )
-    return out
-
-
-def _batch(first: int, n: int, shift: float = 0.0) -> Batch:
-    events = [e for k, m in enumerate(MODELS) for e in _events(m, first, n, shift, seed=first + k)]
-    labels = [
-        Label(
-            e.event_id, e.model, str(i % 2), float(i % 2), e.ts, Origin("labels", 0, 10 * first + i)
-        )
-        for i, e in enumerate(events)
-        if i % 3 == 0
-    ]
-    dead = [DeadLetter(Origin("in-x", 0, first), "malformed_json: test", b"{", T0)]
-    return Batch(events=events, labels=labels, dead_letters=dead)
-
-
-def _open(settings: StoreSettings) -> Store:
-    store = open_store(settings)
-    store.migrate()
-    return store
-
-
-def _snapshot(store: Store, model: str) -> dict:
-    """Everything the reads give for one model's window, in an order-free form."""
-    numeric = reads.numeric_window(store, model, ["x"], T0, END)["x"]
-    preds, labels = reads.labelled(store, model, T0, END)
-    pairs = sorted(zip(np.asarray(preds).tolist(), np.asarray(labels).tolist(), strict=True))
-    return {
-        "numeric": np.sort(numeric).tobytes(),  # bit for bit, NaNs included
-        "n_numeric": len(numeric),
-        "categories": {
-            f: sorted(zip(cats, counts.tolist(), strict=True), key=str)
-            for f, (cats, counts) in reads.category_counts(store, model, ["c"], T0, END).items()
-        },
-        "categorical": sorted(reads.categorical_window(store, model, ["c"], T0, END)["c"]),
-        "feature_counts": reads.feature_counts(store, model, T0, END),
-        "event_counts": reads.event_counts(store, model, T0, END),
-        "predictions": np.sort(reads.predictions(store, model, T0, END)).tobytes(),
-        "labelled": pairs,
-        "features": reads.features(store, model),
-        "duplicates_possible": reads.duplicates_possible(store, model, T0, END),
-    }
 
 
 @pytest.mark.parametrize("shard_by", ["model", "origin"])
@@ -101,9 +32,9 @@ def test_rows_spread_over_shards_and_reads_equal_one_server(
     cluster, cluster_store_settings, server_store, shard_by: str
 ) -> None:
     cluster_settings = cluster_store_settings(shard_by)
-    on_cluster, single = _open(cluster_settings), _open(server_store)
+    on_cluster, single = open_migrated(cluster_settings), open_migrated(server_store)
     try:
-        first, second = _batch(0, 300), _batch(300, 300, shift=0.5)
+        first, second = batch(0, 300), batch(300, 300, shift=0.5)
         for store in (on_cluster, single):
             store.write_batch(first)
             store.write_batch(second)
@@ -135,7 +66,7 @@ def test_rows_spread_over_shards_and_reads_equal_one_server(
         assert reads.stored_origins(on_cluster) == reads.stored_origins(single)
         assert reads.dead_letter_count(on_cluster) == reads.dead_letter_count(single) == 2
         for model in MODELS:
-            got, want = _snapshot(on_cluster, model), _snapshot(single, model)
+            got, want = snapshot(on_cluster, model), snapshot(single, model)
             assert got == want, model
             # The replay was seen (so the window was read deduplicated) and removed.
             assert got["duplicates_possible"] is True
@@ -203,12 +134,12 @@ def test_rule_evaluation_gives_the_same_results_as_one_server(
     )
     results = {}
     for name, settings in (("cluster", cluster_settings), ("single", server_store)):
-        store = _open(settings)
+        store = open_migrated(settings)
         try:
             save_reference(store, "model-0", "training", reference)
-            first = _batch(0, 300)
+            first = batch(0, 300)
             store.write_batch(first)
-            store.write_batch(_batch(300, 600, shift=0.8))
+            store.write_batch(batch(300, 600, shift=0.8))
             store.write_batch(first)  # the replay again
             engine = RuleEngine(store, rules)
             for minute in (10, 20, 30):
@@ -224,9 +155,9 @@ def test_rule_evaluation_gives_the_same_results_as_one_server(
 
 
 def test_retention_drops_old_partitions_on_every_shard(cluster, cluster_settings) -> None:
-    store = _open(cluster_settings)
+    store = open_migrated(cluster_settings)
     try:
-        store.write_batch(_batch(0, 50))
+        store.write_batch(batch(0, 50))
         database = cluster_settings.clickhouse.database
         dropped = retention.drop_expired_partitions(store, 1, now=T0 + timedelta(days=3))
         # Every shard that held rows of the day dropped its own partition of it.
