@@ -2,7 +2,8 @@
 
 For each back end, in one run: write N events x F numeric + C categorical features through
 ``Store.write_batch`` (timed: feature rows/s), time the window reads of
-:mod:`monitor.store.reads` (values/s), then one full evaluation of a drift rule over all
+:mod:`monitor.store.reads` (values/s) and the engine's whole-window read
+(:func:`monitor.store.window_reads.read_features`), then one full evaluation of a drift rule over all
 numeric features end to end (``RuleEngine.evaluate_group``: models, reference, store
 read, statistics, result and state writes) against the statistics alone on the same
 arrays in memory (``evaluate_drift`` on a ``WindowData`` built from the generated
@@ -41,6 +42,7 @@ from monitor.rules.windows import read_window
 from monitor.store import reads, schema
 from monitor.store.factory import open_store
 from monitor.store.settings import StoreSettings
+from monitor.store.window_reads import read_features
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 WINDOW = timedelta(hours=1)
@@ -155,7 +157,9 @@ def run_backend(store, args, events, arrays, ruleset: RuleSet) -> dict[str, floa
     if args.legacy:
         out["legacy_read_s"], _ = best_of(lambda: legacy_numeric_window(store, num, T0, end), 1)
     # Where end to end goes besides the statistics: the whole window read of the engine
-    # (counts, kinds, numeric and categorical values) and loading the reference profile.
+    # (counts, kinds, numeric and categorical values; read_features is its feature part,
+    # one dedup decision and, on chDB, one query) and loading the reference profile.
+    out["read_features_s"], _ = best_of(lambda: read_features(store, MODEL, T0, end), args.rounds)
     out["read_window_s"], _ = best_of(lambda: read_window(store, MODEL, T0, end), args.rounds)
     out["reference_load_s"], _ = best_of(
         lambda: load_reference(store, MODEL, "training"), args.rounds
@@ -174,6 +178,11 @@ def run_backend(store, args, events, arrays, ruleset: RuleSet) -> dict[str, floa
     assert len(results) == args.numeric
     out["end_to_end_over_stats"] = out["end_to_end_s"] / out["stats_s"]
     return out
+
+
+def load_average() -> str:
+    """1, 5 and 15 minute load averages (what else ran on the machine meanwhile)."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def server_settings() -> StoreSettings | None:
@@ -213,7 +222,7 @@ def main() -> None:
     events, arrays = make_data(args.events, args.numeric, args.categorical)
     print(
         f"{args.events} events x {args.numeric} numeric + {args.categorical} categorical "
-        f"features, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+        f"features, {os.cpu_count()} CPUs, load average {load_average()} at the start"
     )
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -235,6 +244,7 @@ def main() -> None:
             results["chdb"] = run_backend(store, args, events, arrays, ruleset)
         finally:
             store.close()
+    print(f"load average {load_average()} at the end")
     for backend, r in results.items():
         line = " ".join(f"{k}={v:.4g}" for k, v in r.items())
         print(f"{backend}: {line}")

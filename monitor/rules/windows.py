@@ -1,7 +1,9 @@
 """Reading one model's window from the store into a :class:`WindowData`.
 
 Feature values and per-feature counts (how many values were numbers and how many were
-categories: what the window's schema is) come through :mod:`monitor.store.reads`. The
+categories: what the window's schema is) come through
+:func:`monitor.store.window_reads.read_features` (one deduplication decision, one query
+for counts and values on chDB). The
 number of *sampled* events (the denominator of missing rates) is queried here,
 deduplicated with ``FINAL`` on the (small) events table and with names as parameters.
 """
@@ -22,6 +24,7 @@ from monitor.stats.profile import NumericProfile
 from monitor.store import reads, schema
 from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
+from monitor.store.window_reads import read_features
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +78,12 @@ def read_window(
     n_events, n_sampled = event_totals(store, model, start, end)
     data = WindowData(n_events=n_events, n_sampled=n_sampled)
     if features and n_sampled:
-        data.kinds = window_kinds(store, model, start, end)
+        # counts, numeric values and category counts with one dedup decision
+        window = read_features(store, model, start, end)
+        data.kinds = window.kinds
         data.known = dict(reads.features(store, model))
-        num = [f for f, k in data.kinds.items() if k == "numeric"]
-        cat = [f for f, k in data.kinds.items() if k == "categorical"]
-        data.numeric = reads.numeric_window(store, model, num, start, end)
-        data.categorical = reads.categorical_window(store, model, cat, start, end)
+        data.numeric = window.numeric
+        data.categorical = reads.repeat_categories(window.categories)
     if rows and n_sampled:
         data.kinds = data.kinds or window_kinds(store, model, start, end)
         data.rows = joint.window_rows(store, model, data.kinds, start, end)

@@ -29,7 +29,7 @@ T = TypeVar("T")
 _WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
 
 
-def _window(model: str, start: datetime, end: datetime) -> dict[str, object]:
+def window_params(model: str, start: datetime, end: datetime) -> dict[str, object]:
     return {"model": model, "start": epoch_seconds(start), "end": epoch_seconds(end)}
 
 
@@ -72,7 +72,7 @@ def features(store: Store, model: str) -> list[tuple[str, str]]:
 def _feature_rows(
     store: Store, model: str, names: list[str], start: datetime, end: datetime, column: str
 ) -> dict[str, np.ndarray]:
-    params = {**_window(model, start, end), "features": list(names)}
+    params = {**window_params(model, start, end), "features": list(names)}
     # IN (subquery) lets the primary key (model, feature, ts) prune granules.
     return store.query_columns(
         f"SELECT feature, {column} AS v FROM {schema.FEATURE_VALUES} FINAL "
@@ -97,7 +97,7 @@ def duplicates_possible(store: Store, model: str, start: datetime, end: datetime
         f"SELECT topic, `partition`, min_offset, max_offset FROM {schema.FEATURE_WRITES} "
         "WHERE model = {model:String} AND max_ts >= toDateTime({start:UInt32}) "
         "AND min_ts < toDateTime({end:UInt32})",
-        _window(model, start, end),
+        window_params(model, start, end),
     )
     lo, hi = cols["min_offset"].astype(np.uint64), cols["max_offset"].astype(np.uint64)
     if len(lo) < 2:
@@ -122,7 +122,8 @@ def duplicates_possible(store: Store, model: str, start: datetime, end: datetime
 # One query per feature: each reads one contiguous range of the primary key (model,
 # feature, ts), and its answer is that feature's array, with no name per row and no
 # regrouping. ifNull keeps the column a plain Float64 that both back ends hand over as
-# a NumPy array; FINAL only when two writes of the window overlap.
+# a NumPy array; FINAL only when two writes of the window overlap. chDB answers all
+# features in one groupArray query instead (query_grouped_floats).
 _NUMERIC_VALUES = (
     "SELECT ifNull(value, nan) AS v FROM {table} "
     "WHERE model = {{model:String}} AND feature = {{feature:String}} AND "
@@ -143,24 +144,41 @@ def numeric_window(
     -------
     dict[str, numpy.ndarray]
         One float64 array per requested feature (empty when it has no rows); NaN marks
-        a missing value (or a non-numeric one).
+        a missing value (or a non-numeric one). Arrays may be read-only views.
     """
     if not features:
         return {}
     names = list(dict.fromkeys(features))
-    base = _window(model, start, end)
+    base = window_params(model, start, end)
+    return deduplicated(
+        store, model, start, end, lambda final: numeric_values(store, base, names, final)
+    )
 
-    def read(final: str) -> list[dict[str, np.ndarray]]:
-        sql = _NUMERIC_VALUES.format(table=schema.FEATURE_VALUES + final)
-        return store.query_arrays_many(sql, [{**base, "feature": name} for name in names])
 
-    answers = _deduplicated(store, model, start, end, read)
+def numeric_values(
+    store: Store, base: dict[str, object], names: list[str], final: str
+) -> dict[str, np.ndarray]:
+    """:func:`numeric_window`'s read with the dedup decided (``final`` is "" or " FINAL")."""
+    if hasattr(store, "query_grouped_floats"):  # chDB: one query for the whole window
+        others, arrays = store.query_grouped_floats(
+            f"SELECT feature, groupArray(ifNull(value, nan)) AS v FROM {schema.FEATURE_VALUES}"
+            f"{final} WHERE model = {{model:String}} "
+            "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
+            f"AND {_WINDOW} GROUP BY feature",
+            {**base, "features": names},
+            "v",
+        )
+        out = {name: np.empty(0, dtype=np.float64) for name in names}
+        out.update(zip(map(str, others["feature"]), arrays, strict=True))
+        return out
+    sql = _NUMERIC_VALUES.format(table=schema.FEATURE_VALUES + final)
+    answers = store.query_arrays_many(sql, [{**base, "feature": name} for name in names])
     return {
         name: np.asarray(a["v"], dtype=np.float64) for name, a in zip(names, answers, strict=True)
     }
 
 
-def _deduplicated(
+def deduplicated(
     store: Store, model: str, start: datetime, end: datetime, read: Callable[[str], T]
 ) -> T:
     """``read("")`` when the window's feature rows hold no duplicates, else
@@ -184,8 +202,8 @@ def category_counts(
 ) -> dict[str, tuple[list[str | None], np.ndarray]]:
     """How often each category of each feature occurs among sampled events in the window.
 
-    Counted inside the store (one ``GROUP BY category`` over each feature's key range),
-    so only the distinct categories and their counts travel.
+    Counted inside the store (one ``GROUP BY feature, category`` over the features' key
+    ranges), so only the distinct categories and their counts travel.
 
     Returns
     -------
@@ -193,24 +211,38 @@ def category_counts(
         Per requested feature: the categories (None for missing, sorted with None first)
         and their counts as int64 (both empty when the feature has no rows).
     """
-    out: dict[str, tuple[list[str | None], np.ndarray]] = {}
     if not features:
-        return out
-    base = _window(model, start, end)
+        return {}
+    names = list(dict.fromkeys(features))
+    base = window_params(model, start, end)
+    return deduplicated(
+        store, model, start, end, lambda final: category_rows(store, base, names, final)
+    )
 
-    def read(final: str) -> dict[str, tuple[list[str | None], np.ndarray]]:
-        sql = (
-            f"SELECT category, count() AS n FROM {schema.FEATURE_VALUES}{final} "
-            "WHERE model = {model:String} AND feature = {feature:String} AND "
-            f"{_WINDOW} GROUP BY category ORDER BY isNotNull(category), category"
-        )
-        counts = {}
-        for name in dict.fromkeys(features):
-            cols = store.query_columns(sql, {**base, "feature": name})
-            counts[name] = (list(cols["category"]), np.asarray(cols["n"], dtype=np.int64))
-        return counts
 
-    out.update(_deduplicated(store, model, start, end, read))
+def category_rows(
+    store: Store, base: dict[str, object], names: list[str], final: str
+) -> dict[str, tuple[list[str | None], np.ndarray]]:
+    """:func:`category_counts`' read with the dedup decided: one query for all ``names``."""
+    cols = store.query_columns(
+        f"SELECT feature, category, count() AS n FROM {schema.FEATURE_VALUES}{final} "
+        "WHERE model = {model:String} "
+        "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
+        f"AND {_WINDOW} GROUP BY feature, category "
+        "ORDER BY feature, isNotNull(category), category",
+        {**base, "features": names},
+    )
+    feature = cols["feature"].astype(str)
+    counts = np.asarray(cols["n"], dtype=np.int64)
+    # rows come sorted by feature: one slice per feature (a few rows per category)
+    cuts = np.flatnonzero(feature[1:] != feature[:-1]) + 1
+    bounds = np.concatenate(([0], cuts, [len(feature)]))
+    out: dict[str, tuple[list[str | None], np.ndarray]] = {
+        name: ([], np.empty(0, dtype=np.int64)) for name in names
+    }
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        if hi > lo:
+            out[str(feature[lo])] = (list(cols["category"][lo:hi]), counts[lo:hi])
     return out
 
 
@@ -228,11 +260,18 @@ def categorical_window(
     dict[str, numpy.ndarray]
         One object array of str per requested feature; None marks a missing value.
     """
+    return repeat_categories(category_counts(store, model, features, start, end))
+
+
+def repeat_categories(
+    counts: dict[str, tuple[list[str | None], np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Each feature's categories repeated by their counts (object arrays, None = missing)."""
     out = {}
-    for name, (categories, counts) in category_counts(store, model, features, start, end).items():
+    for name, (categories, n) in counts.items():
         labels = np.empty(len(categories), dtype=object)
         labels[:] = categories
-        out[name] = np.repeat(labels, counts)
+        out[name] = np.repeat(labels, n)
     return out
 
 
@@ -242,16 +281,18 @@ def feature_counts(
     """``(numbers, categories)``: how many values of each feature with a row in the window
     were numbers and how many were categories (what the window's schema is, and the
     numerators of missing rates). Deduplicated like the window reads."""
+    base = window_params(model, start, end)
+    return deduplicated(store, model, start, end, lambda final: count_rows(store, base, final))
 
-    def read(final: str) -> list[tuple]:
-        return store.query(
-            "SELECT feature, countIf(isNotNull(value)) AS nums, "
-            f"countIf(isNotNull(category)) AS cats FROM {schema.FEATURE_VALUES}{final} "
-            f"WHERE model = {{model:String}} AND {_WINDOW} GROUP BY feature",
-            _window(model, start, end),
-        )
 
-    rows = _deduplicated(store, model, start, end, read)
+def count_rows(store: Store, base: dict[str, object], final: str) -> dict[str, tuple[int, int]]:
+    """:func:`feature_counts`' read with the dedup decided."""
+    rows = store.query(
+        "SELECT feature, countIf(isNotNull(value)) AS nums, "
+        f"countIf(isNotNull(category)) AS cats FROM {schema.FEATURE_VALUES}{final} "
+        f"WHERE model = {{model:String}} AND {_WINDOW} GROUP BY feature",
+        base,
+    )
     return {str(f): (int(n), int(c)) for f, n, c in rows}
 
 
@@ -264,7 +305,7 @@ def event_counts(
         "SELECT toUInt32(toStartOfMinute(ts)) AS minute, count() AS n "
         f"FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} AND {_WINDOW} "
         "GROUP BY minute ORDER BY minute",
-        _window(model, start, end),
+        window_params(model, start, end),
     )
     return [(datetime.fromtimestamp(int(m), tz=timezone.utc), int(n)) for m, n in rows]
 
@@ -273,7 +314,7 @@ def predictions(store: Store, model: str, start: datetime, end: datetime) -> np.
     """Predictions of all events in the window as float64, NaN where there was none."""
     cols = store.query_columns(
         f"SELECT prediction FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} AND {_WINDOW}",
-        _window(model, start, end),
+        window_params(model, start, end),
     )
     return np.asarray(cols["prediction"], dtype=np.float64)
 
@@ -331,7 +372,7 @@ def _labelled_columns(
         "  ORDER BY event_id, ts DESC, topic DESC, `partition` DESC, `offset` DESC"
         "  LIMIT 1 BY event_id"
         ") AS l USING event_id",
-        _window(model, start, end),
+        window_params(model, start, end),
     )
 
 

@@ -127,5 +127,5 @@ def test_a_write_during_the_read_makes_it_read_again_with_final(answers, reads_d
         done.append(final)
         return final
 
-    got = reads._deduplicated(store, "m", T0, T0 + timedelta(hours=1), read)
+    got = reads.deduplicated(store, "m", T0, T0 + timedelta(hours=1), read)
     assert done == reads_done and got == reads_done[-1]
