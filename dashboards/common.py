@@ -77,17 +77,71 @@ def fetch_or_stop(path: str, **params) -> dict:
     try:
         return client().get(path, **params)
     except ApiError as exc:
+        # The daemon down, or up but failing this read (the store down: 503): either
+        # way the page cannot be drawn, and it says which.
+        headline = (
+            "Driftline is unreachable"
+            if getattr(exc, "status", None) is None
+            else "Driftline cannot answer this page"
+        )
         st.error(
-            f"**Driftline is unreachable: nothing on this page can be trusted.** {exc}",
+            f"**{headline}: nothing on this page can be trusted.** {exc}",
             icon=":material/error:",
         )
         st.stop()
         raise  # st.stop() raises; this keeps type checkers and readers sure
 
 
+def models_overview() -> list[dict]:
+    """Every model the daemon has seen, with its status and what Driftline sees of it."""
+    return fetch_or_stop("/models")["models"]
+
+
 def model_names() -> list[str]:
     """Every model the daemon has seen (the pickers of the model and alerts pages)."""
-    return [m["model"] for m in fetch_or_stop("/models")["models"]]
+    return [m["model"] for m in models_overview()]
+
+
+def model_sight_notes(m: dict) -> list[str]:
+    """``"not evaluating since ..."`` / ``"no data since ..."`` of one model's entry in
+    ``/models``: what keeps its status from meaning "all is well"."""
+    notes = []
+    if m.get("evaluation") == "not evaluating":
+        notes.append(f"not evaluating since {when(m.get('not_evaluating_since'))}")
+    if m.get("data") == "no data":
+        notes.append(f"no data since {when(m.get('no_events_since'))}")
+    return notes
+
+
+def show_receiver(r: dict) -> None:
+    """One receiver's delivery state: red while failing, with since when and how often."""
+    if r["status"] == "failing":
+        last = when(r["last_success"]) if r.get("last_success") else "never"
+        st.error(
+            f"**{r['receiver']}**: failing since {when(r['failing_since'])}, "
+            f"{r['failed_attempts']} failed attempts, {r['pending']} waiting; "
+            f"last success {last}; last error: {r['last_detail']}",
+            icon=":material/notifications_off:",
+        )
+    elif r["status"] == "ok":
+        st.markdown(f":green[●] **{r['receiver']}**: last success {when(r['last_success'])}")
+    else:
+        st.markdown(f":gray[●] **{r['receiver']}**: nothing sent yet")
+
+
+def delivery(note: dict, receivers: dict[str, dict]) -> str:
+    """What became of one notification, read with its receiver's delivery state: a
+    notification stuck behind a failing receiver says so, not a bare "pending"."""
+    status = note["status"]
+    r = receivers.get(note["receiver"])
+    if status != "pending":
+        return status
+    if r is not None and r["status"] == "failing":
+        return (
+            f"not delivered: {note['receiver']} failing since {when(r['failing_since'])}, "
+            f"{r['failed_attempts']} failed attempts"
+        )
+    return "waiting to be sent"
 
 
 def sight_banner() -> dict | None:

@@ -20,7 +20,14 @@ PREFIX = "/api/v1"
 
 
 class ApiError(Exception):
-    """The API answered with an error or could not be reached; ``str()`` is for people."""
+    """The API answered with an error or could not be reached; ``str()`` is for people.
+
+    ``status`` is the HTTP status of the answer, None when the API could not be reached.
+    """
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class ApiClient:
@@ -63,7 +70,7 @@ class ApiClient:
                 message = r.json().get("error", r.text)
             except ValueError:
                 message = r.text
-            raise ApiError(f"{r.status_code}: {message}")
+            raise ApiError(f"{r.status_code}: {message}", r.status_code)
         return r
 
     def get(self, path: str, **params: Any) -> dict:

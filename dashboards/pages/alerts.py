@@ -17,9 +17,9 @@ from common import (  # noqa: E402
     fetch_or_stop,
     model_names,
     show_alert,
+    show_receiver,
     sight_banner,
     times,
-    when,
     write,
     write_access,
 )
@@ -91,16 +91,7 @@ receivers = fetch_or_stop("/receivers")["receivers"]
 if not receivers:
     st.caption("No receiver configured.")
 for r in receivers:
-    if r["status"] == "failing":
-        st.error(
-            f"**{r['receiver']}**: failing since {when(r['failing_since'])}, "
-            f"{r['failed_attempts']} failed attempts, {r['pending']} waiting; "
-            f"last success {when(r['last_success'])}; last error: {r['last_detail']}"
-        )
-    elif r["status"] == "ok":
-        st.markdown(f":green[●] **{r['receiver']}**: last success {when(r['last_success'])}")
-    else:
-        st.markdown(f":gray[●] **{r['receiver']}**: nothing sent yet")
+    show_receiver(r)
 
 st.subheader("Acknowledge")
 active = [a for a in alerts if a["state"] in ("firing", "pending")]

@@ -16,7 +16,8 @@ from common import (  # noqa: E402
     client,
     fetch_list,
     fetch_or_stop,
-    model_names,
+    model_sight_notes,
+    models_overview,
     number,
     refresh_seconds,
     show_alert,
@@ -25,18 +26,27 @@ from common import (  # noqa: E402
 )
 from driftline_client import ApiError  # noqa: E402
 from estimation_section import estimation_section  # noqa: E402
+from notifications_section import notifications_section  # noqa: E402
 
 MAX_DISTRIBUTIONS = 8
 
 st.title("Model")
 sight_banner()
-models = model_names()
+overview = {m["model"]: m for m in models_overview()}
+models = list(overview)
 if not models:
     st.info("No data yet: no model has sent an event. Is the producer running?")
     st.stop()
 wanted = st.query_params.get("model", models[0])
 model = st.selectbox("Model", models, index=models.index(wanted) if wanted in models else 0)
 st.query_params["model"] = model
+# Blind for this model (nothing evaluated, no events): said before any chart, so a calm
+# page is never read as "all is well" (the alerts shown are the last known state).
+for note in model_sight_notes(overview[model]):
+    st.warning(
+        f"**{model}: {note}**; its alerts below are the last known state.",
+        icon=":material/visibility_off:",
+    )
 hours = st.sidebar.selectbox(
     "Time range", [6, 24, 72, 168], index=1, format_func=lambda h: f"{h} h"
 )
@@ -328,34 +338,6 @@ def alert_timeline() -> None:
     drill_down(alerts)
 
 
-def notifications() -> None:
-    notes = fetch_list("/notifications", "notifications", model=model)
-    if not notes:
-        st.caption("No notification for this model yet.")
-        return
-    frame = pd.DataFrame(notes)
-    if "alert_ids" not in frame:  # a daemon older than the alert ids of notifications
-        frame["alert_ids"] = [[] for _ in range(len(frame))]
-    # a link to the Alerts page showing the (first) alert the notification carried
-    frame["alert_link"] = frame["alert_ids"].map(
-        lambda ids: f"alerts?alert={ids[0]}" if ids else None
-    )
-    frame["alert_ids"] = frame["alert_ids"].map(", ".join)
-    shown = ["created_at", "receiver", "kind", "alert_status", "status", "id", "alert_ids"]
-    shown.append("alert_link")
-    st.dataframe(
-        frame[shown],
-        hide_index=True,
-        column_config={
-            "id": "notification id",
-            "alert_ids": st.column_config.TextColumn(
-                "alerts carried", help="alert ids, as on the Alerts page"
-            ),
-            "alert_link": st.column_config.LinkColumn("alert", display_text="open alert"),
-        },
-    )
-
-
 @st.fragment(run_every=refresh_seconds())
 def page() -> None:
     info = fetch_or_stop(f"/models/{model}")
@@ -373,7 +355,7 @@ def page() -> None:
     st.subheader("Alert timeline")
     alert_timeline()
     st.subheader("Notifications sent")
-    notifications()
+    notifications_section(model)
 
 
 def drill_down(alerts: list[dict]) -> None:

@@ -7,12 +7,7 @@ Playwright drives Debian's Chromium (installed with apt when missing).
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "api"))
 from api_seed import NOW as seeded_now  # noqa: E402
 from api_seed import seed_drift  # noqa: E402
+from e2e_browser import CHROMIUM_ARGS, dashboard, ensure_chromium, settle  # noqa: E402
 
 from monitor.api.context import ApiContext  # noqa: E402
 from monitor.api.server import ApiServer  # noqa: E402
@@ -30,57 +26,6 @@ from monitor.store.factory import open_store  # noqa: E402
 from monitor.store.settings import StoreSettings  # noqa: E402
 
 GAP = (6, 7)  # boundaries 30 and 35 minutes ago were never evaluated
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def ensure_chromium() -> str:
-    """Debian's chromium, installed with apt-get when missing (fails, never skips)."""
-    if not Path(CHROMIUM).exists():
-        cmd = ["apt-get", "install", "-y", "chromium"]
-        if os.geteuid() != 0 and shutil.which("sudo"):
-            cmd = ["sudo", "-n", *cmd]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
-        if proc.returncode != 0 or not Path(CHROMIUM).exists():
-            pytest.fail(f"chromium is missing and apt-get failed: {proc.stderr[-2000:]}")
-    return CHROMIUM
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not answer within {timeout:.0f}s")
-
-
-def settle(page) -> None:
-    """Wait until Streamlit replaced its loading skeletons with the rendered elements."""
-    page.get_by_test_id("stMetricValue").first.wait_for(timeout=60_000)
-    page.wait_for_function(
-        "() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
-        timeout=60_000,
-    )
-    page.wait_for_timeout(1000)  # let charts finish their first paint before the screenshot
 
 
 @pytest.mark.timeout(600)
@@ -95,8 +40,6 @@ def test_firing_alert_visible_in_browser(tmp_path, tmp_output):
     seeded = seed_drift(store, tmp_path, history=history)
     assert any(a.state == "firing" for a in seeded["alerts"])
     ctx = ApiContext(store, rules=lambda: seeded["rules"])
-    port = free_port()
-    log = (tmp_output / "streamlit.log").open("w")
     with ApiServer(ctx, ApiSettings(port=0)) as api:
         series = httpx.get(api.url + "/api/v1/models/fraud/results").json()["series"]
         (amount,) = [x for x in series if x["feature"] == "amount"]
@@ -108,65 +51,34 @@ def test_firing_alert_visible_in_browser(tmp_path, tmp_output):
         # what the heatmap draws: the boundaries around the gap and now, none in the gap
         assert {boundary(k) for k in (8, 5, 1, 0)} <= ends, ends
         assert not {boundary(k) for k in GAP} & ends, ends
-        env = {**os.environ, "DRIFTLINE_API_URL": api.url}
-        dash = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(REPO / "dashboards" / "app.py"),
-                "--server.address",
-                "127.0.0.1",
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_http(base + "/_stcore/health", 120)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=browser_path, args=ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(base + "/", wait_until="domcontentloaded")
-                page.get_by_text("FIRING").first.wait_for(timeout=90_000)
-                assert page.get_by_text("fraud").first.is_visible()
-                settle(page)
-                assert "Firing: amount_psi on amount" in page.inner_text("body")
-                page.screenshot(path=str(tmp_output / "overview.png"), full_page=True)
-                page.goto(base + "/model?model=fraud", wait_until="domcontentloaded")
-                page.get_by_text("critical: amount_psi on amount").first.wait_for(timeout=90_000)
-                settle(page)
-                page.screenshot(path=str(tmp_output / "model.png"), full_page=True)
-                shown = page.inner_text("body")
-                # the alert with its threshold, rounded value, annotations and runbook
-                assert "(threshold 0.2, fixed)" in shown
-                assert "amount of fraud drifted" in shown
-                assert page.get_by_role("link", name="Runbook").first.is_visible()
-                # the heatmap: one chart with its caption, screenshotted on its own
-                heat = page.get_by_test_id("stVegaLiteChart").first
-                heat.scroll_into_view_if_needed()
-                assert "One cell per evaluation" in shown
-                heat.screenshot(path=str(tmp_output / "heatmap.png"))
-                page.goto(base + "/alerts", wait_until="domcontentloaded")
-                page.get_by_text("amount of fraud drifted").first.wait_for(timeout=90_000)
-                page.wait_for_timeout(1500)
-                page.screenshot(path=str(tmp_output / "alerts.png"), full_page=True)
-                browser.close()
-        finally:
-            dash.terminate()
-            try:
-                dash.wait(20)
-            except subprocess.TimeoutExpired:
-                dash.kill()
-            log.close()
+        with dashboard(api.url, tmp_output / "streamlit.log") as base, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(base + "/", wait_until="domcontentloaded")
+            page.get_by_text("FIRING").first.wait_for(timeout=90_000)
+            assert page.get_by_text("fraud").first.is_visible()
+            settle(page)
+            assert "Firing: amount_psi on amount" in page.inner_text("body")
+            page.screenshot(path=str(tmp_output / "overview.png"), full_page=True)
+            page.goto(base + "/model?model=fraud", wait_until="domcontentloaded")
+            page.get_by_text("critical: amount_psi on amount").first.wait_for(timeout=90_000)
+            settle(page)
+            page.screenshot(path=str(tmp_output / "model.png"), full_page=True)
+            shown = page.inner_text("body")
+            # the alert with its threshold, rounded value, annotations and runbook
+            assert "(threshold 0.2, fixed)" in shown
+            assert "amount of fraud drifted" in shown
+            assert page.get_by_role("link", name="Runbook").first.is_visible()
+            # the heatmap: one chart with its caption, screenshotted on its own
+            heat = page.get_by_test_id("stVegaLiteChart").first
+            heat.scroll_into_view_if_needed()
+            assert "One cell per evaluation" in shown
+            heat.screenshot(path=str(tmp_output / "heatmap.png"))
+            page.goto(base + "/alerts", wait_until="domcontentloaded")
+            page.get_by_text("amount of fraud drifted").first.wait_for(timeout=90_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(tmp_output / "alerts.png"), full_page=True)
+            browser.close()
     store.close()
     assert (tmp_output / "overview.png").stat().st_size > 10_000
     assert (tmp_output / "heatmap.png").stat().st_size > 5_000

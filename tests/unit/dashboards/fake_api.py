@@ -317,7 +317,8 @@ def build(models: list[str], blind: bool = False) -> tuple[FastAPI, dict]:
                     "kind": "alerts",
                     "group_key": "k",
                     "created_at": NOW.isoformat(),
-                    "status": "delivered",
+                    # while the webhook fails, the notification waits in the outbox
+                    "status": "pending" if blind else "delivered",
                     "models": ["fraud"],
                     "alert_status": "firing",
                     "alerts": 1,

@@ -163,6 +163,64 @@ def test_alerts_page_shows_receiver_delivery_state(blind_api):
     assert failing and "failing since" in failing[0] and "ConnectError" in failing[0]
 
 
+def test_model_page_says_the_model_is_not_evaluated_and_has_no_data(blind_api):
+    at = run("model.py")
+    notes = [w.value for w in at.warning if "its alerts below are the last known state" in w.value]
+    assert any("fraud: not evaluating since" in n for n in notes), notes
+    assert any("fraud: no data since" in n for n in notes), notes
+    assert "**FIRING** critical: amount_psi on amount" in text(at)  # still shown, still red
+
+
+def test_notification_behind_a_failing_receiver_is_not_a_bare_pending(blind_api):
+    at = run("model.py")
+    receiver = [e.value for e in at.error if e.value.startswith("**oncall**: failing since")]
+    assert receiver and "30 failed attempts" in receiver[0] and "last success" in receiver[0]
+    [table] = [d.value for d in at.dataframe if "alert_status" in d.value]
+    [status] = table["status"].tolist()
+    assert status.startswith("not delivered: oncall failing since"), status
+    assert status.endswith("30 failed attempts"), status
+
+
+def test_notification_delivered_shows_delivered_and_the_receiver_green(api):
+    at = run("model.py")
+    [table] = [d.value for d in at.dataframe if "alert_status" in d.value]
+    assert table["status"].tolist() == ["delivered"]
+    assert any(":green[●] **oncall**: last success" in m.value for m in at.markdown)
+
+
+@pytest.fixture
+def store_down_api(monkeypatch):
+    """The daemon answers, its store does not: /status says so, every read is a 503."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI()
+    reason = {"what": "store", "since": None, "detail": "store unreachable: NetworkError"}
+
+    @app.get("/api/v1/status")
+    def status() -> dict:
+        return {"blind": True, "reasons": [reason], "last_evaluation": None, "receivers": []}
+
+    @app.get("/api/v1/{path:path}")
+    def down(path: str) -> JSONResponse:
+        return JSONResponse({"error": "the store is unavailable; try again shortly"}, 503)
+
+    with Served(app) as served:
+        monkeypatch.setenv("DRIFTLINE_API_URL", served.url)
+        yield
+
+
+@pytest.mark.parametrize("page", ["overview.py", "model.py", "alerts.py"])
+def test_store_down_is_blind_and_one_red_state_naming_the_store(store_down_api, page):
+    at = run(page)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2, errors  # the blind banner, then the page's one red state
+    assert "Driftline is blind" in errors[0] and "store unreachable" in errors[0]
+    assert "Driftline cannot answer this page: nothing on this page can be trusted" in errors[1]
+    assert "503: the store is unavailable" in errors[1]
+    assert not at.success and not at.info and "No data yet" not in text(at)
+
+
 def test_silence_form_sends_a_duration_string(api):
     at = sign_in(run("alerts.py"))
     at.text_input(key="silence_by").set_value("ana").run()
