@@ -44,7 +44,7 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.source.consumer import consumer_options
+from monitor.source.consumer import await_topic_metadata, consumer_options
 from monitor.source.settings import SourceSettings
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class Election:
         if client is None:
             _ensure_topic(options, self.topic)
             self._consumer = KafkaConsumer(**options)
-        self._consumer.subscribe([self.topic], listener=_Listener(self))
+        self._subscribe(self._consumer)
 
     def is_leader(self) -> bool:
         """Poll the group (keeps membership) and say whether this member owns partition 0."""
@@ -157,12 +157,21 @@ class Election:
         """A fresh member after the last one could not be created (Kafka down)."""
         try:
             consumer = KafkaConsumer(**self._options)
-            consumer.subscribe([self.topic], listener=_Listener(self))
+            self._subscribe(consumer)
         except KafkaError as exc:
             log.warning("evaluator election: cannot reach Kafka: %s", exc)
             return False
         self._consumer = consumer
         return True
+
+    def _subscribe(self, consumer: Any) -> None:
+        consumer.subscribe([self.topic], listener=_Listener(self))
+        # The topic's partitions known before the first join (see await_topic_metadata);
+        # when they do not come in time the join goes ahead as before.
+        try:
+            await_topic_metadata(consumer, self._options.get("request_timeout_ms", 30_000))
+        except KafkaError as exc:
+            log.warning("evaluator election: no metadata for %s yet: %s", self.topic, exc)
 
     def _rejoining(self) -> bool:
         coordinator = getattr(self._consumer, "_coordinator", None)

@@ -126,27 +126,18 @@ class KafkaSource:
             self._consumer.subscribe(topics=topics, listener=_Listener(self))
         except KafkaError as exc:
             raise SourceError(f"cannot start Kafka consumer: {exc}") from exc
+        # See await_topic_metadata: without it a member was seen reading nothing for good.
         self._learn_partitions(topics)
         log.info("subscribed to %s as group %s", ", ".join(topics), settings.kafka.group_id)
 
     def _learn_partitions(self, topics: list[str]) -> None:
-        """Fetch the topics' partitions before the first poll joins the group.
-
-        kafka-python joins a fixed topic list without waiting for its metadata. When the
-        join answers first (a loaded host), the leader assigns nothing, and the rejoin
-        that the arriving metadata triggers was seen never to complete: the member stayed
-        in the group owning no partition, reading nothing, for good. With the partitions
-        known before the join, the first assignment already covers them. A topic that does
-        not exist yet is named in the log; the group picks it up when it appears.
-        """
-        for topic in topics:
-            try:
-                partitions = self._consumer.partitions_for_topic(topic)
-            except KafkaError as exc:
-                log.warning("cannot read the partitions of topic %s yet: %s", topic, exc)
-                return
-            if not partitions:
-                log.warning("topic %s has no partitions (not created yet?)", topic)
+        try:
+            missing = await_topic_metadata(self._consumer, self.settings.kafka.request_timeout_ms)
+        except KafkaError as exc:
+            log.warning("no metadata for %s yet: %s", ", ".join(topics), describe_error(exc))
+            return
+        for topic in missing:
+            log.warning("topic %s has no partitions (not created yet?)", topic)
 
     # -- polling ----------------------------------------------------------------------
 
@@ -375,6 +366,28 @@ class _Closed:
 
     def __getattr__(self, name: str) -> Any:
         raise SourceError("the Kafka source is closed")
+
+
+def await_topic_metadata(consumer: Any, timeout_ms: int) -> list[str]:
+    """Wait up to ``timeout_ms`` for the metadata of the topics ``consumer`` subscribed to.
+
+    kafka-python joins a fixed topic list without waiting for its metadata. When the join
+    answers first (seen on a loaded host), the leader assigns nothing, and the rejoin the
+    arriving metadata then triggers was seen never to complete: the member stayed in the
+    group owning no partition, for good. With the partitions known before the first
+    ``poll`` joins, the first assignment covers them. The client's own metadata call
+    (``partitions_for_topic``) waits without a limit, so this waits on its pending
+    metadata update with one; a client without those internals (a test's fake) is left
+    alone. Returns the subscribed topics without partitions (not created yet); raises the
+    client's ``KafkaTimeoutError`` when no metadata came in time.
+    """
+    net = getattr(consumer, "_net", None)
+    manager = getattr(consumer, "_manager", None)
+    cluster = getattr(consumer, "_cluster", None)
+    if net is None or manager is None or cluster is None:
+        return []
+    net.run(manager.wait_for, cluster.request_update(), timeout_ms)
+    return sorted(t for t in consumer.subscription() or () if not cluster.partitions_for_topic(t))
 
 
 def consumer_options(settings: SourceSettings) -> dict[str, Any]:

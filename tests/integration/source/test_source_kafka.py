@@ -187,3 +187,23 @@ def test_jvm_shaped_topic_is_mapped_and_bad_messages_are_dead_letters(
         (4, "missing_field"),
     ]
     assert "'meta.emittedAt'" in dead[1].reason
+
+
+def test_partitions_are_known_before_the_first_join(
+    kafka_bootstrap: str, topic_factory: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The source learns its topics' partitions in the constructor (see
+    await_topic_metadata), and names a topic that does not exist yet."""
+    topic = topic_factory(partitions=3)
+    missing = f"not-created-{uuid.uuid4().hex[:8]}"
+    s = settings(
+        kafka_bootstrap,
+        f"meta-{uuid.uuid4().hex[:8]}",
+        [{"topic": topic}, {"topic": missing}],
+    )
+    with caplog.at_level("WARNING", logger="monitor.source.consumer"):
+        with KafkaSource(s) as source:
+            cluster = source._consumer._cluster
+            assert cluster.partitions_for_topic(topic) == {0, 1, 2}
+    assert f"topic {missing} has no partitions" in caplog.text
+    assert f"topic {topic} has no" not in caplog.text

@@ -177,9 +177,6 @@ class _StuckConsumer(ProbedConsumer):
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.listener = listener
 
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {TP.partition}
-
     def close(self, autocommit: bool, timeout_ms: int) -> None:
         self.closed = True
 
