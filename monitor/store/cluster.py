@@ -72,7 +72,7 @@ def sharding_key(statement: str, shard_by: str = "model") -> str:
 
     ``model``: the first ``ORDER BY`` column (``model`` for every per-model table), so a
     model lives on one shard. ``origin``: tables keyed by a Kafka origin are sharded by
-    its ``(topic, partition)`` instead, so one model's partitions spread over the shards
+    its ``(topic, partition)`` instead (``cityHash64(topic) + partition``), so one model's partitions spread over the shards
     while every duplicate of an origin still lands where the first copy did; other
     tables as with ``model``.
 
@@ -83,7 +83,9 @@ def sharding_key(statement: str, shard_by: str = "model") -> str:
     """
     columns = order_by_columns(statement)
     if shard_by == "origin" and {"topic", "partition"} <= set(columns):
-        return "cityHash64(`topic`, `partition`)"
+        # A topic's partitions take consecutive keys, so they go round the shards from a
+        # start that depends on the topic: N partitions on N shards use every shard.
+        return "cityHash64(`topic`) + `partition`"
     return f"cityHash64(`{columns[0]}`)"
 
 

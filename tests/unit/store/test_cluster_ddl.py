@@ -66,7 +66,7 @@ def test_shard_by_origin_spreads_kafka_tables_by_partition_and_keeps_the_rest() 
         if s.strip().startswith("CREATE")
     }
     for table in (schema.EVENTS, schema.FEATURE_VALUES, schema.LABELS, schema.FEATURE_WRITES):
-        assert sharding_key(creates[table], "origin") == "cityHash64(`topic`, `partition`)"
+        assert sharding_key(creates[table], "origin") == "cityHash64(`topic`) + `partition`"
     assert sharding_key(creates["rule_results"], "origin") == "cityHash64(`group_name`)"
     assert sharding_key(creates[schema.MODEL_FEATURES], "origin") == "cityHash64(`model`)"
     with pytest.raises(ValidationError, match="shard_by"):
