@@ -10,8 +10,9 @@ the reference profile:
   side by side so features keep their joint behaviour, and the timestamps. At most
   ``rules.calibration_sample_size`` rows (a seeded subset, still in order, when larger).
 * calibrations, computed on first use per (rule, features, statistic, rate, window-size
-  bucket, window, interval) and cached on the sample, so an evaluation never recomputes
-  one; a reference that cannot support the rule caches its error (one attempt, not one
+  bucket, window, interval), cached on the sample and kept in the store
+  (:mod:`monitor.rules.calibration_store`), so neither an evaluation nor a restart
+  recomputes one; a reference that cannot support the rule caches its error (one attempt, not one
   per evaluation). A new version of the reference is a new profile: calibrated afresh.
 
 Evaluations and the null windows use the same statistic, the same feature subset and the
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from monitor.rules.calibration_store import calibration_digest
 from monitor.stats.calibration import (
     Calibration,
     CalibrationError,
@@ -72,6 +74,10 @@ class CalibrationSample:
     ordered: bool = False  # rows are in time order (with or without timestamps)
     source_rows: int = 0  # rows of the reference file (the sample may be a subset)
     cache: dict[tuple, Calibration | CalibrationError] = field(default_factory=dict, repr=False)
+    # Calibrations learned earlier from this reference version and kept in the store
+    # (monitor.rules.calibration_store), by key digest, and where a new one is kept.
+    stored: dict[str, Calibration] = field(default_factory=dict, repr=False)
+    keep: Callable[[str, Calibration], None] | None = field(default=None, repr=False)
 
     @property
     def n_rows(self) -> int:
@@ -257,6 +263,8 @@ def rule_calibration(
     )
     hit = sample.cache.get(key)
     if hit is None:
+        hit = sample.stored.get(calibration_digest(key))
+    if hit is None:
         try:
             plan = window_plan(
                 sample.n_rows,
@@ -280,6 +288,8 @@ def rule_calibration(
                 hit.method,
                 hit.n_null,
             )
+            if sample.keep is not None:
+                sample.keep(calibration_digest(key), hit)
         except CalibrationError as exc:
             log.error("%s", exc)
             hit = exc

@@ -35,6 +35,7 @@ import pandas as pd
 
 from monitor.rules.calibrated import DEFAULT_SAMPLE_ROWS, CalibrationSample
 from monitor.rules.calibrated import sample_frame as calibration_sample
+from monitor.rules.calibration_store import StoredCalibrations
 from monitor.rules.joint import JointSample, sample_frame
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile
@@ -290,5 +291,9 @@ def load_reference(store: Store, model: str, name: str) -> ReferenceProfile | No
         params,
     )
     profile = ReferenceProfile.from_json(rows[0][0], source=rows[0][1], created_at=created)
+    if profile.calibration is not None:  # what was learned from this version before
+        stored = StoredCalibrations(store, model, name, created)
+        profile.calibration.stored = stored.load()
+        profile.calibration.keep = stored.save
     _CACHE[(model, name)] = (created, profile)
     return profile

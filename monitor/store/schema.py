@@ -416,6 +416,26 @@ MIGRATIONS: list[Migration] = [
             for c in ("band_lower", "band_upper", "realized", "n_labelled", "contributions")
         ),
     ),
+    # Rules (monitor/rules/calibration_store.py): calibrated thresholds learned from a
+    # reference version, kept so a restart or another replica does not learn them again.
+    # key: a digest of what the calibration depends on; calibration: its JSON.
+    Migration(
+        9,
+        "rules: reference_calibrations",
+        (
+            """
+            CREATE TABLE IF NOT EXISTS reference_calibrations (
+                model String,
+                name String,
+                reference_created DateTime('UTC'),
+                key String,
+                calibration String,
+                learned_at DateTime('UTC')
+            ) ENGINE = ReplacingMergeTree(learned_at)
+            ORDER BY (model, name, reference_created, key)
+            """,
+        ),
+    ),
 ]
 
 

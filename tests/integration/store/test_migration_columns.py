@@ -20,7 +20,7 @@ def test_added_columns_already_there_are_recorded_not_re_added(store) -> None:
     assert schema.apply_migrations(store, [*schema.MIGRATIONS, extra]) == [extra.version]
     assert extra.version in schema.applied_versions(store)
     # migration 8's columns exist on every migrated store, so its guard sees them
-    last = schema.MIGRATIONS[-1]
+    last = next(m for m in schema.MIGRATIONS if m.version == 8)
     assert last.adds_columns and schema._columns_exist(store, last.adds_columns)
     assert not schema._columns_exist(store, (("rule_results", "no_such_column"),))
 
