@@ -27,6 +27,7 @@ from monitor.alerting.service import META_ALERTNAME
 from monitor.alerting.settings import Duration
 from monitor.source.consumer import consumer_options
 from monitor.source.settings import SourceSettings
+from monitor.source.undecodable import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class KafkaProbe:
                 )
         except KafkaError as exc:
             self.close()
-            return False, f"Kafka unreachable: {type(exc).__name__}: {exc}"[:300]
+            return False, f"Kafka unreachable: {describe_error(exc)}"[:300]
         except Exception as exc:  # anything else from the client is also "cannot see"
             self.close()
             return False, f"Kafka probe failed: {type(exc).__name__}"
