@@ -2,9 +2,9 @@
 
 A binned statistic (PSI, KL, Jensen-Shannon, Hellinger over reference-fixed bins) and
 the range check need only how many of a window's values fall below, between and above
-known edges, not the values. :func:`binned_counts` counts them where the rows are (one
-``countIf`` per edge over each feature's key range), so ``F x (E + 1)`` integers travel
-instead of every value, in the layout of :func:`monitor.stats.refbins.edge_counts`:
+known edges, not the values. :func:`binned_counts` counts them where the rows are (a
+slot per value from vectorized comparisons, ``GROUP BY`` slot, over each feature's key
+range), so ``F x (E + 1)`` integers travel instead of every value, in the layout of :func:`monitor.stats.refbins.edge_counts`:
 ``[below, bin_0, ..., bin_{E-2}, above]`` with half-open bins ``[e_i, e_{i+1})``, over
 the feature's *finite* values (NaN, missing and infinities left out, as the statistics
 leave them out). The edges are bound as Float64 parameters, which both engines parse
@@ -31,14 +31,17 @@ _MAX_EDGES = 1_000
 
 
 def _counts_sql(n_edges: int, final: str) -> str:
-    # placeholders e0..e{n-1} come from this constant template, never from input
-    below = ", ".join(f"countIf(v < {{e{k}:Float64}}) AS b{k}" for k in range(n_edges))
+    # A value's slot is how many edges are <= it (0: below, n_edges: above), a sum of
+    # vectorized comparisons; GROUP BY a small integer is cheap. (One countIf per edge
+    # was 2-3x slower on 18.16.) Placeholders e0..e{n-1} come from this constant
+    # template, never from input.
+    slot = " + ".join(f"(v >= {{e{k}:Float64}})" for k in range(n_edges))
     return (
-        f"SELECT count() AS n, {below} FROM ("
+        f"SELECT toUInt32({slot}) AS slot, count() AS n FROM ("
         f"  SELECT ifNull(value, nan) AS v FROM {schema.FEATURE_VALUES}{final}"
         "  WHERE model = {model:String} AND feature = {feature:String} AND "
         "  ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
-        ") WHERE isFinite(v)"
+        ") WHERE isFinite(v) GROUP BY slot"
     )
 
 
@@ -96,7 +99,7 @@ def _read(
         ]
         answers = store.query_arrays_many(_counts_sql(size, final), params)
         for name, a in zip(names, answers, strict=True):
-            n = int(a["n"][0]) if a["n"].size else 0
-            at = np.array([int(a[f"b{k}"][0]) if n else 0 for k in range(size)], dtype=np.int64)
-            out[name] = np.concatenate(([at[0]], np.diff(at), [n - at[-1]])).astype(np.int64)
+            counts = np.zeros(size + 1, dtype=np.int64)
+            np.add.at(counts, a["slot"].astype(np.int64), a["n"].astype(np.int64))
+            out[name] = counts
     return out
