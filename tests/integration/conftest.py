@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -24,22 +25,58 @@ from monitor.store.base import Store
 from monitor.store.factory import open_store
 from monitor.store.settings import StoreSettings
 
+# DRIFTLINE_TEST_STORE_ON_CLUSTER=1 runs every "clickhouse" store test on the two-shard
+# cluster instead (DRIFTLINE_TEST_CLICKHOUSE_CLUSTER / _SHARDS from services.sh, entry
+# on the first shard, shard_by from DRIFTLINE_TEST_CLUSTER_SHARD_BY, default model): the
+# same tests, through Distributed tables. Opt-in; tests/integration/cluster always runs.
+ON_CLUSTER_ENV = "DRIFTLINE_TEST_STORE_ON_CLUSTER"
+
+
+def _on_cluster() -> tuple[str, list[tuple[str, int]]] | None:
+    if os.environ.get(ON_CLUSTER_ENV) != "1":
+        return None
+    name = os.environ.get("DRIFTLINE_TEST_CLICKHOUSE_CLUSTER", "")
+    shards = os.environ.get("DRIFTLINE_TEST_CLICKHOUSE_SHARDS", "")
+    if not name or not shards:
+        pytest.fail(
+            f"{ON_CLUSTER_ENV}=1 needs DRIFTLINE_TEST_CLICKHOUSE_CLUSTER and _SHARDS "
+            "(DRIFTLINE_CLUSTER=1 scripts/services.sh start writes them)",
+            pytrace=False,
+        )
+    addresses = [a.rpartition(":") for a in shards.split(",")]
+    return name, [(h, int(p)) for h, _, p in addresses]
+
 
 @pytest.fixture
-def server_store(clickhouse_address: tuple[str, int]) -> Iterator[StoreSettings]:
+def server_store(request: pytest.FixtureRequest) -> Iterator[StoreSettings]:
     """Settings of a fresh database on the test ClickHouse server, dropped afterwards."""
-    host, port = clickhouse_address
+    cluster = _on_cluster()
+    if cluster is None:
+        host, port = request.getfixturevalue("clickhouse_address")
+        servers, extra = [(host, port)], {}
+    else:
+        servers = cluster[1]
+        (host, port), extra = (
+            servers[0],
+            {
+                "cluster": cluster[0],
+                "shard_by": os.environ.get("DRIFTLINE_TEST_CLUSTER_SHARD_BY", "model"),
+            },
+        )
+    database = f"dl_t_{uuid.uuid4().hex[:12]}"
     settings = StoreSettings.model_validate(
-        {"clickhouse": {"host": host, "port": port, "database": f"dl_t_{uuid.uuid4().hex[:12]}"}}
+        {"clickhouse": {"host": host, "port": port, "database": database, **extra}}
     )
     yield settings
     from clickhouse_driver import Client
 
-    client = Client(host=host, port=port, connect_timeout=5)
-    try:
-        client.execute(f"DROP DATABASE IF EXISTS `{settings.clickhouse.database}`")
-    finally:
-        client.disconnect()
+    for address in servers:
+        client = Client(host=address[0], port=address[1], connect_timeout=5)
+        try:
+            for name in (database, f"{database}_local") if extra else (database,):
+                client.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            client.disconnect()
 
 
 @pytest.fixture(params=["clickhouse", "chdb"])
