@@ -3,8 +3,8 @@
 For each back end, in one run: write N events x F numeric + C categorical features through
 ``Store.write_batch`` (timed: feature rows/s), time the window reads of
 :mod:`monitor.store.reads` (values/s) and the engine's whole-window read
-(:func:`monitor.store.window_reads.read_features`), then one full evaluation of a drift rule over all
-numeric features end to end (``RuleEngine.evaluate_group``: models, reference, store
+(:func:`monitor.store.window_reads.read_features`), then one full evaluation of a drift
+rule over all numeric features end to end (``RuleEngine.evaluate_group``: models, reference, store
 read, statistics, result and state writes) against the statistics alone on the same
 arrays in memory (``evaluate_drift`` on a ``WindowData`` built from the generated
 values). ``--legacy`` also times the previous read (``FINAL``, one feature name per row,
@@ -39,7 +39,7 @@ from monitor.rules.evaluate import WindowData, evaluate_drift
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.references import load_reference, profile_frame, save_reference
 from monitor.rules.windows import read_window
-from monitor.store import reads, schema
+from monitor.store import legacy_reads, reads, schema
 from monitor.store.factory import open_store
 from monitor.store.settings import StoreSettings
 from monitor.store.window_reads import read_features
@@ -104,9 +104,9 @@ def reference_frame(f: int, c: int, rows: int = 20_000) -> pd.DataFrame:
 
 def legacy_numeric_window(store, names: list[str], start: datetime, end: datetime) -> dict:
     """The read before issue 13: FINAL, one feature name per row, regrouped in Python."""
-    cols = reads._feature_rows(store, MODEL, names, start, end, "value")
+    cols = legacy_reads.feature_rows(store, MODEL, names, start, end, "value")
     values = np.asarray(cols["v"], dtype=np.float64)
-    return reads._group(cols["feature"], values, names, np.empty(0, dtype=np.float64))
+    return legacy_reads.group_by_name(cols["feature"], values, names, np.empty(0, dtype=np.float64))
 
 
 def timed_inserts(store) -> dict[str, float]:

@@ -4,7 +4,8 @@ A binned statistic (PSI, KL, Jensen-Shannon, Hellinger over reference-fixed bins
 the range check need only how many of a window's values fall below, between and above
 known edges, not the values. :func:`binned_counts` counts them where the rows are (a
 slot per value from vectorized comparisons, ``GROUP BY`` slot, over each feature's key
-range), so ``F x (E + 1)`` integers travel instead of every value, in the layout of :func:`monitor.stats.refbins.edge_counts`:
+range), so ``F x (E + 1)`` integers travel instead of every value, in the layout of
+:func:`monitor.stats.refbins.edge_counts`:
 ``[below, bin_0, ..., bin_{E-2}, above]`` with half-open bins ``[e_i, e_{i+1})``, over
 the feature's *finite* values (NaN, missing and infinities left out, as the statistics
 leave them out). The edges are bound as Float64 parameters, which both engines parse

@@ -33,20 +33,6 @@ def window_params(model: str, start: datetime, end: datetime) -> dict[str, objec
     return {"model": model, "start": epoch_seconds(start), "end": epoch_seconds(end)}
 
 
-def _group(names: np.ndarray, values: np.ndarray, wanted: list[str], empty: np.ndarray) -> dict:
-    """Split ``values`` by ``names`` into one array per wanted name (sort once, no loop
-    over rows in Python)."""
-    out = {name: empty.copy() for name in wanted}
-    if len(names) == 0:
-        return out
-    keys, inverse = np.unique(names.astype(str), return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
-    for i, key in enumerate(keys):
-        out[str(key)] = values[order[bounds[i] : bounds[i + 1]]]
-    return out
-
-
 def models(store: Store) -> list[str]:
     """Every model that has events, sorted."""
     return [
@@ -65,22 +51,6 @@ def features(store: Store, model: str) -> list[tuple[str, str]]:
         {"model": model},
     )
     return [(str(f), str(k)) for f, k in rows]
-
-
-# The read before issue 13 (FINAL, one feature name per row, regrouped in Python); kept
-# as the reference the tests and bench/evaluate.py compare the new reads against.
-def _feature_rows(
-    store: Store, model: str, names: list[str], start: datetime, end: datetime, column: str
-) -> dict[str, np.ndarray]:
-    params = {**window_params(model, start, end), "features": list(names)}
-    # IN (subquery) lets the primary key (model, feature, ts) prune granules.
-    return store.query_columns(
-        f"SELECT feature, {column} AS v FROM {schema.FEATURE_VALUES} FINAL "
-        "WHERE model = {model:String} "
-        "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
-        f"AND {_WINDOW}",
-        params,
-    )
 
 
 def duplicates_possible(store: Store, model: str, start: datetime, end: datetime) -> bool:

@@ -2,7 +2,7 @@
 
 The per-feature array reads, in-store category counts and FINAL-only-when-needed
 deduplication must give exactly what the previous read gave (FINAL, one feature name per
-row, regrouped in Python; kept as ``reads._feature_rows`` + ``reads._group``) and what
+row, regrouped in Python; kept in ``monitor/store/legacy_reads.py``) and what
 NumPy computes from the rows written, including after a batch was written twice.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from monitor.records import Batch, Event, Origin
-from monitor.store import reads, schema
+from monitor.store import legacy_reads, reads, schema
 from monitor.store.base import StoreError
 from monitor.store.columns import batch_columns
 from monitor.store.common import feature_write_ranges
@@ -58,9 +58,9 @@ def make_events(n: int, first: int = 0, seed: int = 0) -> list[Event]:
 
 
 def legacy_numeric(store, names: list[str]) -> dict[str, np.ndarray]:
-    cols = reads._feature_rows(store, "m", names, T0, END, "value")
+    cols = legacy_reads.feature_rows(store, "m", names, T0, END, "value")
     values = np.asarray(cols["v"], dtype=np.float64)
-    return reads._group(cols["feature"], values, names, np.empty(0, dtype=np.float64))
+    return legacy_reads.group_by_name(cols["feature"], values, names, np.empty(0, dtype=np.float64))
 
 
 def bits(values: np.ndarray) -> list[int]:
