@@ -42,7 +42,7 @@ from typing import Any
 
 from clickhouse_driver import Client
 
-from monitor.store.base import StoreError
+from monitor.store.base import StoreError, StoreUnavailable
 from monitor.store.clickhouse_server import ClickHouseStore, _mapped_errors
 from monitor.store.settings import ClickHouseSettings
 
@@ -252,6 +252,21 @@ class ClusterStore(ClickHouseStore):
             if _DUPLICATE_COLUMN not in str(exc):
                 raise
             log.warning("store cluster: %s:%d %s: column exists already", *address, database)
+
+    def ping(self) -> bool:
+        """True when the entry server *and every shard* answer: with a shard away every
+        write and read fails, so readiness and the "blind" check must say so too."""
+        try:
+            reached = self.query(
+                "SELECT count() FROM cluster({c:String}, system, one)", {"c": self.cluster}
+            )
+            shards = self.query(
+                "SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = {c:String}",
+                {"c": self.cluster},
+            )
+        except (StoreError, StoreUnavailable):
+            return False
+        return bool(shards) and int(shards[0][0]) > 0 and reached == shards
 
     def local_stores(self) -> list[ClickHouseStore]:
         """A plain store on each shard's local database (retention drops partitions

@@ -23,14 +23,18 @@ def test_a_write_during_a_shard_outage_is_retried_and_stored_once(
         first, second = batch(0, 200), batch(200, 200, shift=0.5)
         on_cluster.write_batch(first)
         single.write_batch(first)
+        assert on_cluster.ping()
         cluster.services("shard-stop", "2")
         try:
+            # Readiness and the "blind" check see the missing shard, not only the entry.
+            assert not on_cluster.ping()
             with pytest.raises(StoreUnavailable):
                 on_cluster.write_batch(second)
             with pytest.raises(StoreUnavailable):
                 reads.models(on_cluster)
         finally:
             cluster.services("shard-start", "2")
+        assert on_cluster.ping()
         # The ingest loop's retry: the whole batch again, on a store opened afresh.
         retried = open_store(cluster_settings)
         try:
