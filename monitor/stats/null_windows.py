@@ -225,6 +225,7 @@ def window_plan(
     draws = n_windows or _windows_to_draw(rate)
     wanted = ordered_windows_needed(rate)
     disjoint = 0
+    ts: np.ndarray | None = None
     if timestamps is not None and duration is not None and duration > 0:
         ts = np.asarray(timestamps, dtype=np.float64)
         if ts.shape != (n_rows,) or (ts.size > 1 and bool(np.any(np.diff(ts) < 0))):
@@ -232,27 +233,7 @@ def window_plan(
         span = float(ts[-1] - ts[0]) if n_rows else 0.0
         disjoint = int(span // duration)
         if disjoint >= wanted:
-            starts = None
-            if interval:
-                # the windows the engine would have evaluated over the reference period:
-                # ending on interval boundaries counted from the epoch (a process that
-                # changes on the hour looks calmer in windows straddling the hour)
-                first = math.ceil((ts[0] + duration) / interval)
-                last = math.floor((ts[-1] + 1e-9) / interval) + 1
-                ends = np.arange(first, last + 1, dtype=np.float64) * interval
-                if ends.size >= min(draws, MIN_NULL_WINDOWS):
-                    if ends.size > draws:
-                        pick = np.unique(np.round(np.linspace(0, ends.size - 1, draws)))
-                        ends = ends[pick.astype(np.int64)]
-                    starts = ends - duration
-            if starts is None:
-                # too few boundaries (a window as long as the interval): moving windows
-                # at evenly spaced start offsets
-                starts = ts[0] + np.linspace(0.0, span - duration, draws)
-            # windows without a row (gaps) are not windows the engine would evaluate
-            lo = np.searchsorted(ts, starts, "left")
-            hi = np.searchsorted(ts, starts + duration, "left")
-            starts = starts[hi > lo]
+            starts = _time_window_starts(ts, float(duration), interval, draws)
             return WindowPlan(
                 "time",
                 n_rows,
@@ -265,24 +246,21 @@ def window_plan(
                 disjoint=disjoint,
                 what=what,
             )
-        timed = (ts, float(duration))
-    else:
-        timed = (None, None)
-        if ordered:
-            disjoint = n_rows // window_rows
-            if disjoint >= wanted:
-                offsets = n_rows - window_rows + 1
-                starts = np.unique(np.round(np.linspace(0, offsets - 1, min(draws, offsets))))
-                return WindowPlan(
-                    "blocks",
-                    n_rows,
-                    window_rows,
-                    int(starts.size),
-                    seed,
-                    starts.astype(np.int64),
-                    disjoint=disjoint,
-                    what=what,
-                )
+    elif ordered:
+        disjoint = n_rows // window_rows
+        if disjoint >= wanted:
+            offsets = n_rows - window_rows + 1
+            starts = np.unique(np.round(np.linspace(0, offsets - 1, min(draws, offsets))))
+            return WindowPlan(
+                "blocks",
+                n_rows,
+                window_rows,
+                int(starts.size),
+                seed,
+                starts.astype(np.int64),
+                disjoint=disjoint,
+                what=what,
+            )
     if disjoint:
         logger.info(
             "%s: %d disjoint windows (rate %g wants %d): resampling, after a homogeneity check",
@@ -300,12 +278,40 @@ def window_plan(
         draws,
         seed,
         np.empty(0, np.int64),
-        timed[0],
-        timed[1],
+        ts,
+        None if ts is None else float(duration),
         draw_rows=draw_rows,
         disjoint=disjoint,
         what=what,
     )
+
+
+def _time_window_starts(
+    ts: np.ndarray, duration: float, interval: float | None, draws: int
+) -> np.ndarray:
+    """Start times of the reference's null time windows that hold at least one row."""
+    span = float(ts[-1] - ts[0])
+    starts = None
+    if interval:
+        # the windows the engine would have evaluated over the reference period: ending
+        # on interval boundaries counted from the epoch (a process that changes on the
+        # hour looks calmer in windows straddling the hour)
+        first = math.ceil((ts[0] + duration) / interval)
+        last = math.floor((ts[-1] + 1e-9) / interval) + 1
+        ends = np.arange(first, last + 1, dtype=np.float64) * interval
+        if ends.size >= min(draws, MIN_NULL_WINDOWS):
+            if ends.size > draws:
+                pick = np.unique(np.round(np.linspace(0, ends.size - 1, draws)))
+                ends = ends[pick.astype(np.int64)]
+            starts = ends - duration
+    if starts is None:
+        # too few boundaries (a window as long as the interval): moving windows at evenly
+        # spaced start offsets
+        starts = ts[0] + np.linspace(0.0, span - duration, draws)
+    # windows without a row (gaps) are not windows the engine would evaluate
+    lo = np.searchsorted(ts, starts, "left")
+    hi = np.searchsorted(ts, starts + duration, "left")
+    return starts[hi > lo]
 
 
 def ordered_windows_needed(rate: float) -> int:
