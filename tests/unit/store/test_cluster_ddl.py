@@ -115,3 +115,27 @@ def test_an_entry_server_that_is_no_shard_gets_the_distributed_tables_only() -> 
     assert ("entry", 9000, "dl", "CREATE") in store.ran
     assert ("entry", 9000, "dl_local", "CREATE") not in store.ran
     store.close()
+
+
+class _HalfAltered(_Recorder):
+    """Shard b got the ALTER before a crash: its local table has the column already."""
+
+    def _run_on(self, address, database, sql) -> None:
+        if address[0] == "b" and database == "dl_local" and sql.startswith("ALTER"):
+            raise StoreError("Cannot add column x: column with this name already exists")
+        if sql.startswith("ALTER TABLE broken"):
+            raise StoreError("Table dl_local.broken doesn't exist")
+        super()._run_on(address, database, sql)
+
+
+def test_an_alter_re_run_after_a_crash_skips_the_shards_that_have_it() -> None:
+    store = _HalfAltered()
+    store.execute_schema("ALTER TABLE rule_results ADD COLUMN x String DEFAULT ''")
+    assert [(h, db) for h, _, db, _ in store.ran] == [
+        ("a", "dl_local"),
+        ("a", "dl"),
+        ("b", "dl"),
+    ]
+    with pytest.raises(StoreError, match="doesn't exist"):
+        store.execute_schema("ALTER TABLE broken ADD COLUMN x String")
+    store.close()
