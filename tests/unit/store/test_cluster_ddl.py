@@ -139,3 +139,15 @@ def test_an_alter_re_run_after_a_crash_skips_the_shards_that_have_it() -> None:
     with pytest.raises(StoreError, match="doesn't exist"):
         store.execute_schema("ALTER TABLE broken ADD COLUMN x String")
     store.close()
+
+
+def test_every_shipped_migration_statement_runs_on_a_cluster() -> None:
+    # A new kind of statement must say how it runs on a cluster (cluster.execute_schema)
+    # before it ships: this fails first, naming the migration, not a cluster at start.
+    store = _Recorder()
+    for migration in schema.MIGRATIONS:
+        for statement in migration.statements:
+            store.ran.clear()
+            store.execute_schema(statement)
+            assert store.ran, (migration.version, statement)
+    store.close()
