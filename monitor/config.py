@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.alerting.settings import AlertingSettings
 from monitor.api.settings import ApiSettings
-from monitor.coordination import CoordinationSettings
+from monitor.evaluation.settings import CoordinationSettings
 from monitor.health import HealthSettings
 from monitor.ingest.settings import IngestSettings, check_workers
 from monitor.rules.settings import RulesSettings

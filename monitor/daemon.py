@@ -23,7 +23,7 @@ from monitor.alerting.settings import AlertingSettings
 from monitor.api.context import ApiContext
 from monitor.api.server import ApiServer
 from monitor.config import Config, load_config
-from monitor.coordination import Election
+from monitor.evaluation.election import Election
 from monitor.evaluation.role import Evaluator
 from monitor.health import EVALUATION, KAFKA, STORE, KafkaProbe, Sight
 from monitor.ingest.child import ChildSpec

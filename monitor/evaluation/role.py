@@ -25,8 +25,8 @@ from monitor.alerting.service import META, Alerting
 from monitor.alerting.settings import AlertingSettings
 from monitor.blind_alert import BlindAlert
 from monitor.config import Config
-from monitor.coordination import Election, replica_id
 from monitor.evaluation.deleted_rules import resolve_deleted, state_key
+from monitor.evaluation.election import Election, replica_id
 from monitor.health import EVALUATION, KAFKA, Sight
 from monitor.records import Alert
 from monitor.rules import persist

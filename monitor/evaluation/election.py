@@ -42,30 +42,14 @@ from kafka.admin import NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from pydantic import BaseModel, ConfigDict, Field
 
+from monitor.evaluation.settings import CoordinationSettings
 from monitor.source.consumer import await_topic_metadata, consumer_options
 from monitor.source.settings import SourceSettings
 
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_MS = 3000
-
-
-class CoordinationSettings(BaseModel):
-    """How replicas elect the evaluator (``coordination:`` in driftline.yaml)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mode: str = Field(
-        "auto",
-        pattern="^(auto|kafka|none)$",
-        description="auto: elect through Kafka when the store is a ClickHouse server; "
-        "kafka: always; none: this process always evaluates (a single replica).",
-    )
-    topic: str = Field(
-        "driftline-coordination", description="Single-partition topic of the election."
-    )
 
 
 def replica_id() -> str:
