@@ -415,6 +415,7 @@ def consumer_options(settings: SourceSettings) -> dict[str, Any]:
         "session_timeout_ms": k.session_timeout_ms,
         "heartbeat_interval_ms": k.heartbeat_interval_ms,
         "request_timeout_ms": k.request_timeout_ms,
+        "bootstrap_timeout_ms": k.bootstrap_timeout_ms,
         "isolation_level": k.isolation_level,
         "fetch_max_bytes": k.fetch_max_bytes,
         "max_partition_fetch_bytes": k.max_partition_fetch_bytes,

@@ -201,6 +201,14 @@ class KafkaSettings(KafkaSecurity):
         1000, ge=100, description="At most a third of session_timeout_ms, as Kafka advises."
     )
     request_timeout_ms: int = Field(30_000, ge=1000)
+    bootstrap_timeout_ms: int = Field(
+        10_000,
+        ge=1000,
+        description=(
+            "How long opening the consumer waits for a first broker before the daemon "
+            "reports Kafka unreachable and tries again (kafka-python waits 30 s by default)."
+        ),
+    )
     fetch_max_bytes: int = Field(52_428_800, ge=1024)
     max_partition_fetch_bytes: int = Field(1_048_576, ge=1024)
     isolation_level: Literal["read_committed", "read_uncommitted"] = Field(
