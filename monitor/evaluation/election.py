@@ -233,7 +233,9 @@ class _Listener(ConsumerRebalanceListener):
         return None
 
 
-_ADMIN_OPTIONS = ("bootstrap_servers", "client_id", "security_protocol")
+# bootstrap_timeout_ms: with Kafka down the admin client gives up as soon as the election
+# member would (its 30 s default held the first evaluation tick for half a minute).
+_ADMIN_OPTIONS = ("bootstrap_servers", "client_id", "security_protocol", "bootstrap_timeout_ms")
 
 
 def _ensure_topic(consumer_options: dict[str, Any], topic: str) -> None:
