@@ -14,6 +14,7 @@ from test_reads_columnar import END, NUMERIC, T0, bits, expected_numeric, make_e
 from monitor.records import Batch, Event
 from monitor.rules.windows import read_window
 from monitor.store import reads
+from monitor.store.base import StoreError
 from monitor.store.window_reads import read_features
 
 pytestmark = pytest.mark.timeout(180)
@@ -109,3 +110,27 @@ def test_engine_window_uses_the_whole_window_read(store) -> None:
     )
     empty = read_features(store, "m", T0 - timedelta(days=2), T0 - timedelta(days=1))
     assert empty.counts == {} and empty.numeric == {} and empty.categories == {}
+
+
+def test_grouped_floats_answer_per_row_views_across_blocks(store) -> None:
+    """chDB's one-query primitive: one array per row, also when the answer comes in
+    several Arrow chunks (here one per UNION ALL branch) and for empty arrays; the
+    server has none (its driver decodes no arrays), so reads use per-feature queries."""
+    if store.backend == "clickhouse":
+        assert not hasattr(store, "query_grouped_floats")
+        return
+    others, arrays = store.query_grouped_floats(
+        "SELECT 'a' AS f, toUInt64(2) AS n, [1.5, -0.0] AS v UNION ALL "
+        "SELECT 'b', toUInt64(0), CAST([] AS Array(Float64)) UNION ALL "
+        "SELECT 'c', toUInt64(3), [nan, inf, 1e-310]",
+        None,
+        "v",
+    )
+    assert list(others["f"]) == ["a", "b", "c"] and others["n"].tolist() == [2, 0, 3]
+    assert [a.dtype for a in arrays] == [np.float64] * 3
+    assert bits(arrays[0]) == bits(np.array([1.5, -0.0])) and arrays[1].size == 0
+    assert bits(arrays[2]) == bits(np.array([np.nan, np.inf, 1e-310]))
+    with pytest.raises(StoreError, match="Array\\(Float64\\)"):
+        store.query_grouped_floats("SELECT [1, 2] AS v", None, "v")
+    with pytest.raises(StoreError, match="no column w"):
+        store.query_grouped_floats("SELECT [1.5] AS v", None, "w")
