@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.alerting.outbox import DELIVERED, TERMINAL
-from monitor.alerting.tables import ATTEMPTS, OUTBOX
+from monitor.store import schema
 from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,12 @@ def receiver_states(
     receiver_of = {
         nid: receiver
         for nid, receiver in store.query(
-            f"SELECT id, receiver FROM {OUTBOX} FINAL WHERE created_at >= {{since:Float64}}",
+            f"SELECT id, receiver FROM {schema.ALERT_OUTBOX} FINAL WHERE created_at >= {{since:Float64}}",
             {"since": float(since)},
         )
     }
     attempts = store.query(
-        f"SELECT notification_id, at, outcome, detail FROM {ATTEMPTS} FINAL "
+        f"SELECT notification_id, at, outcome, detail FROM {schema.ALERT_DELIVERY_ATTEMPTS} FINAL "
         f"WHERE at >= {{since:Float64}} ORDER BY at, notification_id, attempt",
         {"since": float(since)},
     )

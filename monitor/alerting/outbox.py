@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 
 from monitor.alerting.notifiers.base import Notification
-from monitor.alerting.tables import ATTEMPTS, NOTIFICATION_LOG, OUTBOX
+from monitor.store import schema
 from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -80,13 +80,13 @@ class Outbox:
             (n.id, n.receiver, n.kind, n.group_key, n.payload.decode(), n.created_at)
             for n in notifications
         ]
-        self._store.insert(OUTBOX, _OUTBOX_COLS, rows)
+        self._store.insert(schema.ALERT_OUTBOX, _OUTBOX_COLS, rows)
         log.debug("outbox: wrote %d notification(s)", len(rows))
 
     def record(self, attempt: Attempt) -> None:
         """Append one attempt and its outcome."""
         self._store.insert(
-            ATTEMPTS,
+            schema.ALERT_DELIVERY_ATTEMPTS,
             _ATTEMPT_COLS,
             [
                 (
@@ -105,9 +105,9 @@ class Outbox:
         """Every notification created at or after ``since`` without a terminal outcome,
         oldest first. The sender passes a bound well past ``max_age`` so that each poll
         reads recent rows only, however long the outbox history grows."""
-        done = f"SELECT notification_id FROM {ATTEMPTS} WHERE outcome IN ('delivered', 'failed', 'expired')"
+        done = f"SELECT notification_id FROM {schema.ALERT_DELIVERY_ATTEMPTS} WHERE outcome IN ('delivered', 'failed', 'expired')"
         rows = self._store.query(
-            f"SELECT id, receiver, kind, group_key, payload, created_at FROM {OUTBOX} FINAL "
+            f"SELECT id, receiver, kind, group_key, payload, created_at FROM {schema.ALERT_OUTBOX} FINAL "
             f"WHERE created_at >= {{since:Float64}} AND id NOT IN ({done}) ORDER BY created_at, id",
             {"since": float(since)},
         )
@@ -117,7 +117,7 @@ class Outbox:
             r[0]: (int(r[1]), float(r[2]))
             for r in self._store.query(
                 f"SELECT notification_id, max(attempt), argMax(next_attempt_at, attempt) "
-                f"FROM {ATTEMPTS} WHERE notification_id NOT IN ({done}) GROUP BY notification_id"
+                f"FROM {schema.ALERT_DELIVERY_ATTEMPTS} WHERE notification_id NOT IN ({done}) GROUP BY notification_id"
             )
         }
         out = []
@@ -134,7 +134,7 @@ class Outbox:
     def attempts(self, notification_id: str) -> list[Attempt]:
         """The attempts log of one notification, in order."""
         rows = self._store.query(
-            f"SELECT {', '.join(_ATTEMPT_COLS)} FROM {ATTEMPTS} FINAL "
+            f"SELECT {', '.join(_ATTEMPT_COLS)} FROM {schema.ALERT_DELIVERY_ATTEMPTS} FINAL "
             f"WHERE notification_id = {{nid:String}} ORDER BY attempt",
             {"nid": notification_id},
         )
@@ -150,14 +150,14 @@ class Outbox:
         where = "WHERE kind = {kind:String}" if kind else ""
         params = {"kind": kind} if kind else None
         rows = self._store.query(
-            f"SELECT id, receiver, kind, group_key, payload, created_at FROM {OUTBOX} FINAL "
+            f"SELECT id, receiver, kind, group_key, payload, created_at FROM {schema.ALERT_OUTBOX} FINAL "
             f"{where} ORDER BY created_at, id",
             params,
         )
         status = {
             r[0]: r[1]
             for r in self._store.query(
-                f"SELECT notification_id, argMax(outcome, attempt) FROM {ATTEMPTS} "
+                f"SELECT notification_id, argMax(outcome, attempt) FROM {schema.ALERT_DELIVERY_ATTEMPTS} "
                 f"GROUP BY notification_id"
             )
         }
@@ -179,7 +179,7 @@ class NotificationLog:
     def record(self, group_key: str, receiver: str, firing: list[str], sent_at: float) -> None:
         """Remember the fingerprints notified as firing by one group at ``sent_at``."""
         self._store.insert(
-            NOTIFICATION_LOG,
+            schema.ALERT_NOTIFICATION_LOG,
             ("group_key", "receiver", "firing", "sent_at"),
             [(group_key, receiver, json.dumps(sorted(firing)), sent_at)],
         )
@@ -187,7 +187,7 @@ class NotificationLog:
     def load(self) -> dict[str, tuple[frozenset[str], float]]:
         """``{group_key: (firing fingerprints, sent_at)}`` of the latest entry per group."""
         rows = self._store.query(
-            f"SELECT group_key, argMax(firing, sent_at), max(sent_at) FROM {NOTIFICATION_LOG} "
+            f"SELECT group_key, argMax(firing, sent_at), max(sent_at) FROM {schema.ALERT_NOTIFICATION_LOG} "
             f"GROUP BY group_key"
         )
         return {r[0]: (frozenset(json.loads(r[1])), float(r[2])) for r in rows}

@@ -23,7 +23,7 @@ from monitor.alerting.matchers import (
     parse_matcher,
     shorten,
 )
-from monitor.alerting.tables import SILENCES
+from monitor.store import schema
 from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class SilenceStore:
             updated_at,
             version,
         )
-        self._store.insert(SILENCES, _COLS, [row])
+        self._store.insert(schema.ALERT_SILENCES, _COLS, [row])
 
     def create(
         self,
@@ -117,8 +117,7 @@ class SilenceStore:
                 # "model=" matches every alert *without* a model label: almost always a
                 # typo, and a silence that mutes the wrong alerts is worse than none.
                 raise ValueError(
-                    f"matcher {m} has an empty value; give the value to match, "
-                    'e.g. model="fraud"'
+                    f'matcher {m} has an empty value; give the value to match, e.g. model="fraud"'
                 )
         if ends_at <= starts_at:
             raise ValueError("a silence must end after it starts")
@@ -172,7 +171,7 @@ class SilenceStore:
         rows = self._store.query(
             "SELECT id, argMax(matchers, version), argMax(starts_at, version), "
             "argMax(ends_at, version), argMax(created_by, version), argMax(comment, version) "
-            f"FROM {SILENCES} {where} GROUP BY id",
+            f"FROM {schema.ALERT_SILENCES} {where} GROUP BY id",
             params,
         )
         out = [Silence(r[0], _decode(r[1]), float(r[2]), float(r[3]), r[4], r[5]) for r in rows]

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.alerting.settings import TriggerSettings
-from monitor.alerting.tables import COOLDOWNS
 from monitor.records import Alert
+from monitor.store import schema
 from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Cooldowns:
         if model in self._cache:
             return self._cache[model]
         rows = self._store.query(
-            f"SELECT count(), max(triggered_at) FROM {COOLDOWNS} WHERE model = {{model:String}}",
+            f"SELECT count(), max(triggered_at) FROM {schema.RETRAIN_COOLDOWNS} WHERE model = {{model:String}}",
             {"model": model},
         )
         if rows and rows[0][0]:
@@ -66,7 +66,9 @@ class Cooldowns:
 
     def record(self, model: str, trigger: str, at: float) -> None:
         self._store.insert(
-            COOLDOWNS, ("model", "trigger_id", "triggered_at"), [(model, trigger, at)]
+            schema.RETRAIN_COOLDOWNS,
+            ("model", "trigger_id", "triggered_at"),
+            [(model, trigger, at)],
         )
         self._cache[model] = at
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from monitor.api.context import ApiContext
 from monitor.rules.model import format_duration
-from monitor.rules.persist import RESULTS_TABLE
 from monitor.rules.templates import render
+from monitor.store import schema
 from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
 
@@ -76,7 +76,7 @@ def latest_results(store: Store, since: datetime, model: str | None = None) -> d
     # LIMIT 1 BY keeps the newest row per key; a duplicate row of a replayed evaluation
     # carries the same values, so no FINAL is needed here.
     rows = store.query(
-        f"SELECT {', '.join(_LATEST_COLUMNS)} FROM {RESULTS_TABLE} "
+        f"SELECT {', '.join(_LATEST_COLUMNS)} FROM {schema.RULE_RESULTS} "
         f"WHERE {' AND '.join(where)} "
         "ORDER BY window_end DESC LIMIT 1 BY group_name, rule, model, feature",
         params,

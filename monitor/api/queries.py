@@ -12,14 +12,13 @@ import math
 import time
 from datetime import datetime, timezone
 
-from monitor.rules.persist import RESULT_COLUMNS, RESULTS_TABLE
+from monitor.rules.persist import RESULT_COLUMNS
 from monitor.store import schema
 from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
 
 log = logging.getLogger(__name__)
 
-ACKS_TABLE = "api_acknowledgements"  # created by store migration 4
 _WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
 
 
@@ -72,7 +71,7 @@ def model_summaries(store: Store, now: datetime, model: str | None = None) -> di
     evaluated = {
         str(m): (last, int(n))
         for m, last, n in store.query(
-            f"SELECT model, max(evaluated_at), count() FROM {RESULTS_TABLE} "
+            f"SELECT model, max(evaluated_at), count() FROM {schema.RULE_RESULTS} "
             f"WHERE 1 = 1 {only}GROUP BY model",
             one,
         )
@@ -134,7 +133,7 @@ def rule_results(
         params["feature"] = feature
     limit = max(1, min(int(limit), 100_000))  # 18.16 cannot bind LIMIT; a bounded int
     rows = store.query(
-        f"SELECT {', '.join(RESULT_COLUMNS)} FROM {RESULTS_TABLE} FINAL "
+        f"SELECT {', '.join(RESULT_COLUMNS)} FROM {schema.RULE_RESULTS} FINAL "
         f"WHERE {' AND '.join(where)} "
         f"ORDER BY window_end, group_name, rule, feature LIMIT {limit}",
         params,
@@ -161,7 +160,7 @@ def acknowledge(
     (a new ``active_since``) it shows as unacknowledged.
     """
     store.insert(
-        ACKS_TABLE,
+        schema.API_ACKNOWLEDGEMENTS,
         ("alert_id", "active_since", "acknowledged_by", "comment", "at", "version"),
         [(alert_id, epoch_seconds(active_since), by, comment, at, time.time_ns())],
     )
@@ -171,7 +170,7 @@ def acknowledgements(store: Store) -> dict[tuple[str, int], dict]:
     """``{(alert_id, active_since unix seconds): {"by", "comment", "at"}}``."""
     rows = store.query(
         "SELECT alert_id, toUInt32(active_since), argMax(acknowledged_by, version), "
-        f"argMax(comment, version), argMax(at, version) FROM {ACKS_TABLE} "
+        f"argMax(comment, version), argMax(at, version) FROM {schema.API_ACKNOWLEDGEMENTS} "
         "GROUP BY alert_id, active_since"
     )
     return {

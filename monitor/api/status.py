@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 from monitor.alerting.delivery_state import FAILING, ReceiverState, receiver_states
 from monitor.api.context import ApiContext
 from monitor.health import EVALUATION, KAFKA, STORE, iso
-from monitor.rules.persist import RESULTS_TABLE
 from monitor.store import schema
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def last_events(ctx: ApiContext) -> dict[str, datetime | None]:
 
 def last_evaluation(ctx: ApiContext) -> datetime | None:
     """When any replica last evaluated a rule (the newest stored result)."""
-    rows = ctx.store.query(f"SELECT max(evaluated_at), count() FROM {RESULTS_TABLE}")
+    rows = ctx.store.query(f"SELECT max(evaluated_at), count() FROM {schema.RULE_RESULTS}")
     return _aware(rows[0][0]) if rows and int(rows[0][1]) else None
 
 

@@ -39,6 +39,7 @@ from monitor.demo.stream import (
     training_frame,
 )
 from monitor.records import Alert
+from monitor.store import schema
 from monitor.store.base import Store
 from monitor.store.factory import open_store
 
@@ -167,11 +168,13 @@ def _count(store: Store, sql: str) -> list[tuple]:
 
 
 def _summarize(store: Store, report: DemoReport) -> None:
-    rows = _count(store, "SELECT model, count() FROM events FINAL GROUP BY model ORDER BY model")
+    rows = _count(
+        store, f"SELECT model, count() FROM {schema.EVENTS} FINAL GROUP BY model ORDER BY model"
+    )
     report.events = {str(m): int(n) for m, n in rows}
-    rows = _count(store, "SELECT count() FROM labels FINAL")
+    rows = _count(store, f"SELECT count() FROM {schema.LABELS} FINAL")
     report.labels = int(rows[0][0]) if rows else 0
-    rows = _count(store, "SELECT count() FROM dead_letters")
+    rows = _count(store, f"SELECT count() FROM {schema.DEAD_LETTERS}")
     report.dead_letters = int(rows[0][0]) if rows else 0
 
 

@@ -33,9 +33,10 @@ from monitor.rules import persist
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_files
 from monitor.rules.model import Group
-from monitor.rules.persist import RESULTS_TABLE, StateKey
+from monitor.rules.persist import StateKey
 from monitor.rules.state import RESOLVED, AlertState
 from monitor.stats.backend import get_namespace
+from monitor.store import schema
 from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -283,7 +284,7 @@ class Evaluator:
             2 * max((g.interval.total_seconds() for g in self.rules.groups), default=0.0),
         )
         try:
-            rows = self.store.query(f"SELECT max(evaluated_at), count() FROM {RESULTS_TABLE}")
+            rows = self.store.query(f"SELECT max(evaluated_at), count() FROM {schema.RULE_RESULTS}")
             last = rows[0][0] if rows and int(rows[0][1]) else None
         except Exception as exc:
             self.sight.report(EVALUATION, False, f"cannot read evaluations: {type(exc).__name__}")

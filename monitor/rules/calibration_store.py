@@ -25,11 +25,10 @@ import logging
 from datetime import datetime, timezone
 
 from monitor.stats.calibration import Calibration
+from monitor.store import schema
 from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
-
-CALIBRATIONS_TABLE = "reference_calibrations"
 
 
 def calibration_digest(key: tuple) -> str:
@@ -56,7 +55,7 @@ class StoredCalibrations:
     def load(self) -> dict[str, Calibration]:
         """Digest -> calibration, for every calibration learned from this version."""
         rows = self._store.query(
-            f"SELECT key, argMax(calibration, learned_at) FROM {CALIBRATIONS_TABLE} "
+            f"SELECT key, argMax(calibration, learned_at) FROM {schema.REFERENCE_CALIBRATIONS} "
             "WHERE model = {model:String} AND name = {name:String} "
             "AND reference_created = toDateTime({created:UInt32}, 'UTC') GROUP BY key",
             self._params(),
@@ -89,7 +88,7 @@ class StoredCalibrations:
         )
         try:
             self._store.insert(
-                CALIBRATIONS_TABLE,
+                schema.REFERENCE_CALIBRATIONS,
                 ("model", "name", "reference_created", "key", "calibration", "learned_at"),
                 [row],
             )

@@ -20,14 +20,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from monitor.rules.state import AlertState
+from monitor.store import schema
 from monitor.store.base import Store
 
 if TYPE_CHECKING:
     from monitor.rules.evaluate import Result
 
-RESULTS_TABLE = "rule_results"
-STATES_TABLE = "alert_states"
-EPISODES_TABLE = "alert_episodes"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 StateKey = tuple[str, str, str, str]  # (group, rule, model, feature)
@@ -150,7 +148,7 @@ def write_results(store: Store, rows: list[tuple]) -> None:
         if len(r) == width:
             r += [math.nan, math.nan, math.nan, 0, ""]
         fixed.append(tuple(r))
-    store.insert(RESULTS_TABLE, RESULT_COLUMNS + EVIDENCE_COLUMNS, fixed)
+    store.insert(schema.RULE_RESULTS, RESULT_COLUMNS + EVIDENCE_COLUMNS, fixed)
 
 
 def write_states(store: Store, states: Iterable[tuple[StateKey, AlertState]]) -> None:
@@ -170,7 +168,7 @@ def write_states(store: Store, states: Iterable[tuple[StateKey, AlertState]]) ->
         for key, s in states
     ]
     if rows:
-        store.insert(STATES_TABLE, _STATE_COLUMNS, rows)
+        store.insert(schema.ALERT_STATES, _STATE_COLUMNS, rows)
     # A resolved state closes an episode: keep it for the history (keyed on its start,
     # so writing the same resolution again replaces the row).
     episodes = [
@@ -185,12 +183,12 @@ def write_states(store: Store, states: Iterable[tuple[StateKey, AlertState]]) ->
         if s.state == "resolved" and s.resolved_at is not None
     ]
     if episodes:
-        store.insert(EPISODES_TABLE, _EPISODE_COLUMNS, episodes)
+        store.insert(schema.ALERT_EPISODES, _EPISODE_COLUMNS, episodes)
 
 
 def load_states(store: Store) -> dict[StateKey, AlertState]:
     """Every persisted alert state, latest version per key."""
-    rows = store.query(f"SELECT {', '.join(_STATE_COLUMNS)} FROM {STATES_TABLE} FINAL")
+    rows = store.query(f"SELECT {', '.join(_STATE_COLUMNS)} FROM {schema.ALERT_STATES} FINAL")
     out: dict[StateKey, AlertState] = {}
     for r in rows:
         value = float(r[11])
@@ -212,7 +210,7 @@ def resolved_episodes(store: Store, limit: int = 500) -> list[tuple]:
     resolved_at, value)``, newest first (times aware UTC or None, value None for NaN)."""
     limit = max(1, min(int(limit), 10_000))  # 18.16 takes LIMIT only as a literal
     rows = store.query(
-        f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM {EPISODES_TABLE} FINAL "
+        f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM {schema.ALERT_EPISODES} FINAL "
         f"ORDER BY resolved_at DESC LIMIT {limit}"
     )
     return [
@@ -243,7 +241,7 @@ def read_results(
         where.append("model = {model:String}")
         params["model"] = model
     sql = (
-        f"SELECT {', '.join(RESULT_COLUMNS)} FROM {RESULTS_TABLE} FINAL "
+        f"SELECT {', '.join(RESULT_COLUMNS)} FROM {schema.RULE_RESULTS} FINAL "
         + (f"WHERE {' AND '.join(where)} " if where else "")
         # 18.16 cannot bind a LIMIT; an int() is safe to inline.
         + f"ORDER BY window_end DESC, group_name, rule, model, feature LIMIT {int(limit)}"
@@ -260,7 +258,7 @@ def value_history(
     ``limit`` results at most (an int inlined: 18.16 cannot bind LIMIT).
     """
     rows = store.query(
-        f"SELECT feature, window_end, value FROM {RESULTS_TABLE} FINAL "
+        f"SELECT feature, window_end, value FROM {schema.RULE_RESULTS} FINAL "
         "WHERE group_name = {group:String} AND rule = {rule:String} AND model = {model:String} "
         "AND window_end < toDateTime({before:UInt32}) "
         f"ORDER BY window_end DESC LIMIT {int(limit)}",
@@ -307,7 +305,7 @@ def evidence_series(
     params.update({f"kind{i}": k for i, k in enumerate(kinds)})
     placeholders = ", ".join(f"{{kind{i}:String}}" for i in range(len(kinds)))
     rows = store.query(
-        f"SELECT {', '.join(columns)} FROM {RESULTS_TABLE} FINAL "
+        f"SELECT {', '.join(columns)} FROM {schema.RULE_RESULTS} FINAL "
         f"WHERE model = {{model:String}} AND kind IN ({placeholders}) "
         "AND window_end >= toDateTime({start:UInt32}) "
         "AND window_end <= toDateTime({end:UInt32}) "

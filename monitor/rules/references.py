@@ -39,11 +39,11 @@ from monitor.rules.calibration_store import StoredCalibrations
 from monitor.rules.joint import JointSample, sample_frame
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile
+from monitor.store import schema
 from monitor.store.base import Store
 
 log = logging.getLogger(__name__)
 
-REFERENCES_TABLE = "reference_profiles"
 # Columns of the message shape that are not features.
 META_COLUMNS = frozenset({"event_id", "model", "model_version", "ts", "latency_ms", "label"})
 PREDICTION = "prediction"
@@ -243,7 +243,7 @@ def save_reference(store: Store, model: str, name: str, profile: ReferenceProfil
     """Store (or replace) the profile of reference ``name`` of ``model``."""
     created = int(profile.created_at.timestamp())
     store.insert(
-        REFERENCES_TABLE,
+        schema.REFERENCE_PROFILES,
         ("model", "name", "source", "n_rows", "created_at", "profile"),
         [(model, name, profile.source, profile.n_rows, created, profile.to_json())],
     )
@@ -259,7 +259,7 @@ def list_references(
     """``(model, name, source, n_rows, created_at)`` of the latest version of each reference."""
     sql = (
         f"SELECT model, name, argMax(source, created_at), argMax(n_rows, created_at), "
-        f"max(created_at) FROM {REFERENCES_TABLE} "
+        f"max(created_at) FROM {schema.REFERENCE_PROFILES} "
         + ("WHERE model = {model:String} " if model else "")
         + "GROUP BY model, name ORDER BY model, name"
     )
@@ -275,7 +275,7 @@ def load_reference(store: Store, model: str, name: str) -> ReferenceProfile | No
     """
     params = {"model": model, "name": name}
     latest = store.query(
-        f"SELECT max(created_at), count() FROM {REFERENCES_TABLE} "
+        f"SELECT max(created_at), count() FROM {schema.REFERENCE_PROFILES} "
         "WHERE model = {model:String} AND name = {name:String}",
         params,
     )
@@ -286,7 +286,7 @@ def load_reference(store: Store, model: str, name: str) -> ReferenceProfile | No
     if cached and cached[0] == created:
         return cached[1]
     rows = store.query(
-        f"SELECT argMax(profile, created_at), argMax(source, created_at) FROM {REFERENCES_TABLE} "
+        f"SELECT argMax(profile, created_at), argMax(source, created_at) FROM {schema.REFERENCE_PROFILES} "
         "WHERE model = {model:String} AND name = {name:String}",
         params,
     )

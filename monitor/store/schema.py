@@ -63,16 +63,30 @@ LABELS = "labels"
 DEAD_LETTERS = "dead_letters"
 MODEL_FEATURES = "model_features"
 FEATURE_WRITES = "feature_writes"
+# The other parts' tables, named here beside their DDL (each part imports its names):
+# rules (monitor/rules/persist.py, references.py, calibration_store.py)
+RULE_RESULTS = "rule_results"
+ALERT_STATES = "alert_states"
+ALERT_EPISODES = "alert_episodes"
+REFERENCE_PROFILES = "reference_profiles"
+REFERENCE_CALIBRATIONS = "reference_calibrations"
+# alerting (monitor/alerting/outbox.py, silences.py, triggers.py, delivery_state.py)
+ALERT_OUTBOX = "alert_outbox"
+ALERT_DELIVERY_ATTEMPTS = "alert_delivery_attempts"
+ALERT_NOTIFICATION_LOG = "alert_notification_log"
+ALERT_SILENCES = "alert_silences"
+RETRAIN_COOLDOWNS = "retrain_cooldowns"
+# api (monitor/api/queries.py)
+API_ACKNOWLEDGEMENTS = "api_acknowledgements"
 
-# Tables whose day partitions are dropped by retention.
 # Tables retention drops day partitions of (every one is PARTITION BY toDate(...)).
 PARTITIONED_TABLES = (
     EVENTS,
     FEATURE_VALUES,
     LABELS,
     DEAD_LETTERS,
-    "rule_results",
-    "alert_episodes",
+    RULE_RESULTS,
+    ALERT_EPISODES,
     FEATURE_WRITES,
 )
 
@@ -180,8 +194,8 @@ MIGRATIONS: list[Migration] = [
         "alerting: alert_outbox, alert_delivery_attempts, alert_notification_log, "
         "alert_silences, retrain_cooldowns",
         (
-            """
-            CREATE TABLE IF NOT EXISTS alert_outbox (
+            f"""
+            CREATE TABLE IF NOT EXISTS {ALERT_OUTBOX} (
                 id String,
                 receiver String,
                 kind String,
@@ -191,8 +205,8 @@ MIGRATIONS: list[Migration] = [
             ) ENGINE = ReplacingMergeTree
             ORDER BY id
             """,
-            """
-            CREATE TABLE IF NOT EXISTS alert_delivery_attempts (
+            f"""
+            CREATE TABLE IF NOT EXISTS {ALERT_DELIVERY_ATTEMPTS} (
                 notification_id String,
                 attempt UInt32,
                 at Float64,
@@ -203,8 +217,8 @@ MIGRATIONS: list[Migration] = [
             ) ENGINE = ReplacingMergeTree
             ORDER BY (notification_id, attempt)
             """,
-            """
-            CREATE TABLE IF NOT EXISTS alert_notification_log (
+            f"""
+            CREATE TABLE IF NOT EXISTS {ALERT_NOTIFICATION_LOG} (
                 group_key String,
                 receiver String,
                 firing String,
@@ -212,8 +226,8 @@ MIGRATIONS: list[Migration] = [
             ) ENGINE = ReplacingMergeTree
             ORDER BY (group_key, sent_at)
             """,
-            """
-            CREATE TABLE IF NOT EXISTS alert_silences (
+            f"""
+            CREATE TABLE IF NOT EXISTS {ALERT_SILENCES} (
                 id String,
                 matchers String,
                 starts_at Float64,
@@ -225,8 +239,8 @@ MIGRATIONS: list[Migration] = [
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY id
             """,
-            """
-            CREATE TABLE IF NOT EXISTS retrain_cooldowns (
+            f"""
+            CREATE TABLE IF NOT EXISTS {RETRAIN_COOLDOWNS} (
                 model String,
                 trigger_id String,
                 triggered_at Float64
@@ -243,8 +257,8 @@ MIGRATIONS: list[Migration] = [
         3,
         "rules: rule_results, alert_states, reference_profiles",
         (
-            """
-            CREATE TABLE IF NOT EXISTS rule_results (
+            f"""
+            CREATE TABLE IF NOT EXISTS {RULE_RESULTS} (
                 group_name String,
                 rule String,
                 model String,
@@ -265,8 +279,8 @@ MIGRATIONS: list[Migration] = [
             PARTITION BY toDate(window_end)
             ORDER BY (group_name, rule, model, feature, window_end)
             """,
-            """
-            CREATE TABLE IF NOT EXISTS alert_states (
+            f"""
+            CREATE TABLE IF NOT EXISTS {ALERT_STATES} (
                 group_name String,
                 rule String,
                 model String,
@@ -282,8 +296,8 @@ MIGRATIONS: list[Migration] = [
             ) ENGINE = ReplacingMergeTree(last_eval)
             ORDER BY (group_name, rule, model, feature)
             """,
-            """
-            CREATE TABLE IF NOT EXISTS reference_profiles (
+            f"""
+            CREATE TABLE IF NOT EXISTS {REFERENCE_PROFILES} (
                 model String,
                 name String,
                 source String,
@@ -301,8 +315,8 @@ MIGRATIONS: list[Migration] = [
         4,
         "api: api_acknowledgements",
         (
-            """
-            CREATE TABLE IF NOT EXISTS api_acknowledgements (
+            f"""
+            CREATE TABLE IF NOT EXISTS {API_ACKNOWLEDGEMENTS} (
                 alert_id String,
                 active_since DateTime('UTC'),
                 acknowledged_by String,
@@ -320,8 +334,8 @@ MIGRATIONS: list[Migration] = [
         5,
         "rules: alert_episodes",
         (
-            """
-            CREATE TABLE IF NOT EXISTS alert_episodes (
+            f"""
+            CREATE TABLE IF NOT EXISTS {ALERT_EPISODES} (
                 group_name String,
                 rule String,
                 model String,
@@ -343,14 +357,14 @@ MIGRATIONS: list[Migration] = [
         6,
         "rules: rule_results threshold source and calibration",
         (
-            "ALTER TABLE rule_results "
+            f"ALTER TABLE {RULE_RESULTS} "
             "ADD COLUMN threshold_source String DEFAULT 'fixed', "
             "ADD COLUMN calibration_rate Float64 DEFAULT 0, "
             "ADD COLUMN calibration_rows UInt64 DEFAULT 0, "
             "ADD COLUMN calibration_method String DEFAULT ''",
         ),
         adds_columns=tuple(
-            ("rule_results", c)
+            (RULE_RESULTS, c)
             for c in (
                 "threshold_source",
                 "calibration_rate",
@@ -404,7 +418,7 @@ MIGRATIONS: list[Migration] = [
         8,
         "rules: rule_results band, realized metric and contributions",
         (
-            "ALTER TABLE rule_results "
+            f"ALTER TABLE {RULE_RESULTS} "
             "ADD COLUMN band_lower Float64 DEFAULT nan, "
             "ADD COLUMN band_upper Float64 DEFAULT nan, "
             "ADD COLUMN realized Float64 DEFAULT nan, "
@@ -412,7 +426,7 @@ MIGRATIONS: list[Migration] = [
             "ADD COLUMN contributions String DEFAULT ''",
         ),
         adds_columns=tuple(
-            ("rule_results", c)
+            (RULE_RESULTS, c)
             for c in ("band_lower", "band_upper", "realized", "n_labelled", "contributions")
         ),
     ),
@@ -423,8 +437,8 @@ MIGRATIONS: list[Migration] = [
         9,
         "rules: reference_calibrations",
         (
-            """
-            CREATE TABLE IF NOT EXISTS reference_calibrations (
+            f"""
+            CREATE TABLE IF NOT EXISTS {REFERENCE_CALIBRATIONS} (
                 model String,
                 name String,
                 reference_created DateTime('UTC'),

@@ -16,10 +16,10 @@ import pytest
 
 from monitor.rules import calibrated, references
 from monitor.rules.calibrated import rule_calibration
-from monitor.rules.calibration_store import CALIBRATIONS_TABLE
 from monitor.rules.evaluate import rule_features
 from monitor.rules.loader import load_rule_file
 from monitor.rules.references import load_reference, profile_frame, save_reference
+from monitor.store import schema
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -52,7 +52,7 @@ def _learn(store, rule):
 
 
 def _stored(store) -> int:
-    return int(store.query(f"SELECT count() FROM {CALIBRATIONS_TABLE} FINAL")[0][0])
+    return int(store.query(f"SELECT count() FROM {schema.REFERENCE_CALIBRATIONS} FINAL")[0][0])
 
 
 def test_calibration_is_learned_once_per_reference_version(
@@ -103,9 +103,9 @@ def test_an_unreadable_stored_calibration_is_learned_again(store, tmp_path: Path
     save_reference(store, "m", "training", profile)
     rule = _rule(tmp_path)
     learned = _learn(store, rule)
-    (key,) = [r[0] for r in store.query(f"SELECT key FROM {CALIBRATIONS_TABLE}")]
+    (key,) = [r[0] for r in store.query(f"SELECT key FROM {schema.REFERENCE_CALIBRATIONS}")]
     store.insert(
-        CALIBRATIONS_TABLE,
+        schema.REFERENCE_CALIBRATIONS,
         ("model", "name", "reference_created", "key", "calibration", "learned_at"),
         [("m", "training", int(profile.created_at.timestamp()), key, "{not json", 2**31)],
     )
