@@ -29,8 +29,8 @@ from clickhouse_driver import Client
 
 from monitor.records import Batch, Event, Origin
 from monitor.store import reads
-from monitor.store.base import Store
 from monitor.store.factory import open_store
+from monitor.store.interface import Store
 from monitor.store.settings import StoreSettings
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)

@@ -34,8 +34,8 @@ from monitor.source import undecodable
 from monitor.source.consumer import KafkaSource, SourceError
 from monitor.stats.backend import get_namespace
 from monitor.stats.parallel import get_threads, set_threads
-from monitor.store.base import Store
 from monitor.store.factory import open_store
+from monitor.store.interface import Store
 from monitor.store.retention import drop_expired_partitions
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from monitor.alerting.outbox import DELIVERED, TERMINAL
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from monitor.alerting.notifiers.base import Notification
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from monitor.alerting.sender import DeliveryReport, Sender
 from monitor.alerting.settings import AlertingSettings
 from monitor.alerting.silences import SilenceStore
 from monitor.records import Alert
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

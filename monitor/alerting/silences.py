@@ -24,7 +24,7 @@ from monitor.alerting.matchers import (
     shorten,
 )
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from monitor.alerting.settings import TriggerSettings
 from monitor.records import Alert
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from monitor.api.context import ApiContext
 from monitor.rules.model import format_duration
 from monitor.rules.templates import render
 from monitor.store import schema
-from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

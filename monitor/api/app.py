@@ -40,7 +40,7 @@ from monitor.api.routes import (
     status,
 )
 from monitor.api.settings import ApiSettings
-from monitor.store.base import StoreError, StoreUnavailable
+from monitor.store.interface import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

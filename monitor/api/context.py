@@ -17,7 +17,7 @@ from monitor.health import HealthSettings, Sight
 from monitor.rules.loader import RuleSet
 from monitor.rules.persist import StateKey
 from monitor.rules.state import AlertState
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 ReadyCheck = Callable[[], tuple[bool, str]]
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from monitor.rules.references import load_reference
 from monitor.store import reads
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import pandas as pd
 from monitor.api.distributions import NotFound
 from monitor.rules.references import load_reference
 from monitor.rules.windows import read_window
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

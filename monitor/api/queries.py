@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 from monitor.rules.persist import RESULT_COLUMNS
 from monitor.store import schema
-from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import typer
 
 if TYPE_CHECKING:  # keep `driftline --help` fast: heavy modules load per command
     from monitor.config import Config
-    from monitor.store.base import Store
+    from monitor.store.interface import Store
 
 ConfigPath = typer.Option(
     Path("driftline.yaml"), "-c", "--config", envvar="DRIFTLINE_CONFIG", help="Config file."
@@ -83,8 +83,8 @@ def open_configured_store(
     ``busy`` says what to do when a daemon holds the embedded store.
     """
     from monitor.commands.daemon_api import DaemonApi, busy_store_message
-    from monitor.store.base import StoreError, StoreUnavailable
     from monitor.store.factory import open_store
+    from monitor.store.interface import StoreError, StoreUnavailable
 
     if cfg is None:
         cfg = load_config_or_exit(config, missing_ok=True)

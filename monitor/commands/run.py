@@ -13,7 +13,7 @@ from monitor.commands.common import exit_with_problems, load_config_or_exit
 from monitor.commands.signals import handle_signals
 from monitor.source.consumer import SourceError
 from monitor.stats.backend import BackendUnavailable
-from monitor.store.base import StoreError, StoreUnavailable
+from monitor.store.interface import StoreError, StoreUnavailable
 from monitor.yamlfile import FileProblems
 
 log = logging.getLogger(__name__)

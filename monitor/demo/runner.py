@@ -40,8 +40,8 @@ from monitor.demo.stream import (
 )
 from monitor.records import Alert
 from monitor.store import schema
-from monitor.store.base import Store
 from monitor.store.factory import open_store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from monitor.rules.persist import StateKey
 from monitor.rules.state import RESOLVED, AlertState
 from monitor.stats.backend import get_namespace
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

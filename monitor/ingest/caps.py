@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from monitor.source.decode import Decoder
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from monitor.records import Batch
 from monitor.source.consumer import KafkaSource, PartitionKey
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

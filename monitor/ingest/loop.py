@@ -30,7 +30,7 @@ from monitor.source.consumer import KafkaSource, PartitionKey, SourceError
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
 from monitor.source.settings import SourceSettings
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

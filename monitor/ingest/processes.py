@@ -37,7 +37,7 @@ from monitor import metrics
 from monitor.ingest.child import ChildSpec, Report, child_main
 from monitor.ingest.settings import check_workers
 from monitor.source.consumer import SourceError
-from monitor.store.base import StoreError, StoreUnavailable
+from monitor.store.interface import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from monitor import metrics
 from monitor.ingest.counting import count_stored
 from monitor.records import Batch
-from monitor.store.base import Store, StoreUnavailable
+from monitor.store.interface import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 
 from monitor.stats.calibration import Calibration
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

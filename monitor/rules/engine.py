@@ -35,7 +35,7 @@ from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState, Outcome, 
 from monitor.rules.templates import render
 from monitor.rules.windows import profile_window, read_window
 from monitor.store import reads
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

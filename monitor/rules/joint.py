@@ -27,8 +27,8 @@ import pandas as pd
 
 from monitor.stats.rowblock import RowBlock
 from monitor.store import reads, schema
-from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.rules.state import AlertState
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 if TYPE_CHECKING:
     from monitor.rules.evaluate import Result

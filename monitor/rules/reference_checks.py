@@ -23,7 +23,7 @@ from monitor.rules.calibrated import calibration_problems
 from monitor.rules.loader import RuleSet, load_document
 from monitor.rules.multivariate_kinds import check_against_reference
 from monitor.rules.references import list_references, load_reference
-from monitor.store.base import Store
+from monitor.store.interface import Store
 from monitor.yamlfile import Problem, parse_yaml_file
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ from monitor.rules.joint import JointSample, sample_frame
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from monitor.stats.backend import to_numpy
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile
 from monitor.store import reads, schema
-from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
+from monitor.store.interface import Store
 from monitor.store.window_reads import read_features
 
 log = logging.getLogger(__name__)

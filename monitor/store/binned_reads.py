@@ -24,7 +24,7 @@ from datetime import datetime
 import numpy as np
 
 from monitor.store import reads, schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from monitor.store.base import StoreError, StoreUnavailable
-from monitor.store.common import BaseStore
+from monitor.store.base_store import BaseStore
+from monitor.store.interface import StoreError, StoreUnavailable
 from monitor.store.sql import check_params, param_text
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def _column_array(series: pd.Series) -> np.ndarray:
 
 
 class ChdbStore(BaseStore):
-    """A :class:`~monitor.store.base.Store` on embedded chDB.
+    """A :class:`~monitor.store.interface.Store` on embedded chDB.
 
     Parameters
     ----------

@@ -24,8 +24,8 @@ import numpy as np
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from monitor.store.base import StoreError, StoreUnavailable
-from monitor.store.common import BaseStore
+from monitor.store.base_store import BaseStore
+from monitor.store.interface import StoreError, StoreUnavailable
 from monitor.store.settings import ClickHouseSettings
 from monitor.store.sql import check_params, driver_value, to_driver_sql
 
@@ -70,7 +70,7 @@ def _object_array(values: Sequence[Any]) -> np.ndarray:
 
 
 class ClickHouseStore(BaseStore):
-    """A :class:`~monitor.store.base.Store` on a ClickHouse server.
+    """A :class:`~monitor.store.interface.Store` on a ClickHouse server.
 
     Parameters
     ----------

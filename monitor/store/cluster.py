@@ -42,8 +42,8 @@ from typing import Any
 
 from clickhouse_driver import Client
 
-from monitor.store.base import StoreError, StoreUnavailable
 from monitor.store.clickhouse_server import ClickHouseStore, _mapped_errors
+from monitor.store.interface import StoreError, StoreUnavailable
 from monitor.store.settings import ClickHouseSettings
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from monitor.store.base import Store
+from monitor.store.interface import Store
 from monitor.store.settings import StoreSettings
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from datetime import datetime
 import numpy as np
 
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 from monitor.store.reads import window_params
 
 _WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"

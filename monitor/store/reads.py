@@ -20,8 +20,8 @@ import numpy as np
 
 from monitor.records import DeadLetter, Origin
 from monitor.store import schema
-from monitor.store.base import Store
 from monitor.store.columns import epoch_seconds
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,7 +12,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 from monitor.store import schema
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

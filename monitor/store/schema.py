@@ -52,7 +52,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from monitor.store.base import Store
+    from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 

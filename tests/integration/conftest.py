@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from monitor.store.base import Store
 from monitor.store.factory import open_store
+from monitor.store.interface import Store
 from monitor.store.settings import StoreSettings
 
 # DRIFTLINE_TEST_STORE_ON_CLUSTER=1 runs every "clickhouse" store test on the two-shard

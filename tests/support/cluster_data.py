@@ -10,8 +10,8 @@ import numpy as np
 
 from monitor.records import Batch, DeadLetter, Event, Label, Origin
 from monitor.store import reads
-from monitor.store.base import Store
 from monitor.store.factory import open_store
+from monitor.store.interface import Store
 from monitor.store.settings import StoreSettings
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)

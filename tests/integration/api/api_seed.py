@@ -17,7 +17,7 @@ from monitor.alerting import Alerting, AlertingSettings
 from monitor.records import Batch, Event, Origin
 from monitor.rules.engine import RuleEngine, align
 from monitor.rules.loader import load_rule_files
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 RULES = """\
 groups:

@@ -27,7 +27,7 @@ from monitor.rules.multivariate_kinds import realized_metric
 from monitor.rules.persist import evidence_series
 from monitor.rules.references import profile_frame, save_reference
 from monitor.store import reads
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -13,7 +13,7 @@ from monitor.api.app import create_app
 from monitor.api.context import ApiContext
 from monitor.api.settings import ApiSettings
 from monitor.records import Batch, Event, Origin
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 

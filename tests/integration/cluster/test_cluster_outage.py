@@ -9,8 +9,8 @@ import pytest
 from cluster_data import MODELS, batch, open_migrated, snapshot
 
 from monitor.store import reads
-from monitor.store.base import StoreUnavailable
 from monitor.store.factory import open_store
+from monitor.store.interface import StoreUnavailable
 
 pytestmark = pytest.mark.timeout(300)
 

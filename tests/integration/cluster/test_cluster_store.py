@@ -20,8 +20,8 @@ from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.persist import read_results
 from monitor.rules.references import profile_frame, save_reference
 from monitor.store import reads, retention, schema
-from monitor.store.base import StoreError
 from monitor.store.factory import open_store
+from monitor.store.interface import StoreError
 from monitor.store.settings import StoreSettings
 
 pytestmark = pytest.mark.timeout(300)

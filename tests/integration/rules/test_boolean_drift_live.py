@@ -33,7 +33,7 @@ from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
 from monitor.source.settings import SourceSettings
 from monitor.store import reads
-from monitor.store.base import Store
+from monitor.store.interface import Store
 from monitor.store.settings import StoreSettings
 
 T0 = datetime(2026, 7, 1, 0, 0, tzinfo=timezone.utc)

@@ -36,7 +36,7 @@ from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
 from monitor.source.settings import SourceSettings
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -24,7 +24,7 @@ from monitor.ingest.settings import IngestSettings
 from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
-from monitor.store.base import Store
+from monitor.store.interface import Store
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -15,9 +15,9 @@ import pytest
 
 from monitor.records import Batch, Event, Origin
 from monitor.store import legacy_reads, reads, schema
-from monitor.store.base import StoreError
+from monitor.store.base_store import feature_write_ranges
 from monitor.store.columns import batch_columns
-from monitor.store.common import feature_write_ranges
+from monitor.store.interface import StoreError
 
 pytestmark = pytest.mark.timeout(180)
 

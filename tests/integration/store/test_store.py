@@ -10,8 +10,8 @@ import pytest
 
 from monitor.records import Batch, DeadLetter, Event, Label, Origin
 from monitor.store import reads, schema
-from monitor.store.base import StoreUnavailable
 from monitor.store.factory import open_store
+from monitor.store.interface import StoreUnavailable
 from monitor.store.retention import drop_expired_partitions
 from monitor.store.settings import StoreSettings
 

@@ -14,7 +14,7 @@ from test_reads_columnar import END, NUMERIC, T0, bits, expected_numeric, make_e
 from monitor.records import Batch, Event
 from monitor.rules.windows import read_window
 from monitor.store import reads
-from monitor.store.base import StoreError
+from monitor.store.interface import StoreError
 from monitor.store.window_reads import read_features
 
 pytestmark = pytest.mark.timeout(180)

@@ -14,7 +14,7 @@ from monitor.ingest.settings import IngestSettings
 from monitor.records import Batch
 from monitor.source.consumer import SourceError
 from monitor.source.settings import SourceSettings
-from monitor.store.base import StoreUnavailable
+from monitor.store.interface import StoreUnavailable
 
 SETTINGS = SourceSettings.model_validate({"events": [{"topic": "ev"}]})
 INGEST = IngestSettings(

@@ -16,7 +16,7 @@ from monitor.records import Batch
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler
 from monitor.source.settings import SourceSettings
-from monitor.store.base import StoreError, StoreUnavailable
+from monitor.store.interface import StoreError, StoreUnavailable
 
 SETTINGS = SourceSettings.model_validate({"events": [{"topic": "ev"}]})
 

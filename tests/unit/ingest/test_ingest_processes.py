@@ -21,7 +21,7 @@ from monitor.config import Config
 from monitor.daemon import Daemon
 from monitor.ingest.child import ChildSpec
 from monitor.ingest.processes import IngestProcesses
-from monitor.store.base import StoreError
+from monitor.store.interface import StoreError
 
 pytestmark = pytest.mark.timeout(120)
 

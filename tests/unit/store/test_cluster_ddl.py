@@ -7,9 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.store import schema
-from monitor.store.base import StoreError
 from monitor.store.cluster import ClusterStore, distributed_statement, sharding_key
 from monitor.store.factory import open_store
+from monitor.store.interface import StoreError
 from monitor.store.settings import StoreSettings
 
 

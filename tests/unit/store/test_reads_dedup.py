@@ -9,7 +9,7 @@ import pytest
 
 from monitor.records import Event, Origin
 from monitor.store import reads
-from monitor.store.common import feature_write_ranges
+from monitor.store.base_store import feature_write_ranges
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 
