@@ -50,7 +50,7 @@ import pandas as pd
 
 from monitor.rules.evaluate import WindowData, decide_drift, drift_values, evaluate_drift
 from monitor.rules.loader import load_document
-from monitor.rules.references import profile_frame
+from monitor.rules.reference_profiles import profile_frame
 from monitor.rules.state import Outcome
 from monitor.yamlfile import parse_yaml_text
 

@@ -37,7 +37,7 @@ from monitor.records import Batch, Event, Origin
 from monitor.rules.engine import RuleEngine
 from monitor.rules.evaluate import WindowData, evaluate_drift
 from monitor.rules.loader import RuleSet, load_rule_file
-from monitor.rules.references import load_reference, profile_frame, save_reference
+from monitor.rules.reference_profiles import load_reference, profile_frame, save_reference
 from monitor.rules.windows import read_window
 from monitor.store import legacy_reads, reads, schema
 from monitor.store.factory import open_store

@@ -25,7 +25,7 @@ import pandas as pd
 
 from monitor.rules.evaluate import KindInput, WindowData, drift_values
 from monitor.rules.loader import load_document
-from monitor.rules.references import profile_frame
+from monitor.rules.reference_profiles import profile_frame
 from monitor.rules.state import Outcome
 from monitor.rules.suggest import suggest_rules
 from monitor.stats.rowblock import RowBlock

@@ -39,7 +39,7 @@ from kafka.admin import NewTopic
 
 from monitor.config import Config
 from monitor.daemon import Daemon
-from monitor.rules.references import profile_frame, save_reference
+from monitor.rules.reference_profiles import profile_frame, save_reference
 from monitor.store.factory import open_store
 
 log = logging.getLogger(__name__)

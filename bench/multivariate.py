@@ -41,7 +41,7 @@ import pandas as pd
 
 from monitor.rules.evaluate import WindowData, evaluate_drift
 from monitor.rules.model import Rule
-from monitor.rules.references import profile_frame
+from monitor.rules.reference_profiles import profile_frame
 from monitor.rules.state import Outcome
 from monitor.stats.estimation import PerformanceEstimator, realized_metrics
 from monitor.stats.multivariate import DomainClassifier, PcaDrift, RowBlock

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from monitor.rules.references import load_reference
+from monitor.rules.reference_profiles import load_reference
 from monitor.store import reads
 from monitor.store.interface import Store
 

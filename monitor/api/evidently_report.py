@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.api.distributions import NotFound
-from monitor.rules.references import load_reference
+from monitor.rules.reference_profiles import load_reference
 from monitor.rules.windows import read_window
 from monitor.store.interface import Store
 

@@ -36,7 +36,7 @@ def add(
     config: Path = ConfigPath,
 ) -> None:
     """Profile FILE once and keep the profile in the store as reference NAME of MODEL."""
-    from monitor.rules.references import profile_frame, read_dataset, save_reference
+    from monitor.rules.reference_profiles import profile_frame, read_dataset, save_reference
 
     try:
         frame = read_dataset(file)
@@ -113,7 +113,7 @@ def show(
     Exit status 1 when the reference is missing or a calibrated rule cannot be calibrated
     from it (the message says what is needed).
     """
-    from monitor.rules.references import load_reference
+    from monitor.rules.reference_profiles import load_reference
 
     _, store = open_configured_store(config)
     try:
@@ -181,7 +181,7 @@ def list_(
     While a daemon holds the embedded store, the list comes from its API.
     """
     from monitor.commands.daemon_api import DaemonApi, DaemonApiError
-    from monitor.rules.references import list_references
+    from monitor.rules.reference_profiles import list_references
 
     api = DaemonApi.if_holding_store(load_config_or_exit(config, missing_ok=True))
     if api is not None:

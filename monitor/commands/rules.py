@@ -111,7 +111,7 @@ def _check_references(
             err=True,
         )
         return []
-    from monitor.rules.references import list_references
+    from monitor.rules.reference_profiles import list_references
 
     _, store = open_configured_store(config, cfg)
     try:
@@ -131,7 +131,7 @@ def _calibrated_thresholds(ruleset, store) -> list[str]:
 
     from monitor.rules.calibrated import describe, expected_window_rows, rule_calibration
     from monitor.rules.evaluate import rule_features
-    from monitor.rules.references import list_references, load_reference
+    from monitor.rules.reference_profiles import list_references, load_reference
 
     stored = [(model, name) for model, name, *_ in list_references(store)]
     lines: list[str] = []
@@ -174,7 +174,7 @@ def suggest(
     config: Path = ConfigPath,
 ) -> None:
     """Write a starting rule file from a stored reference dataset."""
-    from monitor.rules.references import load_reference
+    from monitor.rules.reference_profiles import load_reference
     from monitor.rules.suggest import suggest_rules
 
     _, store = open_configured_store(config)

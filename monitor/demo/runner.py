@@ -131,7 +131,7 @@ def demo_config(data_dir: Path, receiver_url: str, api_port: int = 8321) -> Conf
 
 def load_training_references(store: Store, sample_size: int = 5000) -> None:
     """Profile each demo model's training set and store it as reference ``training``."""
-    from monitor.rules.references import profile_frame, save_reference
+    from monitor.rules.reference_profiles import profile_frame, save_reference
 
     for model in MODELS:
         profile = profile_frame(training_frame(model), sample_size, source=f"demo:{model}")

@@ -46,7 +46,7 @@ from monitor.stats.table import get_statistic
 
 if TYPE_CHECKING:
     from monitor.rules.model import Rule
-    from monitor.rules.references import ReferenceProfile
+    from monitor.rules.reference_profiles import ReferenceProfile
 
 log = logging.getLogger(__name__)
 

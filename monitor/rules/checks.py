@@ -25,7 +25,7 @@ from monitor.rules.evaluate import (
     select_features,
     threshold_and_direction,
 )
-from monitor.rules.references import ReferenceProfile
+from monitor.rules.reference_profiles import ReferenceProfile
 from monitor.rules.state import Outcome
 from monitor.stats.backend import to_numpy
 from monitor.stats.categorical import CategoricalProfile

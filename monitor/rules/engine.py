@@ -30,7 +30,7 @@ from monitor.rules import persist
 from monitor.rules.evaluate import KindInput, Result, WindowData
 from monitor.rules.loader import RuleSet
 from monitor.rules.model import Group, Rule, format_duration
-from monitor.rules.references import ReferenceProfile, load_reference
+from monitor.rules.reference_profiles import ReferenceProfile, load_reference
 from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState, Outcome, step
 from monitor.rules.templates import render
 from monitor.rules.windows import profile_window, read_window

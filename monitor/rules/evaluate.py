@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from monitor.rules import catalog
-from monitor.rules.references import ReferenceProfile
+from monitor.rules.reference_profiles import ReferenceProfile
 from monitor.rules.state import Outcome
 from monitor.stats.backend import to_numpy
 from monitor.stats.categorical import CategoricalProfile

@@ -343,7 +343,7 @@ def misplaced_keys(rule: Rule) -> list[Finding]:
 def check_against_reference(rule: Rule, reference: Any) -> list[Finding]:
     """Problems of ``rule`` that only its stored reference shows (``rules check --config``).
 
-    ``reference`` is the :class:`~monitor.rules.references.ReferenceProfile` the rule's
+    ``reference`` is the :class:`~monitor.rules.reference_profiles.ReferenceProfile` the rule's
     ``reference.dataset`` names for one model. Checks what evaluation would otherwise
     only log: a row sample exists, PCA gets at least two features, estimation has scores
     (not classes) and binary labels.

@@ -50,7 +50,7 @@ from monitor.records import Batch, Event, Origin
 from monitor.rules.engine import RuleEngine, align
 from monitor.rules.loader import load_rule_files
 from monitor.rules.model import Duration
-from monitor.rules.references import profile_frame, read_dataset, save_reference
+from monitor.rules.reference_profiles import profile_frame, read_dataset, save_reference
 from monitor.yamlfile import FileProblems, parse_yaml_file, validate_document
 
 log = logging.getLogger(__name__)

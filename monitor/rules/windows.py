@@ -17,7 +17,7 @@ import numpy as np
 
 from monitor.rules import joint
 from monitor.rules.evaluate import WindowData
-from monitor.rules.references import ReferenceProfile, thin_sorted
+from monitor.rules.reference_profiles import ReferenceProfile, thin_sorted
 from monitor.stats.backend import to_numpy
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile

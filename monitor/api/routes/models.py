@@ -14,7 +14,7 @@ from monitor.api.context import ApiContext
 from monitor.api.distributions import NotFound, distribution
 from monitor.api.routes.common import API, context, window
 from monitor.rules.kinds import section_of
-from monitor.rules.references import list_references
+from monitor.rules.reference_profiles import list_references
 from monitor.store import reads
 
 log = logging.getLogger(__name__)

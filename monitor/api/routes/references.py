@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from monitor.api.context import ApiContext
 from monitor.api.routes.common import API, context
-from monitor.rules.references import list_references
+from monitor.rules.reference_profiles import list_references
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=API, tags=["references"])

@@ -25,7 +25,7 @@ from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.multivariate_kinds import realized_metric
 from monitor.rules.persist import evidence_series
-from monitor.rules.references import profile_frame, save_reference
+from monitor.rules.reference_profiles import profile_frame, save_reference
 from monitor.store import reads
 from monitor.store.interface import Store
 

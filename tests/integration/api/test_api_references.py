@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from monitor.api.app import create_app
 from monitor.api.context import ApiContext
-from monitor.rules.references import profile_frame, save_reference
+from monitor.rules.reference_profiles import profile_frame, save_reference
 
 
 def test_references_listed_by_model(store) -> None:

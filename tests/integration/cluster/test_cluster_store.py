@@ -18,7 +18,7 @@ from cluster_data import MIN, MODELS, T0, batch, open_migrated, snapshot
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.persist import read_results
-from monitor.rules.references import profile_frame, save_reference
+from monitor.rules.reference_profiles import profile_frame, save_reference
 from monitor.store import reads, retention, schema
 from monitor.store.factory import open_store
 from monitor.store.interface import StoreError

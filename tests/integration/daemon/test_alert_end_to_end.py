@@ -18,7 +18,7 @@ from live_stream import LIVE_DRIFT_RULES, DriftingStream, fast_route, wait_for
 
 from monitor.alerting import signing
 from monitor.daemon import Daemon
-from monitor.rules.references import profile_frame, save_reference
+from monitor.rules.reference_profiles import profile_frame, save_reference
 from monitor.store.factory import open_store
 
 SECRET_ENV = "DRIFTLINE_TEST_HOOK_SECRET"

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.rules import calibrated, references
+from monitor.rules import calibrated, reference_profiles
 from monitor.rules.calibrated import rule_calibration
 from monitor.rules.evaluate import rule_features
 from monitor.rules.loader import load_rule_file
-from monitor.rules.references import load_reference, profile_frame, save_reference
+from monitor.rules.reference_profiles import load_reference, profile_frame, save_reference
 from monitor.store import schema
 
 pytestmark = pytest.mark.timeout(300)
@@ -69,7 +69,7 @@ def test_calibration_is_learned_once_per_reference_version(
     assert _stored(store) == 1
 
     # a restart: nothing in memory, and learning again would fail the test
-    monkeypatch.setattr(references, "_CACHE", {})
+    monkeypatch.setattr(reference_profiles, "_CACHE", {})
     real_calibrate = calibrated.calibrate
 
     def refuse(*args, **kwargs):
@@ -109,5 +109,5 @@ def test_an_unreadable_stored_calibration_is_learned_again(store, tmp_path: Path
         ("model", "name", "reference_created", "key", "calibration", "learned_at"),
         [("m", "training", int(profile.created_at.timestamp()), key, "{not json", 2**31)],
     )
-    references._CACHE.clear()
+    reference_profiles._CACHE.clear()
     assert _learn(store, rule).to_dict() == learned.to_dict()

@@ -31,7 +31,7 @@ from monitor.ingest.ingestor import Ingestor
 from monitor.ingest.settings import IngestSettings
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
-from monitor.rules.references import profile_frame, save_reference
+from monitor.rules.reference_profiles import profile_frame, save_reference
 from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
 from monitor.source.sampling import Sampler

@@ -19,7 +19,7 @@ from monitor.records import Batch, Event, Origin
 from monitor.rules.engine import RuleEngine
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.persist import read_results, resolved_episodes
-from monitor.rules.references import profile_frame, save_reference
+from monitor.rules.reference_profiles import profile_frame, save_reference
 
 pytestmark = pytest.mark.timeout(300)
 

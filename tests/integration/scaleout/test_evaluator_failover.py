@@ -30,7 +30,7 @@ from live_stream import LIVE_DRIFT_RULES, DriftingStream, fast_route, wait_for
 from scaleout_support import Replica, all_alive, base_config
 
 from monitor.alerting.outbox import DELIVERED, Outbox
-from monitor.rules.references import profile_frame, save_reference
+from monitor.rules.reference_profiles import profile_frame, save_reference
 from monitor.store import reads
 from monitor.store.factory import open_store
 

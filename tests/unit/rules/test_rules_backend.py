@@ -13,7 +13,7 @@ import pytest
 
 from monitor.rules.evaluate import WindowData, evaluate_drift
 from monitor.rules.model import Rule
-from monitor.rules.references import profile_frame
+from monitor.rules.reference_profiles import profile_frame
 
 
 @pytest.fixture(scope="module")

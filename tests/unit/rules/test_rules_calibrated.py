@@ -11,7 +11,7 @@ import pytest
 
 from monitor.rules.evaluate import WindowData, evaluate_drift
 from monitor.rules.loader import load_document
-from monitor.rules.references import ReferenceProfile, profile_frame
+from monitor.rules.reference_profiles import ReferenceProfile, profile_frame
 from monitor.rules.state import Outcome
 from monitor.yamlfile import FileProblems, parse_yaml_text
 

@@ -12,7 +12,7 @@ from monitor.alerting.payloads import retrain_trigger
 from monitor.records import Alert
 from monitor.rules.evaluate import WindowData, evaluate_drift
 from monitor.rules.model import Rule
-from monitor.rules.references import profile_frame
+from monitor.rules.reference_profiles import profile_frame
 
 
 def test_drift_share_result_lists_every_feature_and_which_drifted():

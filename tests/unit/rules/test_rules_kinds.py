@@ -13,7 +13,7 @@ from monitor.rules.evaluate import KindInput, WindowData
 from monitor.rules.kinds import KIND_NAMES, KINDS, kind, section_of
 from monitor.rules.loader import check_rule
 from monitor.rules.model import Kind, Rule
-from monitor.rules.references import profile_frame
+from monitor.rules.reference_profiles import profile_frame
 from monitor.rules.state import Outcome
 
 

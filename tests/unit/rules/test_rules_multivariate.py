@@ -8,7 +8,7 @@ import pytest
 
 from monitor.rules.evaluate import KindInput, WindowData
 from monitor.rules.model import Rule
-from monitor.rules.references import ReferenceProfile, profile_frame
+from monitor.rules.reference_profiles import ReferenceProfile, profile_frame
 from monitor.rules.state import Outcome
 from monitor.stats.multivariate import RowBlock
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.rules.loader import load_document
-from monitor.rules.references import ReferenceProfile, profile_frame, read_dataset
+from monitor.rules.reference_profiles import ReferenceProfile, profile_frame, read_dataset
 from monitor.rules.suggest import suggest_rules
 from monitor.yamlfile import parse_yaml_text
 
