@@ -13,13 +13,12 @@ import time
 from datetime import datetime, timezone
 
 from monitor.rules.persist import RESULT_COLUMNS
-from monitor.store import schema
+from monitor.store import reads, schema
 from monitor.store.columns import epoch_seconds
 from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 
-_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
 
 
 def _dt(value: object) -> datetime | None:
@@ -196,9 +195,4 @@ def window_extent(store: Store, model: str) -> tuple[datetime, datetime] | None:
 
 def sampled_count(store: Store, model: str, start: datetime, end: datetime) -> int:
     """Sampled events of a model in ``[start, end)``."""
-    rows = store.query(
-        f"SELECT countIf(sampled = 1) FROM {schema.EVENTS} FINAL "
-        f"WHERE model = {{model:String}} AND {_WINDOW}",
-        {"model": model, "start": epoch_seconds(start), "end": epoch_seconds(end)},
-    )
-    return int(rows[0][0]) if rows else 0
+    return reads.event_totals(store, model, start, end)[1]

@@ -27,14 +27,12 @@ import pandas as pd
 
 from monitor.stats.rowblock import RowBlock
 from monitor.store import reads, schema
-from monitor.store.columns import epoch_seconds
 from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 20_000
 SEED = 20261202
-_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
 
 
 def _floats_to_text(values: np.ndarray) -> str:
@@ -168,13 +166,8 @@ def _cells(
         f"{column} AS v FROM {schema.FEATURE_VALUES}{final} "
         "WHERE model = {model:String} "
         "AND feature IN (SELECT arrayJoin({names:Array(String)})) "
-        f"AND {_WINDOW}",
-        {
-            "model": model,
-            "start": epoch_seconds(start),
-            "end": epoch_seconds(end),
-            "names": list(names),
-        },
+        f"AND {reads.WINDOW}",
+        {**reads.window_params(model, start, end), "names": list(names)},
     )
 
 

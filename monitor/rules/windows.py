@@ -21,19 +21,11 @@ from monitor.rules.reference_profiles import ReferenceProfile, thin_sorted
 from monitor.stats.backend import to_numpy
 from monitor.stats.categorical import CategoricalProfile
 from monitor.stats.profile import NumericProfile
-from monitor.store import reads, schema
-from monitor.store.columns import epoch_seconds
+from monitor.store import reads
 from monitor.store.interface import Store
 from monitor.store.window_reads import read_features
 
 log = logging.getLogger(__name__)
-
-_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
-
-
-def _params(model: str, start: datetime, end: datetime) -> dict[str, object]:
-    return {"model": model, "start": epoch_seconds(start), "end": epoch_seconds(end)}
-
 
 def window_kinds(store: Store, model: str, start: datetime, end: datetime) -> dict[str, str]:
     """Kind of every feature with a value in the window (the kind most of its values have)."""
@@ -43,16 +35,6 @@ def window_kinds(store: Store, model: str, start: datetime, end: datetime) -> di
         if nums or cats:
             out[feature] = "numeric" if nums >= cats else "categorical"
     return out
-
-
-def event_totals(store: Store, model: str, start: datetime, end: datetime) -> tuple[int, int]:
-    """``(all events, sampled events)`` in the window."""
-    rows = store.query(
-        f"SELECT count(), countIf(sampled = 1) FROM {schema.EVENTS} FINAL "
-        f"WHERE model = {{model:String}} AND {_WINDOW}",
-        _params(model, start, end),
-    )
-    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
 
 def read_window(
@@ -75,7 +57,7 @@ def read_window(
     rows : bool
         Also read the features as one row per event (multivariate kinds; one query).
     """
-    n_events, n_sampled = event_totals(store, model, start, end)
+    n_events, n_sampled = reads.event_totals(store, model, start, end)
     data = WindowData(n_events=n_events, n_sampled=n_sampled)
     if features and n_sampled:
         # counts, numeric values and category counts with one dedup decision

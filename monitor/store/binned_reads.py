@@ -41,7 +41,7 @@ def _counts_sql(n_edges: int, final: str) -> str:
         f"SELECT toUInt32({slot}) AS slot, count() AS n FROM ("
         f"  SELECT ifNull(value, nan) AS v FROM {schema.FEATURE_VALUES}{final}"
         "  WHERE model = {model:String} AND feature = {feature:String} AND "
-        "  ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
+        f"  {reads.WINDOW}"
         ") WHERE isFinite(v) GROUP BY slot"
     )
 

@@ -10,9 +10,7 @@ import numpy as np
 
 from monitor.store import schema
 from monitor.store.interface import Store
-from monitor.store.reads import window_params
-
-_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
+from monitor.store.reads import WINDOW, window_params
 
 
 def group_by_name(
@@ -40,6 +38,6 @@ def feature_rows(
         f"SELECT feature, {column} AS v FROM {schema.FEATURE_VALUES} FINAL "
         "WHERE model = {model:String} "
         "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
-        f"AND {_WINDOW}",
+        f"AND {WINDOW}",
         params,
     )

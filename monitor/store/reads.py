@@ -26,11 +26,25 @@ from monitor.store.interface import Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
+# The one time-window predicate of every window read, with window_params' parameters:
+# start <= ts < end, as epoch seconds (DateTime holds whole seconds on both engines).
+WINDOW = "ts >= toDateTime({start:UInt32}) AND ts < toDateTime({end:UInt32})"
+# The same inside str.format templates (placeholders' braces doubled).
+WINDOW_TEMPLATE = WINDOW.replace("{", "{{").replace("}", "}}")
 
 
 def window_params(model: str, start: datetime, end: datetime) -> dict[str, object]:
     return {"model": model, "start": epoch_seconds(start), "end": epoch_seconds(end)}
+
+
+def event_totals(store: Store, model: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """``(all events, sampled events)`` of a model in ``[start, end)``."""
+    rows = store.query(
+        f"SELECT count(), countIf(sampled = 1) FROM {schema.EVENTS} FINAL "
+        f"WHERE model = {{model:String}} AND {WINDOW}",
+        window_params(model, start, end),
+    )
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
 
 def models(store: Store) -> list[str]:
@@ -97,7 +111,7 @@ def duplicates_possible(store: Store, model: str, start: datetime, end: datetime
 _NUMERIC_VALUES = (
     "SELECT ifNull(value, nan) AS v FROM {table} "
     "WHERE model = {{model:String}} AND feature = {{feature:String}} AND "
-    "ts >= toDateTime({{start:UInt32}}) AND ts < toDateTime({{end:UInt32}})"
+    + WINDOW_TEMPLATE
 )
 
 
@@ -134,7 +148,7 @@ def numeric_values(
             f"SELECT feature, groupArray(ifNull(value, nan)) AS v FROM {schema.FEATURE_VALUES}"
             f"{final} WHERE model = {{model:String}} "
             "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
-            f"AND {_WINDOW} GROUP BY feature",
+            f"AND {WINDOW} GROUP BY feature",
             {**base, "features": names},
             "v",
         )
@@ -198,7 +212,7 @@ def category_rows(
         f"SELECT feature, category, count() AS n FROM {schema.FEATURE_VALUES}{final} "
         "WHERE model = {model:String} "
         "AND feature IN (SELECT arrayJoin({features:Array(String)})) "
-        f"AND {_WINDOW} GROUP BY feature, category "
+        f"AND {WINDOW} GROUP BY feature, category "
         "ORDER BY feature, isNotNull(category), category",
         {**base, "features": names},
     )
@@ -260,7 +274,7 @@ def count_rows(store: Store, base: dict[str, object], final: str) -> dict[str, t
     rows = store.query(
         "SELECT feature, countIf(isNotNull(value)) AS nums, "
         f"countIf(isNotNull(category)) AS cats FROM {schema.FEATURE_VALUES}{final} "
-        f"WHERE model = {{model:String}} AND {_WINDOW} GROUP BY feature",
+        f"WHERE model = {{model:String}} AND {WINDOW} GROUP BY feature",
         base,
     )
     return {str(f): (int(n), int(c)) for f, n, c in rows}
@@ -273,7 +287,7 @@ def event_counts(
     left out, sorted by minute."""
     rows = store.query(
         "SELECT toUInt32(toStartOfMinute(ts)) AS minute, count() AS n "
-        f"FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} AND {_WINDOW} "
+        f"FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} AND {WINDOW} "
         "GROUP BY minute ORDER BY minute",
         window_params(model, start, end),
     )
@@ -283,7 +297,7 @@ def event_counts(
 def predictions(store: Store, model: str, start: datetime, end: datetime) -> np.ndarray:
     """Predictions of all events in the window as float64, NaN where there was none."""
     cols = store.query_columns(
-        f"SELECT prediction FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} AND {_WINDOW}",
+        f"SELECT prediction FROM {schema.EVENTS} FINAL WHERE model = {{model:String}} AND {WINDOW}",
         window_params(model, start, end),
     )
     return np.asarray(cols["prediction"], dtype=np.float64)
@@ -335,7 +349,7 @@ def _labelled_columns(
     return store.query_columns(
         f"SELECT {extra}prediction, label, label_value FROM ("
         f"  SELECT event_id, ts, prediction FROM {schema.EVENTS} FINAL"
-        f"  WHERE model = {{model:String}} AND {_WINDOW}"
+        f"  WHERE model = {{model:String}} AND {WINDOW}"
         ") AS e ANY INNER JOIN ("
         f"  SELECT event_id, label, label_value FROM {schema.LABELS} FINAL"
         "  WHERE model = {model:String}"

@@ -59,8 +59,8 @@ _COUNTS_AND_VALUES = (
     "  SELECT feature, countIf(isNotNull(value)) AS nums, countIf(isNotNull(category)) AS cats,"
     "  groupArray(ifNull(value, nan)) AS v FROM {table}"
     "  WHERE model = {{model:String}} AND "
-    "  ts >= toDateTime({{start:UInt32}}) AND ts < toDateTime({{end:UInt32}})"
-    "  GROUP BY feature)"
+    + reads.WINDOW_TEMPLATE
+    + "  GROUP BY feature)"
 )
 
 
