@@ -105,15 +105,20 @@ class _ReceiverBase(_Strict):
             raise ValueError(f"receiver {self.name}: {exc}") from None
 
 
-class WebhookReceiver(_ReceiverBase):
-    """POST the versioned JSON payload to ``url``, signed when ``secret_env`` is set."""
+class _HttpReceiver(_ReceiverBase):
+    """What every receiver that POSTs over HTTP(S) is configured with."""
 
-    type: Literal["webhook"] = "webhook"
     url: str = Field(pattern=r"^https?://")
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: Duration = 10.0
     # TLS verification stays on unless turned off for this one receiver, on purpose.
     tls_verify: bool = True
+
+
+class WebhookReceiver(_HttpReceiver):
+    """POST the versioned JSON payload to ``url``, signed when ``secret_env`` is set."""
+
+    type: Literal["webhook"] = "webhook"
 
 
 class KafkaReceiver(_ReceiverBase, KafkaSecurity):
@@ -129,14 +134,10 @@ class KafkaReceiver(_ReceiverBase, KafkaSecurity):
     client_id: str = "driftline-alerting"
 
 
-class AlertmanagerReceiver(_ReceiverBase):
+class AlertmanagerReceiver(_HttpReceiver):
     """POST alerts to an Alertmanager's v2 API (``/api/v2/alerts``)."""
 
     type: Literal["alertmanager"] = "alertmanager"
-    url: str = Field(pattern=r"^https?://")
-    headers: dict[str, str] = Field(default_factory=dict)
-    timeout: Duration = 10.0
-    tls_verify: bool = True
 
 
 Receiver = Annotated[

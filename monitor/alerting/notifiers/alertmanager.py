@@ -14,7 +14,7 @@ import logging
 import httpx
 
 from monitor.alerting.notifiers.base import Notification, post
-from monitor.alerting.notifiers.webhook import request_headers
+from monitor.alerting.notifiers.webhook import http_client, request_headers, signing_key
 from monitor.alerting.payloads import alertmanager_alerts
 from monitor.alerting.settings import AlertmanagerReceiver
 
@@ -34,13 +34,8 @@ class AlertmanagerNotifier:
         self._settings = settings
         self._url = settings.url.rstrip("/") + "/api/v2/alerts"
         self._generator_url = generator_url
-        secret = settings.secret()
-        self._secret = secret.get_secret_value() if secret is not None else None
-        if not settings.tls_verify:
-            log.warning("receiver %s: TLS certificate verification is turned off", self.name)
-        self._client = httpx.Client(
-            timeout=settings.timeout, verify=settings.tls_verify, transport=transport
-        )
+        self._secret = signing_key(settings)
+        self._client = http_client(settings, transport)
 
     def body(self, notification: Notification) -> bytes:
         """The v2 request body for a stored notification."""

@@ -8,7 +8,7 @@ import httpx
 
 from monitor.alerting import signing
 from monitor.alerting.notifiers.base import USER_AGENT, Notification, post
-from monitor.alerting.settings import WebhookReceiver
+from monitor.alerting.settings import AlertmanagerReceiver, WebhookReceiver
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +30,30 @@ def request_headers(
     return headers
 
 
+def http_client(
+    settings: WebhookReceiver | AlertmanagerReceiver, transport: httpx.BaseTransport | None
+) -> httpx.Client:
+    """One pooled client for an HTTP receiver, verifying TLS unless it says otherwise."""
+    if not settings.tls_verify:
+        log.warning("receiver %s: TLS certificate verification is turned off", settings.name)
+    return httpx.Client(timeout=settings.timeout, verify=settings.tls_verify, transport=transport)
+
+
+def signing_key(settings: WebhookReceiver | AlertmanagerReceiver) -> str | None:
+    """The receiver's HMAC key, unwrapped: kept only in the notifier's memory, never
+    logged or put into an error."""
+    secret = settings.secret()
+    return secret.get_secret_value() if secret is not None else None
+
+
 class WebhookNotifier:
     """Sends to one webhook receiver; one pooled HTTP client per receiver."""
 
     def __init__(self, settings: WebhookReceiver, transport: httpx.BaseTransport | None = None):
         self.name = settings.name
         self._settings = settings
-        secret = settings.secret()
-        # Kept unwrapped only here, in memory; never logged or put into an error.
-        self._secret = secret.get_secret_value() if secret is not None else None
-        if not settings.tls_verify:
-            log.warning("receiver %s: TLS certificate verification is turned off", self.name)
-        self._client = httpx.Client(
-            timeout=settings.timeout, verify=settings.tls_verify, transport=transport
-        )
+        self._secret = signing_key(settings)
+        self._client = http_client(settings, transport)
 
     def send(self, notification: Notification, now: float) -> str:
         body = notification.payload
