@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from monitor.stats import ks  # noqa: E402
-from monitor.stats.profile import NumericProfile  # noqa: E402
+from monitor.stats.numeric_profile import NumericProfile  # noqa: E402
 from monitor.stats.table import get_statistic  # noqa: E402
 
 
@@ -104,7 +104,7 @@ def numeric_case(n_ref: int, n_cur: int, n_feat: int, rounds: int) -> dict[str, 
 
 
 def categorical_case(n_ref: int, n_cur: int, n_feat: int, rounds: int) -> dict[str, float]:
-    from monitor.stats.categorical import CategoricalProfile
+    from monitor.stats.categorical_profile import CategoricalProfile
 
     rng = np.random.default_rng(1)
     names = [f"c{i}" for i in range(n_feat)]

@@ -41,7 +41,7 @@ from monitor.stats.calibration import (
     size_bucket,
     window_plan,
 )
-from monitor.stats.categorical import CategoricalProfile
+from monitor.stats.categorical_profile import CategoricalProfile
 from monitor.stats.table import get_statistic
 
 if TYPE_CHECKING:

@@ -28,8 +28,8 @@ from monitor.rules.evaluate import (
 from monitor.rules.reference_profiles import ReferenceProfile
 from monitor.rules.state import Outcome
 from monitor.stats.backend import to_numpy
-from monitor.stats.categorical import CategoricalProfile
-from monitor.stats.profile import NumericProfile
+from monitor.stats.categorical_profile import CategoricalProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.stats.result import DriftResult, masked_result
 from monitor.stats.row import Statistic
 from monitor.stats.table import PERFORMANCE, PREDICTION, QUALITY, get_statistic

@@ -27,9 +27,9 @@ from monitor.rules import catalog
 from monitor.rules.reference_profiles import ReferenceProfile
 from monitor.rules.state import Outcome
 from monitor.stats.backend import to_numpy
-from monitor.stats.categorical import CategoricalProfile
+from monitor.stats.categorical_profile import CategoricalProfile
 from monitor.stats.decision import decide
-from monitor.stats.profile import NumericProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.stats.table import QUALITY, get_statistic
 
 if TYPE_CHECKING:  # the rule model imports the kinds table, which imports this module

@@ -5,8 +5,8 @@ CSV or JSONL (flat columns, or the message shape with a ``features`` object), sp
 columns into numeric and categorical exactly as the store does (booleans and strings are
 categories), and stores one profile per (model, name):
 
-* numeric features: sorted reference values (:class:`monitor.stats.profile.NumericProfile`),
-  thinned to at most ``sample_size`` values per feature by taking evenly spaced order
+* numeric features: sorted reference values
+  (:class:`monitor.stats.numeric_profile.NumericProfile`), thinned to at most ``sample_size`` values per feature by taking evenly spaced order
   statistics, which keeps the empirical distribution (every quantile within 1/sample_size);
 * categorical features: categories and counts (:class:`CategoricalProfile`);
 * the predictions (a ``prediction`` column) as one more numeric profile;
@@ -37,8 +37,8 @@ from monitor.rules.calibrated import DEFAULT_SAMPLE_ROWS, CalibrationSample
 from monitor.rules.calibrated import sample_frame as calibration_sample
 from monitor.rules.calibration_store import StoredCalibrations
 from monitor.rules.joint import JointSample, sample_frame
-from monitor.stats.categorical import CategoricalProfile
-from monitor.stats.profile import NumericProfile
+from monitor.stats.categorical_profile import CategoricalProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.store import schema
 from monitor.store.interface import Store
 

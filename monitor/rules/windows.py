@@ -19,8 +19,8 @@ from monitor.rules import joint
 from monitor.rules.evaluate import WindowData
 from monitor.rules.reference_profiles import ReferenceProfile, thin_sorted
 from monitor.stats.backend import to_numpy
-from monitor.stats.categorical import CategoricalProfile
-from monitor.stats.profile import NumericProfile
+from monitor.stats.categorical_profile import CategoricalProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.store import reads
 from monitor.store.interface import Store
 from monitor.store.window_reads import read_features

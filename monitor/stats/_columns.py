@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from array_api_compat import is_numpy_array
 
+from monitor.stats.numeric_profile import NumericProfile, finite_sorted_rows
 from monitor.stats.parallel import run_row_blocks
-from monitor.stats.profile import NumericProfile, finite_sorted_rows
 
 
 def searchsorted_rows(xp: ModuleType, a: Any, v: Any, side: str) -> Any:

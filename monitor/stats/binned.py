@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from monitor.stats._columns import prepare, rel_entr, searchsorted_rows
-from monitor.stats.profile import NumericProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.stats.refbins import reference_binned_counts
 from monitor.stats.result import DriftResult, masked_result
 

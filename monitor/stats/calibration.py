@@ -293,7 +293,7 @@ def calibrate(blocks: Sequence[ScoredBlock], plan: WindowPlan, rate: float) -> C
 
     Examples
     --------
-    >>> from monitor.stats.profile import NumericProfile
+    >>> from monitor.stats.numeric_profile import NumericProfile
     >>> from monitor.stats.wasserstein import wasserstein
     >>> rng = np.random.default_rng(1)
     >>> ref = rng.normal(size=(20_000, 2))

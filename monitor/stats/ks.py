@@ -19,7 +19,7 @@ from scipy import stats as _sps
 
 from monitor.stats._columns import prepare, searchsorted_rows, take_rows
 from monitor.stats.backend import array_namespace, to_numpy
-from monitor.stats.profile import NumericProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)

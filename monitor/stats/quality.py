@@ -3,9 +3,10 @@
 Same signature as the drift statistics: ``f(reference_profile, current, **params)`` ->
 :class:`~monitor.stats.result.DriftResult`, one value per feature, NaN plus the
 ``insufficient`` flag instead of an exception on an empty window. ``current`` is a float
-block ``(n_rows, n_features)`` for a :class:`~monitor.stats.profile.NumericProfile` (NaN and
-infinities are missing) and an integer code block for a
-:class:`~monitor.stats.categorical.CategoricalProfile` (negative codes are missing).
+block ``(n_rows, n_features)`` for a
+:class:`~monitor.stats.numeric_profile.NumericProfile` (NaN and infinities are missing)
+and an integer code block for a
+:class:`~monitor.stats.categorical_profile.CategoricalProfile` (negative codes are missing).
 
 Denominators, so the shares read the same everywhere: a missing rate is over all rows;
 out-of-range and unseen-category shares are over the *present* values (a missing value is
@@ -23,8 +24,8 @@ import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as array_device
 
-from monitor.stats.categorical import CategoricalProfile
-from monitor.stats.profile import NumericProfile, finite_sorted_rows
+from monitor.stats.categorical_profile import CategoricalProfile
+from monitor.stats.numeric_profile import NumericProfile, finite_sorted_rows
 from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def unseen_share(profile: CategoricalProfile, current: Any, *, min_count: int = 
 
     Examples
     --------
-    >>> from monitor.stats.categorical import CategoricalProfile
+    >>> from monitor.stats.categorical_profile import CategoricalProfile
     >>> p = CategoricalProfile.from_columns({"c": ["a", "b"]})
     >>> unseen_share(p, p.encode({"c": ["a", "x", "y", None]})).values.tolist()
     [0.6666666666666666]

@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from monitor.stats._columns import searchsorted_rows, take_rows
-from monitor.stats.profile import NumericProfile
+from monitor.stats.numeric_profile import NumericProfile
 
 logger = logging.getLogger(__name__)
 

@@ -114,7 +114,7 @@ class Statistic:
 
         Examples
         --------
-        >>> from monitor.stats.categorical import CategoricalProfile
+        >>> from monitor.stats.categorical_profile import CategoricalProfile
         >>> from monitor.stats.table import STATISTICS
         >>> p = CategoricalProfile.from_columns({"c": ["a"] * 50 + ["b"] * 50})
         >>> r = STATISTICS["psi"].function(p, p.encode({"c": ["a"] * 30 + ["b"] * 70}))
@@ -145,8 +145,8 @@ class Statistic:
 
 def _profile_kind(profile: Any) -> str:
     """Column kind of a reference profile, for statistics with one function per kind."""
-    from monitor.stats.categorical import CategoricalProfile
-    from monitor.stats.profile import NumericProfile
+    from monitor.stats.categorical_profile import CategoricalProfile
+    from monitor.stats.numeric_profile import NumericProfile
 
     if isinstance(profile, CategoricalProfile):
         return CATEGORICAL

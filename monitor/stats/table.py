@@ -9,16 +9,16 @@ the rows whose ``rule_input`` is set, and drift kinds through the drift rows.
 
 Signature convention
 --------------------
-Numeric drift functions take ``(reference_profile, current)`` where
-``reference_profile`` is a :class:`monitor.stats.profile.NumericProfile` computed once per
-reference dataset and ``current`` is a 2-D array ``(n_rows, n_features)`` of floats with
+Numeric drift functions take ``(reference_profile, current)`` where ``reference_profile``
+is a :class:`monitor.stats.numeric_profile.NumericProfile` computed once per reference
+dataset and ``current`` is a 2-D array ``(n_rows, n_features)`` of floats with
 NaN for missing values (infinities count as missing too), in the same column order as the
 profile. Keyword-only parameters may follow (e.g. ``n_bins``). They return a
 :class:`monitor.stats.result.DriftResult` with one value per feature and never raise on
 empty or tiny windows (NaN value + ``insufficient`` flag instead).
 
 Categorical functions follow the same shape with a categorical profile (see
-``categorical.py``) and an integer code block from its ``encode()``.
+``categorical_profile.py``) and an integer code block from its ``encode()``.
 
 Per-kind dispatch
 -----------------

@@ -17,7 +17,7 @@ from typing import Any
 
 from monitor.stats._columns import prepare
 from monitor.stats._quantile import w1_rows
-from monitor.stats.profile import NumericProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.stats.result import DriftResult, masked_result
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import pytest
 from test_reads_columnar import END, T0, make_events
 
 from monitor.records import Batch, Event
-from monitor.stats.profile import NumericProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.stats.refbins import edge_counts, reference_edges
 from monitor.store import reads
 from monitor.store.binned_reads import binned_counts

@@ -15,8 +15,8 @@ from monitor.stats.calibration import (
     thresholds_from_scores,
     window_plan,
 )
-from monitor.stats.categorical import CategoricalProfile
-from monitor.stats.profile import NumericProfile
+from monitor.stats.categorical_profile import CategoricalProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.stats.table import get_statistic
 
 

@@ -25,6 +25,7 @@ from scipy.spatial import distance
 
 from monitor.stats import categorical as cat
 from monitor.stats.backend import to_numpy
+from monitor.stats.categorical_profile import CategoricalProfile
 
 NAMESPACES = [pytest.param(np, id="numpy"), pytest.param(array_api_strict, id="strict")]
 STATS = [cat.chisquare, cat.z_test, cat.psi, cat.jensenshannon, cat.total_variation, cat.l_infinity]
@@ -39,7 +40,7 @@ def close(ours: float, theirs: float) -> bool:
 
 
 def run(stat, ref: list, cur: list, xp, **kw):
-    profile = cat.CategoricalProfile.from_columns({"x": ref})
+    profile = CategoricalProfile.from_columns({"x": ref})
     codes = xp.asarray(profile.encode({"x": cur}))
     return stat(profile, codes, **kw)
 
@@ -121,7 +122,7 @@ def test_block_equals_one_feature_at_a_time(xp, cols, size: int) -> None:
     # every column of a block gets exactly the value it gets alone
     refs = {f"f{i}": (r + [None] * size)[:size] for i, (r, _) in enumerate(cols)}
     curs = {f"f{i}": (c + [None] * size)[:size] for i, (_, c) in enumerate(cols)}
-    profile = cat.CategoricalProfile.from_columns(refs)
+    profile = CategoricalProfile.from_columns(refs)
     codes = xp.asarray(profile.encode(curs))
     for stat in STATS:
         block = to_numpy(stat(profile, codes).values)
@@ -169,13 +170,13 @@ def test_counts_bincount_and_sort_paths_agree(xp) -> None:
 
 
 def test_profile_roundtrips_through_json_and_encodes_mixed_types() -> None:
-    profile = cat.CategoricalProfile.from_columns(
+    profile = CategoricalProfile.from_columns(
         {"n": [1, 1.0, 2, float("nan"), None], "b": [True, False, True, True, None]}
     )
     assert profile.categories == (("1", "2"), ("false", "true"))
     assert profile.counts == ((2, 1), (1, 3))
     assert profile.missing == (2, 1)
-    again = cat.CategoricalProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
+    again = CategoricalProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
     assert again == profile
     codes = profile.encode({"n": [2.0, 7, "x", None], "b": [False, None, True, "maybe"]})
     # unseen labels "7" < "x" get codes 2 and 3 in sorted order, whatever their position
@@ -185,9 +186,9 @@ def test_profile_roundtrips_through_json_and_encodes_mixed_types() -> None:
 
 def test_profile_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="different lengths"):
-        cat.CategoricalProfile.from_columns({"x": ["a"]}).encode({"x": ["a"], "y": ["a", "b"]})
+        CategoricalProfile.from_columns({"x": ["a"]}).encode({"x": ["a"], "y": ["a", "b"]})
     with pytest.raises(ValueError, match="sorted"):
-        cat.CategoricalProfile(("x",), (("b", "a"),), ((1, 1),))
+        CategoricalProfile(("x",), (("b", "a"),), ((1, 1),))
 
 
 def test_deterministic() -> None:

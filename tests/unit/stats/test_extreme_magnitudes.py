@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from monitor.stats import binned, wasserstein
-from monitor.stats.profile import NumericProfile
+from monitor.stats.numeric_profile import NumericProfile
 
 STATISTICS = [
     binned.psi,

@@ -27,7 +27,7 @@ from evidently.legacy.calculations.stattests.wasserstein_distance_norm import ( 
 from evidently.legacy.core import ColumnType  # noqa: E402
 
 from monitor.stats import binned, ks, ranktests, wasserstein  # noqa: E402
-from monitor.stats.profile import NumericProfile  # noqa: E402
+from monitor.stats.numeric_profile import NumericProfile  # noqa: E402
 
 RTOL = 1e-9
 ATOL = 1e-12  # for values whose exact answer is 0 (identical samples)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.stats import _quantile, parallel, wasserstein
-from monitor.stats.profile import NumericProfile, finite_sorted_rows
+from monitor.stats.numeric_profile import NumericProfile, finite_sorted_rows
 from monitor.stats.settings import ComputeSettings
 from monitor.stats.table import get_statistic
 

@@ -13,8 +13,8 @@ from hypothesis.extra import numpy as hnp
 
 from monitor.stats import quality
 from monitor.stats.backend import to_numpy
-from monitor.stats.categorical import CategoricalProfile
-from monitor.stats.profile import NumericProfile
+from monitor.stats.categorical_profile import CategoricalProfile
+from monitor.stats.numeric_profile import NumericProfile
 
 NAMESPACES = [pytest.param(np, id="numpy"), pytest.param(array_api_strict, id="strict")]
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial.distance import jensenshannon as scipy_js
 
 from monitor.stats import binned
-from monitor.stats.profile import NumericProfile, finite_sorted_rows
+from monitor.stats.numeric_profile import NumericProfile, finite_sorted_rows
 from monitor.stats.refbins import reference_binned_counts, reference_edges
 
 

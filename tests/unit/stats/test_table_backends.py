@@ -11,10 +11,19 @@ import numpy as np
 import pydantic
 import pytest
 
-from monitor.stats import backend, binned, ks, parallel, profile, ranktests, table, wasserstein
+from monitor.stats import (
+    backend,
+    binned,
+    ks,
+    numeric_profile,
+    parallel,
+    ranktests,
+    table,
+    wasserstein,
+)
 from monitor.stats import row as row_module
 from monitor.stats.backend import get_namespace, to_numpy
-from monitor.stats.profile import NumericProfile
+from monitor.stats.numeric_profile import NumericProfile
 from monitor.stats.settings import ComputeSettings
 from monitor.stats.table import STATISTICS, UnknownStatistic, get_statistic
 
@@ -90,7 +99,7 @@ def test_direction_separates_drift_from_no_drift(row):
 
 @pytest.mark.parametrize(
     "module",
-    [backend, profile, table, row_module, ks, wasserstein, binned, ranktests, parallel],
+    [backend, numeric_profile, table, row_module, ks, wasserstein, binned, ranktests, parallel],
     ids=lambda m: m.__name__,
 )
 def test_docstring_examples_run(module):
@@ -158,6 +167,7 @@ def test_cupy_backend_matches_numpy():
 def test_psi_and_js_dispatch_per_kind(name):
     """One name, two kinds: each kind reaches its own implementation, by kind or profile."""
     from monitor.stats import categorical
+    from monitor.stats.categorical_profile import CategoricalProfile
     from monitor.stats.table import statistic_function
 
     row = get_statistic(name)
@@ -166,7 +176,7 @@ def test_psi_and_js_dispatch_per_kind(name):
     assert statistic_function(name, "categorical") is getattr(categorical, name)
     rng = np.random.default_rng(5)
     labels = np.array(["a", "b", "c"])
-    cref = categorical.CategoricalProfile.from_columns({"c": labels[rng.integers(0, 3, 400)]})
+    cref = CategoricalProfile.from_columns({"c": labels[rng.integers(0, 3, 400)]})
     codes = cref.encode({"c": labels[rng.choice(3, 300, p=[0.5, 0.3, 0.2])]})
     via_row = row.function(cref, codes).values
     direct = getattr(categorical, name)(cref, codes).values
