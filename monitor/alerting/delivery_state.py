@@ -56,7 +56,8 @@ def receiver_states(
     receiver_of = {
         nid: receiver
         for nid, receiver in store.query(
-            f"SELECT id, receiver FROM {schema.ALERT_OUTBOX} FINAL WHERE created_at >= {{since:Float64}}",
+            f"SELECT id, receiver FROM {schema.ALERT_OUTBOX} FINAL "
+            "WHERE created_at >= {since:Float64}",
             {"since": float(since)},
         )
     }

@@ -105,9 +105,13 @@ class Outbox:
         """Every notification created at or after ``since`` without a terminal outcome,
         oldest first. The sender passes a bound well past ``max_age`` so that each poll
         reads recent rows only, however long the outbox history grows."""
-        done = f"SELECT notification_id FROM {schema.ALERT_DELIVERY_ATTEMPTS} WHERE outcome IN ('delivered', 'failed', 'expired')"
+        done = (
+            f"SELECT notification_id FROM {schema.ALERT_DELIVERY_ATTEMPTS} "
+            "WHERE outcome IN ('delivered', 'failed', 'expired')"
+        )
         rows = self._store.query(
-            f"SELECT id, receiver, kind, group_key, payload, created_at FROM {schema.ALERT_OUTBOX} FINAL "
+            "SELECT id, receiver, kind, group_key, payload, created_at "
+            f"FROM {schema.ALERT_OUTBOX} FINAL "
             f"WHERE created_at >= {{since:Float64}} AND id NOT IN ({done}) ORDER BY created_at, id",
             {"since": float(since)},
         )
@@ -116,8 +120,9 @@ class Outbox:
         state = {
             r[0]: (int(r[1]), float(r[2]))
             for r in self._store.query(
-                f"SELECT notification_id, max(attempt), argMax(next_attempt_at, attempt) "
-                f"FROM {schema.ALERT_DELIVERY_ATTEMPTS} WHERE notification_id NOT IN ({done}) GROUP BY notification_id"
+                "SELECT notification_id, max(attempt), argMax(next_attempt_at, attempt) "
+                f"FROM {schema.ALERT_DELIVERY_ATTEMPTS} "
+                f"WHERE notification_id NOT IN ({done}) GROUP BY notification_id"
             )
         }
         out = []
@@ -150,15 +155,15 @@ class Outbox:
         where = "WHERE kind = {kind:String}" if kind else ""
         params = {"kind": kind} if kind else None
         rows = self._store.query(
-            f"SELECT id, receiver, kind, group_key, payload, created_at FROM {schema.ALERT_OUTBOX} FINAL "
-            f"{where} ORDER BY created_at, id",
+            "SELECT id, receiver, kind, group_key, payload, created_at "
+            f"FROM {schema.ALERT_OUTBOX} FINAL {where} ORDER BY created_at, id",
             params,
         )
         status = {
             r[0]: r[1]
             for r in self._store.query(
-                f"SELECT notification_id, argMax(outcome, attempt) FROM {schema.ALERT_DELIVERY_ATTEMPTS} "
-                f"GROUP BY notification_id"
+                "SELECT notification_id, argMax(outcome, attempt) "
+                f"FROM {schema.ALERT_DELIVERY_ATTEMPTS} GROUP BY notification_id"
             )
         }
         out = []
@@ -187,7 +192,7 @@ class NotificationLog:
     def load(self) -> dict[str, tuple[frozenset[str], float]]:
         """``{group_key: (firing fingerprints, sent_at)}`` of the latest entry per group."""
         rows = self._store.query(
-            f"SELECT group_key, argMax(firing, sent_at), max(sent_at) FROM {schema.ALERT_NOTIFICATION_LOG} "
-            f"GROUP BY group_key"
+            "SELECT group_key, argMax(firing, sent_at), max(sent_at) "
+            f"FROM {schema.ALERT_NOTIFICATION_LOG} GROUP BY group_key"
         )
         return {r[0]: (frozenset(json.loads(r[1])), float(r[2])) for r in rows}

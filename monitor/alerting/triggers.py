@@ -56,7 +56,8 @@ class Cooldowns:
         if model in self._cache:
             return self._cache[model]
         rows = self._store.query(
-            f"SELECT count(), max(triggered_at) FROM {schema.RETRAIN_COOLDOWNS} WHERE model = {{model:String}}",
+            f"SELECT count(), max(triggered_at) FROM {schema.RETRAIN_COOLDOWNS} "
+            "WHERE model = {model:String}",
             {"model": model},
         )
         if rows and rows[0][0]:
