@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from monitor.records import Batch, Event
-from monitor.store import schema
+from monitor.store import migration_runner, schema
 from monitor.store.columns import (
     batch_columns,
     epoch_seconds,
@@ -66,7 +66,7 @@ class BaseStore:
 
     def migrate(self) -> None:
         """Create or upgrade the schema; a no-op when it is current."""
-        applied = schema.apply_migrations(self)
+        applied = migration_runner.apply_migrations(self)
         if applied:
             log.info("%s store migrated to version %d", self.backend, applied[-1])
 

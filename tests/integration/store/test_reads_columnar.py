@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from monitor.records import Batch, Event, Origin
-from monitor.store import legacy_reads, reads, schema
+from monitor.store import legacy_reads, migration_runner, migrations, reads, schema
 from monitor.store.base_store import feature_write_ranges
 from monitor.store.columns import batch_columns
 from monitor.store.interface import StoreError
@@ -158,14 +158,14 @@ def test_rows_written_before_the_migration_are_judged_by_their_parts(store_opene
     store = store_opener()
     if hasattr(store, "_ensure_database"):  # the server: the database migrate() creates
         store._ensure_database()
-    before = [m for m in schema.MIGRATIONS if m.version < 7]
-    schema.apply_migrations(store, before)
+    before = [m for m in migrations.MIGRATIONS if m.version < 7]
+    migration_runner.apply_migrations(store, before)
     events = make_events(200, seed=9)
     data = batch_columns(Batch(events=events))
     for _ in range(2):
         for table in data.tables:
             store.insert_columns(table.table, table.columns)
-    schema.apply_migrations(store)
+    migration_runner.apply_migrations(store)
     assert store.query(f"SELECT count() FROM {schema.FEATURE_WRITES}")[0][0] > 0
     new = reads.numeric_window(store, "m", NUMERIC, T0, END)
     for name in NUMERIC:

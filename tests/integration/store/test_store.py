@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from monitor.records import Batch, DeadLetter, Event, Label, Origin
-from monitor.store import reads, schema
+from monitor.store import migration_runner, migrations, reads, schema
 from monitor.store.factory import open_store
 from monitor.store.interface import StoreUnavailable
 from monitor.store.retention import drop_expired_partitions
@@ -58,11 +58,11 @@ def make_events(
 
 def test_migrate_is_idempotent(store) -> None:
     versions = store.query(f"SELECT version FROM {schema.MIGRATIONS_TABLE} ORDER BY version")
-    assert [v for (v,) in versions] == [m.version for m in schema.MIGRATIONS]
+    assert [v for (v,) in versions] == [m.version for m in migrations.MIGRATIONS]
     tables_before = store.query(
         "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name"
     )
-    assert schema.apply_migrations(store) == []
+    assert migration_runner.apply_migrations(store) == []
     store.migrate()
     assert (
         store.query(
@@ -79,7 +79,7 @@ def test_reopen_keeps_data_and_schema(store_opener) -> None:
     first.write_batch(Batch(events=make_events("m", 8)))
     first.close()
     second = store_opener()
-    assert schema.apply_migrations(second) == []
+    assert migration_runner.apply_migrations(second) == []
     assert reads.stored_event_origins(second) == {("in", i % 3, i) for i in range(8)}
 
 

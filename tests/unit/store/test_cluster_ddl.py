@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from monitor.store import schema
+from monitor.store import migrations, schema
 from monitor.store.cluster import ClusterStore, distributed_statement, sharding_key
 from monitor.store.factory import open_store
 from monitor.store.interface import StoreError
@@ -40,7 +40,7 @@ def test_open_store_picks_the_cluster_back_end_only_when_a_cluster_is_named() ->
 
 
 def test_every_migrated_table_gets_a_distributed_table_sharded_by_its_first_key_column() -> None:
-    creates = [s for m in schema.MIGRATIONS for s in m.statements if s.strip().startswith("CREATE")]
+    creates = [s for m in migrations.MIGRATIONS for s in m.statements if s.strip().startswith("CREATE")]
     assert creates
     for statement in creates:
         ddl = distributed_statement(statement, "dl", "dl_local", "c")
@@ -61,7 +61,7 @@ def test_every_migrated_table_gets_a_distributed_table_sharded_by_its_first_key_
 def test_shard_by_origin_spreads_kafka_tables_by_partition_and_keeps_the_rest() -> None:
     creates = {
         distributed_statement(s, "dl", "dl_local", "c").split("`")[3]: s
-        for m in schema.MIGRATIONS
+        for m in migrations.MIGRATIONS
         for s in m.statements
         if s.strip().startswith("CREATE")
     }
@@ -86,7 +86,7 @@ class _Recorder(ClusterStore):
 
 def test_each_statement_kind_runs_where_it_belongs() -> None:
     store = _Recorder()
-    create = schema.MIGRATIONS[0].statements[0]
+    create = migrations.MIGRATIONS[0].statements[0]
     store.execute_schema(create)
     assert [(h, db) for h, _, db, _ in store.ran] == [
         ("a", "dl_local"),
@@ -98,7 +98,7 @@ def test_each_statement_kind_runs_where_it_belongs() -> None:
     store.execute_schema("ALTER TABLE rule_results ADD COLUMN x String DEFAULT ''")
     assert [db for *_, db, _ in store.ran] == ["dl_local", "dl_local", "dl", "dl"]
     store.ran.clear()
-    store.execute_schema(schema.MIGRATIONS[6].statements[1])  # the feature_writes backfill
+    store.execute_schema(migrations.MIGRATIONS[6].statements[1])  # the feature_writes backfill
     assert [(h, db, verb) for h, _, db, verb in store.ran] == [
         ("a", "dl_local", "INSERT"),
         ("b", "dl_local", "INSERT"),
@@ -111,7 +111,7 @@ def test_each_statement_kind_runs_where_it_belongs() -> None:
 def test_an_entry_server_that_is_no_shard_gets_the_distributed_tables_only() -> None:
     store = _Recorder()
     store._settings = store._settings.model_copy(update={"host": "entry", "port": 9000})
-    store.execute_schema(schema.MIGRATIONS[0].statements[0])
+    store.execute_schema(migrations.MIGRATIONS[0].statements[0])
     assert ("entry", 9000, "dl", "CREATE") in store.ran
     assert ("entry", 9000, "dl_local", "CREATE") not in store.ran
     store.close()
@@ -145,7 +145,7 @@ def test_every_shipped_migration_statement_runs_on_a_cluster() -> None:
     # A new kind of statement must say how it runs on a cluster (cluster.execute_schema)
     # before it ships: this fails first, naming the migration, not a cluster at start.
     store = _Recorder()
-    for migration in schema.MIGRATIONS:
+    for migration in migrations.MIGRATIONS:
         for statement in migration.statements:
             store.ran.clear()
             store.execute_schema(statement)
