@@ -23,9 +23,18 @@ from typing import Any, Protocol
 
 import orjson
 
-from monitor.records import Batch, DeadLetter, Event, FeatureValue, Label, Origin
+from monitor.records import Batch, DeadLetter, Event, Label, Origin
 from monitor.source.avro import avro_parser
 from monitor.source.cardinality import CardinalityCaps
+from monitor.source.fields import (
+    FeatureReader,
+    checked_text,
+    feature_value,
+    finite,
+    kafka_time,
+    number_or_none,
+    required,
+)
 from monitor.source.mapping import (
     MISSING,
     CompiledEventMapping,
@@ -36,14 +45,13 @@ from monitor.source.mapping import (
 )
 from monitor.source.reasons import REASON_CODES, Reject, json_type, reason_code, wrong_type
 from monitor.source.settings import DecodeLimits, SourceSettings
-from monitor.source.timestamps import STORABLE_RANGE, UTC, kafka_timestamp, parse_timestamp
+from monitor.source.timestamps import UTC, kafka_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
 __all__ = ["REASON_CODES", "Decoder", "KafkaRecord", "parse_timestamp", "reason_code"]
 
 _TS_CACHE_SIZE = 4096  # distinct timestamp texts remembered (cleared when full)
-_NAMES_CACHE_SIZE = 4096  # distinct feature names remembered (cleared when full)
 
 
 class KafkaRecord(Protocol):
@@ -87,8 +95,8 @@ class Decoder:
         # ISO-8601 text -> parsed time; text parses the same under "auto" and "iso8601",
         # and only successful parses are kept.
         self._ts_cache: dict[str, datetime] = {}
-        # Feature names known to be within limits (1..max_name_length characters).
-        self._feature_names: set[str] = set()
+        # The features' type and size checks, with the names already known to pass.
+        self.features = FeatureReader(self.limits)
         # Topics whose values are Avro (format: avro): value -> object, else JSON.
         self._parsers: dict[str, Callable[[bytes], Any]] = {
             t.topic: avro_parser(t.avro)
@@ -202,12 +210,12 @@ class Decoder:
             path, get = m.model_version
             raw = get(obj)
             if raw is not MISSING and raw is not None:
-                version = self._text(raw, path, limits.max_name_length, allow_number=True)
+                version = checked_text(raw, path, limits.max_name_length, allow_number=True)
         if m.ts is None:
-            ts = _kafka_time(timestamp_ms)
+            ts = kafka_time(timestamp_ms)
         else:
             path, get = m.ts
-            raw_ts = _required(obj, path, get)
+            raw_ts = required(obj, path, get)
             # Busy streams repeat the same second many times: parse each text once.
             ts = self._ts_cache.get(raw_ts) if type(raw_ts) is str else None
             if ts is None:
@@ -218,17 +226,17 @@ class Decoder:
                     self._ts_cache[raw_ts] = ts
         if m.feature_fields is None:
             path, get = m.features  # type: ignore[misc]
-            raw = _required(obj, path, get)
+            raw = required(obj, path, get)
             if type(raw) is not dict:
                 raise wrong_type(path, "object", raw)
-            features = self._features(raw)
+            features = self.features.read(raw)
         else:
             features = {}
             for name, _path, get in m.feature_fields:
                 raw = get(obj)
                 # A field that is absent is a missing value, as a null would be: feature
                 # lists name optional inputs, and missing rates are a drift signal too.
-                features[name] = None if raw is MISSING else _feature_value(name, raw, limits)
+                features[name] = None if raw is MISSING else feature_value(name, raw, limits)
         self.caps.admit(model, features)  # last: a rejected message admits nothing
         return Event(
             event_id=event_id,
@@ -236,72 +244,10 @@ class Decoder:
             model_version=version,
             ts=ts,
             features=features,
-            prediction=_number_or_none(obj, m.prediction),
-            latency_ms=_number_or_none(obj, m.latency_ms),
+            prediction=number_or_none(obj, m.prediction),
+            latency_ms=number_or_none(obj, m.latency_ms),
             origin=origin,
         )
-
-    def _features(self, raw: dict) -> dict[str, FeatureValue]:
-        limits = self.limits
-        if len(raw) > limits.max_features:
-            raise Reject(
-                "too_many_features", f"{len(raw)} features > max_features {limits.max_features}"
-            )
-        # Fast path for the usual message: names seen before, values that are floats,
-        # strings or nulls. It checks without building a new dict and only ever accepts;
-        # anything else goes to the exact loop, which decides and words the rejection.
-        # (Separate C passes per check, map(type, ...), sum(...) and so on, measured slower
-        # than this one lean loop: each pass costs about as much per value.)
-        names = self._feature_names
-        if not names.issuperset(raw):  # the same names arrive with every message
-            if "" in raw or max(map(len, raw)) > limits.max_name_length:
-                return self._features_exact(raw)
-            if len(names) >= _NAMES_CACHE_SIZE:
-                names.clear()
-            names.update(raw)
-        max_text = limits.max_string_length
-        for value in raw.values():
-            kind = type(value)
-            if kind is float:
-                if value - value != 0.0:  # inf or nan
-                    return self._features_exact(raw)
-            elif kind is str:
-                if len(value) > max_text:
-                    return self._features_exact(raw)
-            elif value is not None:  # int and bool are converted, other types rejected
-                return self._features_exact(raw)
-        # Every value is already what the exact loop would put in its new dict, so raw is
-        # the result: a fresh object from orjson.loads that nothing else keeps.
-        return raw
-
-    def _features_exact(self, raw: dict) -> dict[str, FeatureValue]:
-        """Check and convert each feature in turn; the first bad one rejects the message."""
-        limits = self.limits
-        max_name = limits.max_name_length
-        out: dict[str, FeatureValue] = {}
-        for name, value in raw.items():
-            if not name or len(name) > max_name:
-                raise Reject(
-                    "name_too_long" if name else "bad_feature",
-                    f"feature name of {len(name)} characters (allowed 1..{max_name})",
-                )
-            kind = type(value)
-            if kind is float:
-                # orjson already rejects NaN and 1e999; this guards any other source.
-                if value - value != 0.0:
-                    raise Reject("bad_feature", f"feature {name!r}: not a finite number")
-                out[name] = value
-            elif kind is str:
-                if len(value) > limits.max_string_length:
-                    raise Reject(
-                        "value_too_long",
-                        f"feature {name!r}: {len(value)} characters > "
-                        f"max_string_length {limits.max_string_length}",
-                    )
-                out[name] = value
-            else:
-                out[name] = _feature_value(name, value, limits)
-        return out
 
     # -- labels ---------------------------------------------------------------------
 
@@ -311,12 +257,12 @@ class Decoder:
         event_id = self._ident(obj, m.event_id, self.limits.max_string_length)
         model = m.model_name or self._name(obj, m.model)  # type: ignore[arg-type]
         path, get = m.label
-        raw = _required(obj, path, get)
+        raw = required(obj, path, get)
         kind = type(raw)
         if kind is bool:
             text, number = ("true" if raw else "false"), (1.0 if raw else 0.0)
         elif kind is int or kind is float:
-            number = _finite(float(raw), path)
+            number = finite(float(raw), path)
             text = str(raw)
         elif kind is str:
             if len(raw) > self.limits.max_string_length:
@@ -325,10 +271,10 @@ class Decoder:
         else:
             raise wrong_type(path, "string, number or boolean", raw)
         if m.ts is None:
-            ts = _kafka_time(timestamp_ms)
+            ts = kafka_time(timestamp_ms)
         else:
             ts_path, ts_get = m.ts
-            ts = parse_timestamp(_required(obj, ts_path, ts_get), m.ts_format, ts_path)
+            ts = parse_timestamp(required(obj, ts_path, ts_get), m.ts_format, ts_path)
         self.caps.admit(model)
         return Label(
             event_id=event_id, model=model, label=text, label_value=number, ts=ts, origin=origin
@@ -338,106 +284,17 @@ class Decoder:
 
     def _ident(self, obj: dict, field: tuple[str, Getter], max_len: int) -> str:
         path, get = field
-        raw = _required(obj, path, get)
+        raw = required(obj, path, get)
         # JVM services often use numeric (long) ids; they are ids all the same.
         if type(raw) is int:
             return str(raw)
-        return self._text(raw, path, max_len, allow_number=False)
+        return checked_text(raw, path, max_len, allow_number=False)
 
     def _name(self, obj: dict, field: tuple[str, Getter]) -> str:
         path, get = field
-        return self._text(
-            _required(obj, path, get), path, self.limits.max_name_length, allow_number=False
+        return checked_text(
+            required(obj, path, get), path, self.limits.max_name_length, allow_number=False
         )
-
-    @staticmethod
-    def _text(raw: Any, path: str, max_len: int, *, allow_number: bool) -> str:
-        kind = type(raw)
-        if kind is str:
-            if not raw:
-                raise Reject("missing_field", f"{path!r} is an empty string")
-            if len(raw) > max_len:
-                raise Reject("value_too_long", f"at {path!r}: {len(raw)} characters > {max_len}")
-            return raw
-        if allow_number and (kind is int or kind is float):
-            return str(raw)
-        raise wrong_type(path, "string or number" if allow_number else "string", raw)
-
-
-def _required(obj: dict, path: str, get: Getter) -> Any:
-    value = get(obj)
-    if value is MISSING:
-        raise Reject("missing_field", f"missing required field {path!r}")
-    return value
-
-
-def _finite(value: float, path: str) -> float:
-    if value - value != 0.0:
-        raise Reject("wrong_type", f"at {path!r}: not a finite number")
-    return value
-
-
-def _number_or_none(obj: dict, field: tuple[str, Getter] | None) -> float | None:
-    if field is None:
-        return None
-    path, get = field
-    raw = get(obj)
-    kind = type(raw)
-    if kind is float and raw - raw == 0.0:  # the usual case, with nothing to convert
-        return raw
-    if kind is float or kind is int:
-        return _finite(float(raw), path)
-    if raw is MISSING or raw is None:
-        return None
-    if kind is bool:
-        return 1.0 if raw else 0.0
-    raise wrong_type(path, "number", raw)
-
-
-def _feature_value(name: str, value: Any, limits: DecodeLimits) -> FeatureValue:
-    kind = type(value)
-    if value is None:
-        return None
-    if kind is float or kind is int:
-        try:
-            number = float(value)
-        except OverflowError:
-            raise Reject("bad_feature", f"feature {name!r}: number out of range") from None
-        if number - number != 0.0:
-            raise Reject("bad_feature", f"feature {name!r}: not a finite number")
-        return number
-    if kind is bool:
-        # A flag is a category, "true" or "false": what `reference add` makes of a bool
-        # column too, so the stream and its reference agree and categorical drift applies.
-        return "true" if value else "false"
-    if kind is str:
-        if len(value) > limits.max_string_length:
-            raise Reject(
-                "value_too_long",
-                f"feature {name!r}: {len(value)} characters > "
-                f"max_string_length {limits.max_string_length}",
-            )
-        return value
-    raise Reject(
-        "bad_feature",
-        f"feature {name!r}: unsupported type {json_type(value)} "
-        "(expected number, string, boolean or null)",
-    )
-
-
-def _kafka_time(timestamp_ms: int | None) -> datetime:
-    """The Kafka record timestamp as an event's or label's time (mapping ``ts: null``)."""
-    if timestamp_ms is None or timestamp_ms < 0:
-        # No broker timestamp (very old message format): the time of decoding is all we
-        # have.
-        return datetime.now(tz=UTC)
-    ts = kafka_timestamp(timestamp_ms)
-    if ts is None:
-        raise Reject(
-            "bad_timestamp",
-            f"Kafka record timestamp {timestamp_ms!r} ms is outside {STORABLE_RANGE}",
-        )
-    return ts
 
 
 def _clip(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.records import DeadLetter, Event, Label
-from monitor.source import decode as decode_module
+from monitor.source import fields
 from monitor.source.decode import REASON_CODES, Decoder, parse_timestamp, reason_code
 from monitor.source.reasons import Reject
 from monitor.source.settings import SourceSettings
@@ -216,17 +216,17 @@ def feature_decoder() -> Decoder:
 def exact_features(dec: Decoder, raw: dict) -> str:
     """What the exact loop makes of ``raw``: the repr of its dict (keys in order, value
     types told apart: 1 vs 1.0 vs True), or the dead letter reason."""
-    if len(raw) > dec.limits.max_features:  # checked before either path, as in _features
+    if len(raw) > dec.limits.max_features:  # checked before either path, as in FeatureReader.read
         return f"too_many_features: {len(raw)} features > max_features {dec.limits.max_features}"
     try:
-        return repr(dec._features_exact(raw))
+        return repr(dec.features.read_exact(raw))
     except Reject as rejected:
         return rejected.reason
 
 
 def fast_features(dec: Decoder, raw: dict) -> str:
     try:
-        return repr(dec._features(raw))
+        return repr(dec.features.read(raw))
     except Reject as rejected:
         return rejected.reason
 
@@ -290,11 +290,11 @@ def test_json_cannot_carry_a_non_finite_feature(dec: Decoder, number: bytes) -> 
 def test_plain_features_are_not_copied_and_others_are_converted() -> None:
     dec = feature_decoder()
     plain = {"a": 1.5, "b": "x", "c": None}
-    assert dec._features(plain) is plain
-    assert dec._features(plain) is plain  # names now known
+    assert dec.features.read(plain) is plain
+    assert dec.features.read(plain) is plain  # names now known
     mixed = {"a": 1.5, "b": 2}
-    assert dec._features(mixed) == {"a": 1.5, "b": 2.0}
-    assert type(dec._features(mixed)["b"]) is float
+    assert dec.features.read(mixed) == {"a": 1.5, "b": 2.0}
+    assert type(dec.features.read(mixed)["b"]) is float
 
 
 NAMES = ["a", "b", "cc", "dd", "eightchr", "ninechars", "", "ü", "naïve", "a.b"]
@@ -323,7 +323,7 @@ def test_random_messages_decode_as_the_exact_loop_says(
     monkeypatch: pytest.MonkeyPatch, names_cache_size: int
 ) -> None:
     # A small names cache is cleared again and again while messages are decoded.
-    monkeypatch.setattr(decode_module, "_NAMES_CACHE_SIZE", names_cache_size)
+    monkeypatch.setattr(fields, "NAMES_CACHE_SIZE", names_cache_size)
     rnd = random.Random(20261121)
     dec = feature_decoder()
     reference = feature_decoder()
@@ -350,7 +350,7 @@ def test_random_messages_decode_as_the_exact_loop_says(
             accepted += 1
     assert 500 < accepted < 2900  # both outcomes are well represented
     # the names cache stays bounded (it may pass its size by one message's names)
-    assert len(dec._feature_names) <= names_cache_size + FEATURE_LIMITS["max_features"]
+    assert len(dec.features.names) <= names_cache_size + FEATURE_LIMITS["max_features"]
 
 
 # -- times the store can hold, and the Kafka record timestamp ------------------------------
