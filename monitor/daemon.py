@@ -31,7 +31,8 @@ from monitor.ingest.loop import IngestLoop, Progress
 from monitor.ingest.processes import IngestProcesses
 from monitor.records import Alert
 from monitor.source import undecodable
-from monitor.source.consumer import KafkaSource, SourceError
+from monitor.source.consumer import KafkaSource
+from monitor.source.kafka_client import SourceError
 from monitor.stats.backend import get_namespace
 from monitor.stats.parallel import get_threads, set_threads
 from monitor.store.factory import open_store

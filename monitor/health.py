@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from monitor import metrics
 from monitor.alerting.service import META_ALERTNAME
 from monitor.alerting.settings import Duration
-from monitor.source.consumer import consumer_options
+from monitor.source.kafka_client import consumer_options
 from monitor.source.settings import SourceSettings
 from monitor.source.undecodable import describe_error
 

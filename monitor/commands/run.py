@@ -11,7 +11,7 @@ import typer
 
 from monitor.commands.common import exit_with_problems, load_config_or_exit
 from monitor.commands.signals import handle_signals
-from monitor.source.consumer import SourceError
+from monitor.source.kafka_client import SourceError
 from monitor.stats.backend import BackendUnavailable
 from monitor.store.interface import StoreError, StoreUnavailable
 from monitor.yamlfile import FileProblems

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from monitor.demo.stream import EVENTS_TOPIC, LABELS_TOPIC, SyntheticRecord, SyntheticStream
-from monitor.source.consumer import SourceError
+from monitor.source.kafka_client import SourceError
 from monitor.source.settings import SourceSettings
 
 log = logging.getLogger(__name__)

@@ -44,12 +44,14 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from monitor.evaluation.settings import CoordinationSettings
-from monitor.source.consumer import await_topic_metadata, consumer_options
+from monitor.source.kafka_client import (
+    CLOSE_TIMEOUT_MS,
+    await_topic_metadata,
+    consumer_options,
+)
 from monitor.source.settings import SourceSettings
 
 log = logging.getLogger(__name__)
-
-CLOSE_TIMEOUT_MS = 3000
 
 
 def replica_id() -> str:

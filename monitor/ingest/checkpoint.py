@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from monitor import metrics
-from monitor.source.consumer import KafkaSource, PartitionKey, SourceError, next_offsets
+from monitor.source.consumer import KafkaSource, PartitionKey, next_offsets
+from monitor.source.kafka_client import SourceError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from monitor.ingest.ingestor import Ingestor
 from monitor.ingest.retry import Stopped
 from monitor.ingest.settings import IngestSettings
-from monitor.source.consumer import KafkaSource, PartitionKey, SourceError
+from monitor.source.consumer import KafkaSource, PartitionKey
 from monitor.source.decode import Decoder
+from monitor.source.kafka_client import SourceError
 from monitor.source.sampling import Sampler
 from monitor.source.settings import SourceSettings
 from monitor.store.interface import Store

@@ -36,7 +36,7 @@ from typing import Any
 from monitor import metrics
 from monitor.ingest.child import ChildSpec, Report, child_main
 from monitor.ingest.settings import check_workers
-from monitor.source.consumer import SourceError
+from monitor.source.kafka_client import SourceError
 from monitor.store.interface import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)

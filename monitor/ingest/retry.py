@@ -18,7 +18,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 
 from monitor import metrics
 from monitor.ingest.settings import IngestSettings
-from monitor.source.consumer import KafkaSource, SourceError
+from monitor.source.consumer import KafkaSource
+from monitor.source.kafka_client import SourceError
 from monitor.store.interface import StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,9 @@ from source_live import SecureKafka, event_message, read_records, unique_group
 from monitor.alerting.notifiers.base import Notification
 from monitor.alerting.notifiers.kafka import KafkaNotifier
 from monitor.alerting.settings import KafkaReceiver
-from monitor.source.consumer import KafkaSource, SourceError, consumer_options
+from monitor.source.consumer import KafkaSource
 from monitor.source.decode import Decoder
+from monitor.source.kafka_client import SourceError, consumer_options
 from monitor.source.settings import SourceSettings
 
 pytestmark = pytest.mark.timeout(180)

@@ -18,8 +18,8 @@ from monitor.demo.stream import (
     SyntheticStream,
     training_frame,
 )
-from monitor.source.consumer import SourceError
 from monitor.source.decode import Decoder
+from monitor.source.kafka_client import SourceError
 from monitor.source.settings import SourceSettings
 
 WALL = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

@@ -12,7 +12,7 @@ import pytest
 from monitor.ingest.loop import IngestLoop, Progress
 from monitor.ingest.settings import IngestSettings
 from monitor.records import Batch
-from monitor.source.consumer import SourceError
+from monitor.source.kafka_client import SourceError
 from monitor.source.settings import SourceSettings
 from monitor.store.interface import StoreUnavailable
 

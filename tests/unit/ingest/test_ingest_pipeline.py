@@ -195,7 +195,7 @@ def test_revoked_partition_is_not_committed_after_a_failed_commit() -> None:
     ing = ingestor(source, store, threading.Event(), batch=20)
 
     def refuse(offsets: dict) -> dict:
-        from monitor.source.consumer import SourceError
+        from monitor.source.kafka_client import SourceError
 
         raise SourceError("rebalance in progress")
 

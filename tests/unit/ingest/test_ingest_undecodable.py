@@ -224,7 +224,7 @@ def test_source_stop_policy_pauses_the_partition() -> None:
 
 
 def test_a_failure_while_skipping_is_a_source_error() -> None:
-    from monitor.source.consumer import SourceError
+    from monitor.source.kafka_client import SourceError
 
     source, (consumer,) = _source()
     consumer.fail_end_offsets = True

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.alerting.settings import KafkaReceiver
-from monitor.source.consumer import SourceError, consumer_options
+from monitor.source.kafka_client import SourceError, consumer_options
 from monitor.source.security import KafkaSecurity, security_options
 from monitor.source.settings import KafkaSettings, SourceSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.source.consumer import consumer_options
+from monitor.source.kafka_client import consumer_options
 from monitor.source.settings import SourceSettings
 
 
