@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from itertools import chain, groupby
 from numbers import Real
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -162,6 +162,39 @@ def _event_tables(
     order is code point order, which for UTF-8 is ClickHouse's byte order; were it ever
     not sorted, the server would only sort as it always did.
     """
+    keys = _events_in_key_order(events)
+    ordered = keys.events
+    ev: Columns = {
+        "model": keys.models,
+        "model_version": [e.model_version for e in ordered],
+        "event_id": [e.event_id for e in ordered],
+        "ts": keys.tss,
+        "prediction": [_finite_or_none(e.prediction) for e in ordered],
+        "latency_ms": [_finite_or_none(e.latency_ms) for e in ordered],
+        "sampled": [1 if e.sampled else 0 for e in ordered],
+        "topic": keys.topics,
+        "partition": keys.partitions,
+        "offset": keys.offsets,
+        "ingested_at": [ingested] * len(ordered),
+    }
+    with_features = [i for i, e in enumerate(ordered) if e.sampled and e.features]
+    if not with_features:
+        return ev, None
+    return ev, _feature_rows(keys, with_features, kinds)
+
+
+class _EventKeys(NamedTuple):
+    """A batch's events in the events table's key order, with their key columns."""
+
+    models: list[str]
+    tss: list[int]
+    topics: list[str]
+    partitions: list[int]
+    offsets: list[int]
+    events: list[Event]
+
+
+def _events_in_key_order(events: list[Event]) -> _EventKeys:
     keyed = []
     last_dt: datetime | None = None
     last_ts = 0
@@ -171,34 +204,27 @@ def _event_tables(
         o = e.origin
         keyed.append((e.model, last_ts, o.topic, o.partition, o.offset, e))
     keyed.sort(key=itemgetter(0, 1, 2, 3, 4))  # the events table's key; stable
-    models, tss, topics, partitions, offsets, ordered = (list(c) for c in zip(*keyed, strict=True))
-    ev: Columns = {
-        "model": models,
-        "model_version": [e.model_version for e in ordered],
-        "event_id": [e.event_id for e in ordered],
-        "ts": tss,
-        "prediction": [_finite_or_none(e.prediction) for e in ordered],
-        "latency_ms": [_finite_or_none(e.latency_ms) for e in ordered],
-        "sampled": [1 if e.sampled else 0 for e in ordered],
-        "topic": topics,
-        "partition": partitions,
-        "offset": offsets,
-        "ingested_at": [ingested] * len(ordered),
-    }
-    with_features = [i for i, e in enumerate(ordered) if e.sampled and e.features]
-    if not with_features:
-        return ev, None
+    return _EventKeys(*(list(c) for c in zip(*keyed, strict=True)))
+
+
+def _feature_rows(
+    keys: _EventKeys, with_features: list[int], kinds: dict[tuple[str, str], str]
+) -> Columns:
+    """One row per (event, feature) of the sampled events, in the feature rows' key order.
+
+    Rows are read event by event in memory order (reading feature by feature across
+    thousands of dicts was twice as slow) and put in the feature rows' key order, (model,
+    feature, ts, origin), by one stable sort on (model, feature) codes: events are already
+    in (model, ts, origin) order and a stable sort keeps that order among the rows of one
+    (model, feature). Every step is one pass in C over the rows or a sort of them,
+    whatever the mix of models: no work per model or per feature.
+    """
+    ordered = keys.events
     feats = [ordered[i].features for i in with_features]
-    feats_models = [models[i] for i in with_features]
+    feats_models = [keys.models[i] for i in with_features]
     # Kinds are noted once per model: its sampled events are contiguous in this order.
     for model, run in groupby(zip(feats_models, feats, strict=True), itemgetter(0)):
         _note_kinds(model, [f for _, f in run], kinds)
-    # One row per (event, feature), read event by event in memory order (reading feature by
-    # feature across thousands of dicts was twice as slow) and put in the feature rows' key
-    # order, (model, feature, ts, origin), by one stable sort on (model, feature) codes:
-    # events are already in (model, ts, origin) order and a stable sort keeps that order
-    # among the rows of one (model, feature). Every step is one pass in C over the rows or
-    # a sort of them, whatever the mix of models: no work per model or per feature.
     counts = np.fromiter(map(len, feats), dtype=np.int64, count=len(feats))
     names = list(chain.from_iterable(feats))
     raw: list[FeatureValue] = list(chain.from_iterable(map(dict.values, feats)))
@@ -212,15 +238,22 @@ def _event_tables(
     row_event = np.repeat(np.arange(len(feats), dtype=np.int64), counts)
     key_order = np.argsort(model_codes[row_event] * len(distinct) + name_codes, kind="stable")
     at = np.asarray(with_features, dtype=np.int64)[row_event[key_order]]  # rows' events
-    fv: Columns = {
-        "model": _object_array(models)[at].tolist(),
+    values, categories = _split_values(raw)
+    return {
+        "model": _object_array(keys.models)[at].tolist(),
         "feature": _object_array(distinct)[name_codes[key_order]].tolist(),
-        "ts": np.asarray(tss, dtype=np.int64)[at].tolist(),
+        "ts": np.asarray(keys.tss, dtype=np.int64)[at].tolist(),
         "event_id": _object_array([e.event_id for e in ordered])[at].tolist(),
-        "topic": _object_array(topics)[at].tolist(),
-        "partition": np.asarray(partitions, dtype=np.int64)[at].tolist(),
-        "offset": _object_array(offsets)[at].tolist(),  # UInt64: may pass int64
+        "topic": _object_array(keys.topics)[at].tolist(),
+        "partition": np.asarray(keys.partitions, dtype=np.int64)[at].tolist(),
+        "offset": _object_array(keys.offsets)[at].tolist(),  # UInt64: may pass int64
+        "value": _object_array(values)[key_order].tolist(),
+        "category": _object_array(categories)[key_order].tolist(),
     }
+
+
+def _split_values(raw: list[FeatureValue]) -> tuple[list[float | None], list[str | None]]:
+    """Feature values as the ``value`` (numbers) and ``category`` (labels) columns."""
     # Values are split by type in two comprehensions instead of a Python branch per value.
     types = list(map(type, raw))
     values = [
@@ -231,9 +264,7 @@ def _event_tables(
         v if t is str else (None if t is float or t is int else _category(v))
         for v, t in zip(raw, types, strict=True)
     ]
-    fv["value"] = _object_array(values)[key_order].tolist()
-    fv["category"] = _object_array(categories)[key_order].tolist()
-    return ev, fv
+    return values, categories
 
 
 def _object_array(items: list[Any]) -> np.ndarray:
