@@ -178,7 +178,9 @@ def _summarize(store: Store, report: DemoReport) -> None:
     report.dead_letters = int(rows[0][0]) if rows else 0
 
 
-def _start_dashboard(options: DemoOptions, api_url: str, echo: Callable[[str], None]):
+def _start_dashboard(
+    options: DemoOptions, api_url: str, echo: Callable[[str], None]
+) -> subprocess.Popen | None:
     """Start ``driftline dashboard`` as a subprocess when that command exists."""
     try:
         from monitor.commands import dashboard  # noqa: F401
@@ -209,65 +211,13 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> DemoR
     data_dir = Path(tempfile.mkdtemp(prefix="driftline-demo-")) if owned_dir else options.data_dir
     assert data_dir is not None
     report = DemoReport(data_dir=data_dir)
-    dashboard = None
+    dashboards: list[subprocess.Popen] = []  # the one the daemon's start opened, if any
     receiver = WebhookReceiver(secret, echo=echo).start()
     try:
-        config = demo_config(data_dir, receiver.url, options.api_port)
-        clock = DemoClock(options.speed, options.duration_s)
-        stream = SyntheticStream(clock, options.rate, options.scenario, options.seed)
-        sources: list[SyntheticSource] = []
-
-        def source_factory(settings, on_revoked=None, on_assigned=None) -> SyntheticSource:
-            src = SyntheticSource(settings, stream, on_revoked=on_revoked, on_assigned=on_assigned)
-            sources.append(src)
-            return src
-
-        store = open_store(config.store)
-        try:
-            store.migrate()
-            load_training_references(store, config.rules.reference_sample_size)
-            firing = FiringLog(clock, echo)
-            dashboards: list = []
-
-            def started(daemon: Daemon) -> None:
-                if daemon.api is not None:
-                    echo(f"API:         {daemon.api.url}/healthz  /metrics  /api/v1/alerts")
-                    if options.dashboard:
-                        dashboards.append(_start_dashboard(options, daemon.api.url, echo))
-
-            daemon = Daemon(
-                config,
-                store=store,
-                source_factory=source_factory,
-                clock=clock.now,
-                on_alerts=firing,
-                on_started=started,
-            )
-            _banner(options, clock, data_dir, receiver.url, echo)
-            try:
-                daemon.run(timeout=options.duration_s)
-            finally:
-                dashboard = dashboards[0] if dashboards else None
-            # One last delivery round from the durable outbox, so what fired at the very
-            # end reaches the receiver before the demo's summary.
-            final = Alerting(config.alerting, store)
-            final.deliver_due(time.time())
-            final.close()
-            report.ingested = daemon.ingested
-            report.fired = list(firing.fired.values())
-            report.committed = dict(sources[0].committed) if sources else {}
-            _summarize(store, report)
-        finally:
-            store.close()
+        _run_daemon(options, data_dir, receiver.url, report, dashboards, echo)
     finally:
-        if dashboard is not None:
-            # `driftline dashboard` execs Streamlit, so this signal reaches the server.
-            dashboard.terminate()
-            try:
-                dashboard.wait(10)
-            except subprocess.TimeoutExpired:
-                dashboard.kill()  # never leave a server holding the port for the next demo
-                dashboard.wait(10)
+        if dashboards:
+            _stop_dashboard(dashboards[0])
         receiver.stop()
         if owned_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -276,6 +226,70 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = print) -> DemoR
     report.refused = len(receiver.state.refused)
     _closing_summary(report, owned_dir, echo)
     return report
+
+
+def _run_daemon(
+    options: DemoOptions,
+    data_dir: Path,
+    receiver_url: str,
+    report: DemoReport,
+    dashboards: list[subprocess.Popen],
+    echo: Callable[[str], None],
+) -> None:
+    """Run the daemon on the synthetic stream for the demo's duration; fill ``report``."""
+    config = demo_config(data_dir, receiver_url, options.api_port)
+    clock = DemoClock(options.speed, options.duration_s)
+    stream = SyntheticStream(clock, options.rate, options.scenario, options.seed)
+    sources: list[SyntheticSource] = []
+
+    def source_factory(settings, on_revoked=None, on_assigned=None) -> SyntheticSource:
+        src = SyntheticSource(settings, stream, on_revoked=on_revoked, on_assigned=on_assigned)
+        sources.append(src)
+        return src
+
+    def started(daemon: Daemon) -> None:
+        if daemon.api is not None:
+            echo(f"API:         {daemon.api.url}/healthz  /metrics  /api/v1/alerts")
+            proc = _start_dashboard(options, daemon.api.url, echo) if options.dashboard else None
+            if proc is not None:
+                dashboards.append(proc)
+
+    store = open_store(config.store)
+    try:
+        store.migrate()
+        load_training_references(store, config.rules.reference_sample_size)
+        firing = FiringLog(clock, echo)
+        daemon = Daemon(
+            config,
+            store=store,
+            source_factory=source_factory,
+            clock=clock.now,
+            on_alerts=firing,
+            on_started=started,
+        )
+        _banner(options, clock, data_dir, receiver_url, echo)
+        daemon.run(timeout=options.duration_s)
+        # One last delivery round from the durable outbox, so what fired at the very
+        # end reaches the receiver before the demo's summary.
+        final = Alerting(config.alerting, store)
+        final.deliver_due(time.time())
+        final.close()
+        report.ingested = daemon.ingested
+        report.fired = list(firing.fired.values())
+        report.committed = dict(sources[0].committed) if sources else {}
+        _summarize(store, report)
+    finally:
+        store.close()
+
+
+def _stop_dashboard(dashboard: subprocess.Popen) -> None:
+    # `driftline dashboard` execs Streamlit, so this signal reaches the server.
+    dashboard.terminate()
+    try:
+        dashboard.wait(10)
+    except subprocess.TimeoutExpired:
+        dashboard.kill()  # never leave a server holding the port for the next demo
+        dashboard.wait(10)
 
 
 def _banner(options, clock, data_dir, receiver_url, echo) -> None:
