@@ -22,12 +22,12 @@ rule's own evaluation and the chunk baseline's from ``drift_values``) under thre
 deciding, all in the same run:
 
 * **calibrated**: the rule ``threshold: {false_alarm_rate: R}`` as a user writes it, loaded
-  by the rule loader and evaluated by ``monitor.rules.evaluate.evaluate_drift`` against the
+  by the rule loader and evaluated by ``monitor.rules.drift_kinds.evaluate_drift`` against the
   profile ``reference add --timestamp-column`` stores (thresholds learned from the
   reference's 1h windows ending on 5-minute boundaries, max-statistic adjustment over the
   four features, learned on the first evaluation and cached);
 * **fixed**: today's suggested drift rules (threshold 0.1 on both statistics), decided by
-  ``monitor.rules.evaluate.decide_drift``;
+  ``monitor.rules.drift_kinds.decide_drift``;
 * **3sigma**: per feature, mean + 3 standard deviations of the statistic over the
   reference's disjoint 1h chunks (the usual "chunk" baseline).
 
@@ -48,7 +48,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from monitor.rules.evaluate import WindowData, decide_drift, drift_values, evaluate_drift
+from monitor.rules.drift_blocks import drift_values
+from monitor.rules.drift_kinds import decide_drift, evaluate_drift
+from monitor.rules.kind_interface import WindowData
 from monitor.rules.loader import load_document
 from monitor.rules.reference_profiles import profile_frame
 from monitor.rules.state import Outcome

@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from monitor.records import Batch, Event, Origin
+from monitor.rules.drift_kinds import evaluate_drift
 from monitor.rules.engine import RuleEngine
-from monitor.rules.evaluate import WindowData, evaluate_drift
+from monitor.rules.kind_interface import WindowData
 from monitor.rules.loader import RuleSet, load_rule_file
 from monitor.rules.reference_profiles import load_reference, profile_frame, save_reference
 from monitor.rules.windows import read_window

@@ -23,7 +23,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from monitor.rules.evaluate import KindInput, WindowData, drift_values
+from monitor.rules.drift_blocks import drift_values
+from monitor.rules.kind_interface import KindInput, WindowData
 from monitor.rules.loader import load_document
 from monitor.rules.reference_profiles import profile_frame
 from monitor.rules.state import Outcome

@@ -13,7 +13,7 @@ On each window run
 * the domain classifier (:class:`DomainClassifier`, AUC >= 0.55 and p < 0.05), on fewer
   windows since it costs more;
 * the univariate drift rule the engine runs for ``kind: drift`` with its default
-  statistic and threshold (:func:`monitor.rules.evaluate.evaluate_drift`), a window
+  statistic and threshold (:func:`monitor.rules.drift_kinds.evaluate_drift`), a window
   counting as flagged when any feature drifted.
 
 Cost per window: each of the three on one window of ``--cost-rows`` rows x ``--features``
@@ -39,7 +39,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from monitor.rules.evaluate import WindowData, evaluate_drift
+from monitor.rules.drift_kinds import evaluate_drift
+from monitor.rules.kind_interface import WindowData
 from monitor.rules.model import Rule
 from monitor.rules.reference_profiles import profile_frame
 from monitor.rules.state import Outcome

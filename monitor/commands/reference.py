@@ -137,8 +137,12 @@ def show(
 def _show_thresholds(rules, model, name, profile, window_rows) -> bool:
     import fnmatch
 
-    from monitor.rules.calibrated import describe, expected_window_rows, rule_calibration
-    from monitor.rules.evaluate import rule_features
+    from monitor.rules.calibration_thresholds import (
+        describe,
+        expected_window_rows,
+        rule_calibration,
+    )
+    from monitor.rules.drift_blocks import rule_features
     from monitor.rules.loader import load_rule_files
     from monitor.stats.calibration import CalibrationError
     from monitor.yamlfile import FileProblems

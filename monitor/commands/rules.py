@@ -129,8 +129,12 @@ def _calibrated_thresholds(ruleset, store) -> list[str]:
     """What each calibrated rule learned from each stored reference it applies to."""
     import fnmatch
 
-    from monitor.rules.calibrated import describe, expected_window_rows, rule_calibration
-    from monitor.rules.evaluate import rule_features
+    from monitor.rules.calibration_thresholds import (
+        describe,
+        expected_window_rows,
+        rule_calibration,
+    )
+    from monitor.rules.drift_blocks import rule_features
     from monitor.rules.reference_profiles import list_references, load_reference
 
     stored = [(model, name) for model, name, *_ in list_references(store)]

@@ -15,6 +15,7 @@ from monitor.records import Alert
 from monitor.rules.loader import RuleSet
 from monitor.rules.model import Rule
 from monitor.rules.persist import StateKey
+from monitor.rules.result_alert import alert_labels
 from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState
 
 
@@ -70,14 +71,10 @@ def resolve_deleted(
 
 
 def _rebuilt_alert(rule: Rule, key: StateKey, state: AlertState) -> Alert:
-    """The alert a rule's state fired as (labels as :meth:`RuleEngine._alert` makes them)."""
+    """The alert a rule's state fired as (labels as the engine's alerts have them)."""
     group, name, model, feature = key
-    labels = {"alertname": name, "model": model, "severity": rule.labels.get("severity", "warning")}
-    if feature:
-        labels["feature"] = feature
-    labels.update(rule.labels)
     return Alert(
-        labels=labels,
+        labels=alert_labels(rule, model, feature),
         annotations={},
         state=state.state,
         starts_at=state.active_since or datetime.now(timezone.utc),

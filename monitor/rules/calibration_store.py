@@ -9,7 +9,7 @@ from; loading that reference version brings them all back in one query.
 
 A calibration is identified by everything it depends on (the rule's statistic, bins,
 features, rate, seed, window size bucket, window and interval: the key
-:func:`monitor.rules.calibrated.rule_calibration` caches by), hashed to one string. A
+:func:`monitor.rules.calibration_thresholds.rule_calibration` caches by), hashed to one string. A
 new reference version (``reference add`` again) has a new creation time, so it is
 calibrated afresh; the rows of older versions stay, like the older profile versions
 (a few hundred bytes each).

@@ -1,8 +1,9 @@
 """Kinds other than drift: data quality, schema, volume, predictions, performance.
 
 The evaluate functions of these kinds (rows of :mod:`monitor.rules.kinds`): pure
-functions of one :class:`~monitor.rules.evaluate.KindInput`, like
-:mod:`monitor.rules.evaluate`, returning :class:`~monitor.rules.evaluate.Result` rows.
+functions of one :class:`~monitor.rules.kind_interface.KindInput`, like
+:mod:`monitor.rules.drift_kinds`, returning :class:`~monitor.rules.kind_interface.Result`
+rows.
 Thresholds and directions default to the kind's row (``threshold_and_direction(rule)``).
 """
 
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monitor.rules import catalog
-from monitor.rules.evaluate import (
+from monitor.rules.drift_blocks import drift_values, reported_p_value
+from monitor.rules.kind_interface import (
     KindInput,
     Result,
     WindowData,
     crosses,
-    drift_values,
+    insufficient,
     pad_columns,
     select_features,
     threshold_and_direction,
@@ -216,18 +218,7 @@ def evaluate_prediction(inputs: KindInput) -> list[Result]:
     rule, ref, cur, xp = inputs.rule, inputs.reference, inputs.current, inputs.xp
     assert ref is not None  # the kind needs a reference (the engine checks it exists)
     if ref.prediction is None:
-        return [
-            Result(
-                "",
-                NAN,
-                NAN,
-                0,
-                len(cur.predictions),
-                Outcome.INSUFFICIENT,
-                rule.statistic or "",
-                rule.threshold or NAN,
-            )
-        ]
+        return [insufficient(rule.statistic or "", rule.threshold or NAN, 0, len(cur.predictions))]
     preds = cur.predictions[~np.isnan(cur.predictions)]
     n_ref = int(ref.prediction.n_valid[0])
     enough = n_ref >= rule.min_samples and len(preds) >= rule.min_samples
@@ -250,7 +241,7 @@ def evaluate_prediction(inputs: KindInput) -> list[Result]:
         Result(
             "",
             value,
-            value if info.is_test else float(p[0]),
+            reported_p_value(info.is_test, value, p, 0),
             int(n_r[0]),
             int(n_c[0]),
             _outcome(enough, value, threshold, direction),

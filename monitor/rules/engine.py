@@ -21,18 +21,17 @@ import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 
 from monitor.records import Alert
 from monitor.rules import persist
-from monitor.rules.evaluate import KindInput, Result, WindowData
+from monitor.rules.kind_interface import KindInput, Result, WindowData, insufficient
 from monitor.rules.loader import RuleSet
 from monitor.rules.model import Group, Rule, format_duration
 from monitor.rules.reference_profiles import ReferenceProfile, load_reference
-from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState, Outcome, step
-from monitor.rules.templates import render
+from monitor.rules.result_alert import alert_for
+from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState, step
 from monitor.rules.windows import profile_window, read_window
 from monitor.store import reads
 from monitor.store.interface import Store
@@ -171,33 +170,8 @@ class RuleEngine:
                         "rule %s/%s on model %s failed at %s", group.name, rule.name, model, at
                     )
                     continue
-                start = at - rule.window
                 for r in results:
-                    rows.append(
-                        (
-                            group.name,
-                            rule.name,
-                            model,
-                            r.feature,
-                            start,
-                            at,
-                            rule.kind,
-                            r.statistic,
-                            r.value,
-                            r.p_value,
-                            r.threshold,
-                            r.n_reference,
-                            r.n_current,
-                            r.outcome.value,
-                            ref_name,
-                            evaluated_at,
-                            r.threshold_source,
-                            float(r.calibration.get("rate", 0.0)),
-                            int(r.calibration.get("window_rows", 0)),
-                            str(r.calibration.get("method", "")),
-                            *persist.evidence_columns(r),
-                        )
-                    )
+                    rows.append(_result_row(group, rule, model, r, at, ref_name, evaluated_at))
                     key = (group.name, rule.name, model, r.feature)
                     prev = self._states.get(key, AlertState())
                     value = None if math.isnan(r.value) else r.value
@@ -206,7 +180,7 @@ class RuleEngine:
                         changed.append((key, new))
                         self._states[key] = new
                     if new.state in (PENDING, FIRING) or (new.state == RESOLVED and new != prev):
-                        alerts.append(self._alert(group, rule, model, r, new, at, ref_name))
+                        alerts.append(alert_for(group, rule, model, r, new, at, ref_name))
         persist.write_results(self.store, rows)
         persist.write_states(self.store, changed)
         self._done[group.name] = max(at, self._done.get(group.name, at))
@@ -262,18 +236,8 @@ class RuleEngine:
         ref, ref_data, ref_name = self._reference(rule, model, at, cache, refs)
         if rule.reference is not None and ref is None:
             log.warning("rule %s: reference %r of model %s not found", rule.name, ref_name, model)
-            return [
-                Result(
-                    "",
-                    math.nan,
-                    math.nan,
-                    0,
-                    cur.n_sampled,
-                    Outcome.INSUFFICIENT,
-                    rule.statistic or "",
-                    rule.fixed_threshold or math.nan,
-                )
-            ], ref_name
+            threshold = rule.fixed_threshold or math.nan
+            return [insufficient(rule.statistic or "", threshold, 0, cur.n_sampled)], ref_name
         inputs = KindInput(
             rule=rule,
             current=cur,
@@ -298,91 +262,37 @@ class RuleEngine:
             for feature, by_end in past.items()
         }
 
-    def _alert(
-        self,
-        group: Group,
-        rule: Rule,
-        model: str,
-        r: Result,
-        s: AlertState,
-        at: datetime,
-        ref_name: str,
-    ) -> Alert:
-        labels = {
-            "alertname": rule.name,
-            "model": model,
-            "severity": rule.labels.get("severity", "warning"),
-        }
-        if r.feature:
-            labels["feature"] = r.feature
-        labels.update(rule.labels)
-        start = at - rule.window
-        value = None if math.isnan(r.value) else r.value
-        variables = {
-            "rule": rule.name,
-            "model": model,
-            "feature": r.feature,
-            "kind": rule.kind,
-            "statistic": r.statistic,
-            "value": value if value is not None else float("nan"),
-            "p_value": r.p_value,
-            "threshold": r.threshold,
-            "direction": rule.direction or "",
-            "window": format_duration(rule.window),
-            "window_start": start.isoformat(),
-            "window_end": at.isoformat(),
-            "reference": ref_name,
-            "n_reference": r.n_reference,
-            "n_current": r.n_current,
-            "labels": labels,
-        }
-        evidence = {
-            "group": group.name,
-            "rule": rule.name,
-            "kind": rule.kind,
-            "statistic": r.statistic,
-            "value": value,
-            "p_value": None if math.isnan(r.p_value) else r.p_value,
-            "threshold": r.threshold,
-            "threshold_source": r.threshold_source,
-            **({"calibration": dict(r.calibration)} if r.calibration else {}),
-            "n_reference": r.n_reference,
-            "n_current": r.n_current,
-            "window_start": start.isoformat(),
-            "window_end": at.isoformat(),
-            "reference": ref_name,
-        }
-        if r.features:
-            evidence["features"] = {
-                name: {
-                    k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()
-                }
-                for name, d in r.features.items()
-            }
-        if r.evidence:
-            evidence["details"] = _json_safe(r.evidence)
-        return Alert(
-            labels=labels,
-            annotations={k: render(v, variables) for k, v in rule.annotations.items()},
-            state=s.state,
-            starts_at=s.active_since or at,
-            ends_at=s.resolved_at if s.state == RESOLVED else None,
-            value=value,
-            evidence=evidence,
-            receivers=list(rule.actions.notify),
-            retrain=rule.actions.retrain,
-        )
 
-
-def _json_safe(value: Any) -> Any:
-    """Evidence as JSON: NaN and infinities become None, tuples lists, numbers floats."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, (int, float)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    return str(value)
+def _result_row(
+    group: Group,
+    rule: Rule,
+    model: str,
+    r: Result,
+    at: datetime,
+    ref_name: str,
+    evaluated_at: datetime,
+) -> tuple:
+    """One row of the results table (:data:`monitor.rules.persist.RESULT_COLUMNS`)."""
+    return (
+        group.name,
+        rule.name,
+        model,
+        r.feature,
+        at - rule.window,
+        at,
+        rule.kind,
+        r.statistic,
+        r.value,
+        r.p_value,
+        r.threshold,
+        r.n_reference,
+        r.n_current,
+        r.outcome.value,
+        ref_name,
+        evaluated_at,
+        r.threshold_source,
+        float(r.calibration.get("rate", 0.0)),
+        int(r.calibration.get("window_rows", 0)),
+        str(r.calibration.get("method", "")),
+        *persist.evidence_columns(r),
+    )

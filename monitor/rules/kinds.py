@@ -9,9 +9,9 @@ kind's results are shown in). No other module lists kinds.
 Adding a kind is one row in :data:`KINDS`, its evaluate function and its tests; see
 docs/architecture.md ("Rule kinds") for a worked example.
 
-An evaluate function takes one :class:`~monitor.rules.evaluate.KindInput` (the rule, its
+An evaluate function takes one :class:`~monitor.rules.kind_interface.KindInput` (the rule, its
 row, the reference profile, the current window, the baseline window of an ``offset``
-reference, the array namespace) and returns :class:`~monitor.rules.evaluate.Result`
+reference, the array namespace) and returns :class:`~monitor.rules.kind_interface.Result`
 rows, each with its value, threshold and outcome already decided; the engine only feeds
 those outcomes to the alert state machine.
 """
@@ -26,21 +26,19 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from monitor.rules import catalog, checks
-from monitor.rules.evaluate import KindInput, Result, evaluate_drift_kind
-from monitor.rules.multivariate_kinds import (
+from monitor.rules.drift_kinds import evaluate_drift_kind
+from monitor.rules.estimation_kind import (
     check_estimated_performance,
-    check_multivariate,
     evaluate_estimated_performance,
-    evaluate_multivariate,
 )
+from monitor.rules.kind_interface import Finding, KindInput, Result
+from monitor.rules.multivariate_kind import check_multivariate, evaluate_multivariate
 
 if TYPE_CHECKING:
     from monitor.rules.model import Rule
 
 log = logging.getLogger(__name__)
 
-# A meaning problem of one rule: (location inside the rule, message).
-Finding = tuple[list[str | int], str]
 Evaluate = Callable[[KindInput], list[Result]]
 
 BOTH_COLUMN_KINDS = frozenset({"numeric", "categorical"})

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from monitor.rules.fitted_kinds import misplaced_keys
 from monitor.rules.kinds import RuleKind, kinds_accepting
 from monitor.rules.model import Group, Rule, parse_duration
-from monitor.rules.multivariate_kinds import misplaced_keys
 from monitor.rules.templates import template_problems
 from monitor.yamlfile import (
     FileProblems,

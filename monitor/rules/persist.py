@@ -24,7 +24,7 @@ from monitor.store import schema
 from monitor.store.interface import Store
 
 if TYPE_CHECKING:
-    from monitor.rules.evaluate import Result
+    from monitor.rules.kind_interface import Result
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

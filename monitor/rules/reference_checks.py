@@ -19,9 +19,9 @@ import fnmatch
 import logging
 from collections.abc import Sequence
 
-from monitor.rules.calibrated import calibration_problems
+from monitor.rules.calibration_thresholds import calibration_problems
+from monitor.rules.fitted_kinds_reference import check_against_reference
 from monitor.rules.loader import RuleSet, load_document
-from monitor.rules.multivariate_kinds import check_against_reference
 from monitor.rules.reference_profiles import list_references, load_reference
 from monitor.store.interface import Store
 from monitor.yamlfile import Problem, parse_yaml_file

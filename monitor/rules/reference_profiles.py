@@ -15,7 +15,7 @@ categories), and stores one profile per (model, name):
   multivariate and estimated_performance kinds (:mod:`monitor.rules.joint`);
 * the rows in time order (``--timestamp-column``) or file order (``--ordered``), numeric
   values and category codes, that calibrated thresholds learn from
-  (:mod:`monitor.rules.calibrated`).
+  (:mod:`monitor.rules.calibration_sample`).
 
 Evaluations then only pay for the current window; the decoded profile is cached in memory
 per (model, name, created_at).
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitor.rules.calibrated import DEFAULT_SAMPLE_ROWS, CalibrationSample
-from monitor.rules.calibrated import sample_frame as calibration_sample
+from monitor.rules.calibration_sample import DEFAULT_SAMPLE_ROWS, CalibrationSample
+from monitor.rules.calibration_sample import sample_frame as calibration_sample
 from monitor.rules.calibration_store import StoredCalibrations
 from monitor.rules.joint import JointSample, sample_frame
 from monitor.stats.categorical_profile import CategoricalProfile

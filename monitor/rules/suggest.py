@@ -27,8 +27,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from monitor.rules import catalog
+from monitor.rules.fitted_kinds_reference import suggested_rules
 from monitor.rules.kinds import KINDS
-from monitor.rules.multivariate_kinds import suggested_rules
 from monitor.rules.reference_profiles import ReferenceProfile
 from monitor.stats.calibration import CHUNKS_PER_RATE, MIN_CHUNKS, null_windows_needed
 

@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 
 from monitor.rules import joint
-from monitor.rules.evaluate import WindowData
+from monitor.rules.kind_interface import WindowData
 from monitor.rules.reference_profiles import ReferenceProfile, thin_sorted
 from monitor.stats.backend import to_numpy
 from monitor.stats.categorical_profile import CategoricalProfile

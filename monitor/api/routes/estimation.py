@@ -25,8 +25,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from monitor.api.context import ApiContext
 from monitor.api.routes.common import API, context, window
 from monitor.rules import persist
+from monitor.rules.estimation_kind import realized_metric
 from monitor.rules.loader import RuleSet
-from monitor.rules.multivariate_kinds import realized_metric
 from monitor.store import reads
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from monitor.api.app import create_app
 from monitor.api.context import ApiContext
 from monitor.records import Batch, Event, Label, Origin
 from monitor.rules.engine import RuleEngine
+from monitor.rules.estimation_kind import realized_metric
 from monitor.rules.loader import RuleSet, load_rule_file
-from monitor.rules.multivariate_kinds import realized_metric
 from monitor.rules.persist import evidence_series
 from monitor.rules.reference_profiles import profile_frame, save_reference
 from monitor.store import reads

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.rules import calibrated, reference_profiles
-from monitor.rules.calibrated import rule_calibration
-from monitor.rules.evaluate import rule_features
+from monitor.rules import calibration_thresholds, reference_profiles
+from monitor.rules.calibration_thresholds import rule_calibration
+from monitor.rules.drift_blocks import rule_features
 from monitor.rules.loader import load_rule_file
 from monitor.rules.reference_profiles import load_reference, profile_frame, save_reference
 from monitor.store import schema
@@ -70,12 +70,12 @@ def test_calibration_is_learned_once_per_reference_version(
 
     # a restart: nothing in memory, and learning again would fail the test
     monkeypatch.setattr(reference_profiles, "_CACHE", {})
-    real_calibrate = calibrated.calibrate
+    real_calibrate = calibration_thresholds.calibrate
 
     def refuse(*args, **kwargs):
         raise AssertionError("calibrated again although the store holds the calibration")
 
-    monkeypatch.setattr(calibrated, "calibrate", refuse)
+    monkeypatch.setattr(calibration_thresholds, "calibrate", refuse)
     again = _learn(store, rule)
     assert again.to_dict() == learned.to_dict()
     assert _stored(store) == 1
@@ -89,7 +89,7 @@ def test_calibration_is_learned_once_per_reference_version(
         calls.append(1)
         return real_calibrate(*args, **kwargs)
 
-    monkeypatch.setattr(calibrated, "calibrate", counting)
+    monkeypatch.setattr(calibration_thresholds, "calibrate", counting)
     fresh = _learn(store, rule)
     assert calls == [1]
     assert fresh.to_dict() == learned.to_dict()  # same rows, same seed: same thresholds

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.rules.evaluate import WindowData, evaluate_drift
+from monitor.rules.drift_kinds import evaluate_drift
+from monitor.rules.kind_interface import WindowData
 from monitor.rules.model import Rule
 from monitor.rules.reference_profiles import profile_frame
 

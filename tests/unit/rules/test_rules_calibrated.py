@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.rules.evaluate import WindowData, evaluate_drift
+from monitor.rules.drift_kinds import evaluate_drift
+from monitor.rules.kind_interface import WindowData
 from monitor.rules.loader import load_document
 from monitor.rules.reference_profiles import ReferenceProfile, profile_frame
 from monitor.rules.state import Outcome
@@ -150,7 +151,7 @@ def test_reference_too_short_for_the_rate_is_insufficient_with_a_clear_error(cap
     rng = np.random.default_rng(3)
     ref = profile_frame(_stream(rng, 24 * 3, 100), timestamp_column="when")  # 71 windows
     rule = _rule(threshold="{false_alarm_rate: 0.01}")
-    with caplog.at_level(logging.ERROR, logger="monitor.rules.calibrated"):
+    with caplog.at_level(logging.ERROR, logger="monitor.rules.calibration_thresholds"):
         results = evaluate_drift(rule, ref, _window(_stream(rng, 1, 100, start=100)))
     assert {r.outcome for r in results} == {Outcome.INSUFFICIENT}
     assert all(np.isnan(r.threshold) for r in results)
@@ -208,7 +209,7 @@ def test_binning_chooses_reference_fixed_bins_for_binned_statistics(seasonal):
 
 
 def test_a_failing_calibration_is_tried_once_and_reported_insufficient(seasonal, monkeypatch):
-    from monitor.rules import calibrated
+    from monitor.rules import calibration_thresholds
 
     ref, rng = seasonal
     calls = []
@@ -217,7 +218,7 @@ def test_a_failing_calibration_is_tried_once_and_reported_insufficient(seasonal,
         calls.append(1)
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(calibrated, "calibrate", broken)
+    monkeypatch.setattr(calibration_thresholds, "calibrate", broken)
     rule = _rule(threshold="{false_alarm_rate: 0.05, seed: 9}")  # a key not cached yet
     window = _window(_stream(rng, 1, 100, start=24 * 60))
     for _ in range(3):

@@ -10,7 +10,8 @@ import pandas as pd
 
 from monitor.alerting.payloads import retrain_trigger
 from monitor.records import Alert
-from monitor.rules.evaluate import WindowData, evaluate_drift
+from monitor.rules.drift_kinds import evaluate_drift
+from monitor.rules.kind_interface import WindowData
 from monitor.rules.model import Rule
 from monitor.rules.reference_profiles import profile_frame
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.rules.evaluate import KindInput, WindowData
+from monitor.rules.kind_interface import KindInput, WindowData
 from monitor.rules.kinds import KIND_NAMES, KINDS, kind, section_of
 from monitor.rules.loader import check_rule
 from monitor.rules.model import Kind, Rule

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.rules.evaluate import KindInput, WindowData
+from monitor.rules.kind_interface import KindInput, WindowData
 from monitor.rules.model import Rule
 from monitor.rules.reference_profiles import ReferenceProfile, profile_frame
 from monitor.rules.state import Outcome

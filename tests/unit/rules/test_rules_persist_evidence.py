@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from monitor.rules.evaluate import Result
+from monitor.rules.kind_interface import Result
 from monitor.rules.persist import TOP_CONTRIBUTIONS, _contributions, evidence_columns
 from monitor.rules.state import Outcome
 
