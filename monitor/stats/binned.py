@@ -242,6 +242,13 @@ def psi(
     return masked_result(xp, xp.sum(terms, axis=1), None, n, m, bad)
 
 
+def _renormalized(xp: Any, shares: Any) -> Any:
+    """Each row scaled to sum to 1 (an empty row stays zero), as SciPy renormalises its
+    inputs: doing the same keeps the rounding identical."""
+    total = xp.sum(shares, axis=1, keepdims=True)
+    return shares / xp.where(total > 0, total, 1.0)
+
+
 def kl_div(
     profile: NumericProfile,
     current: Any,
@@ -259,10 +266,7 @@ def kl_div(
     0.0
     """
     xp, p, q, mask, n, m, bad = _prepared(profile, current, True, binning, n_bins)
-    sp = xp.sum(p, axis=1, keepdims=True)
-    sq = xp.sum(q, axis=1, keepdims=True)
-    p = p / xp.where(sp > 0, sp, 1.0)
-    q = q / xp.where(sq > 0, sq, 1.0)
+    p, q = _renormalized(xp, p), _renormalized(xp, q)
     terms = xp.where(mask, rel_entr(xp, p, q), 0.0)
     return masked_result(xp, xp.sum(terms, axis=1), None, n, m, bad)
 
@@ -285,10 +289,7 @@ def jensenshannon(
     True
     """
     xp, p, q, mask, n, m, bad = _prepared(profile, current, False, binning, n_bins)
-    sp = xp.sum(p, axis=1, keepdims=True)
-    sq = xp.sum(q, axis=1, keepdims=True)
-    p = p / xp.where(sp > 0, sp, 1.0)
-    q = q / xp.where(sq > 0, sq, 1.0)
+    p, q = _renormalized(xp, p), _renormalized(xp, q)
     mid = (p + q) / 2.0
     left = xp.sum(xp.where(mask, rel_entr(xp, p, mid), 0.0), axis=1)
     right = xp.sum(xp.where(mask, rel_entr(xp, q, mid), 0.0), axis=1)
