@@ -213,23 +213,13 @@ def window_plan(
     ...
     monitor.stats.null_windows.CalibrationError: the reference: false_alarm_rate 0.001 needs at least 1000 distinct null windows; 500 reference rows give fewer (needs >= 1000 rows, or a false_alarm_rate >= 0.002)
     """
-    needed = null_windows_needed(rate)
-    if window_rows < 1:
-        raise CalibrationError(f"{what}: window size must be at least one row")
-    if n_rows < needed:
-        raise CalibrationError(
-            f"{what}: false_alarm_rate {rate:g} needs at least {needed} distinct null windows; "
-            f"{n_rows} reference rows give fewer (needs >= {needed} rows, or a "
-            f"false_alarm_rate >= {_smallest_rate(n_rows):g})"
-        )
+    _check_enough_rows(n_rows, window_rows, rate, what)
     draws = n_windows or _windows_to_draw(rate)
     wanted = ordered_windows_needed(rate)
     disjoint = 0
     ts: np.ndarray | None = None
     if timestamps is not None and duration is not None and duration > 0:
-        ts = np.asarray(timestamps, dtype=np.float64)
-        if ts.shape != (n_rows,) or (ts.size > 1 and bool(np.any(np.diff(ts) < 0))):
-            raise CalibrationError(f"{what}: timestamps must be one sorted value per row")
+        ts = _sorted_timestamps(timestamps, n_rows, what)
         span = float(ts[-1] - ts[0]) if n_rows else 0.0
         disjoint = int(span // duration)
         if disjoint >= wanted:
@@ -249,18 +239,7 @@ def window_plan(
     elif ordered:
         disjoint = n_rows // window_rows
         if disjoint >= wanted:
-            offsets = n_rows - window_rows + 1
-            starts = np.unique(np.round(np.linspace(0, offsets - 1, min(draws, offsets))))
-            return WindowPlan(
-                "blocks",
-                n_rows,
-                window_rows,
-                int(starts.size),
-                seed,
-                starts.astype(np.int64),
-                disjoint=disjoint,
-                what=what,
-            )
+            return _blocks_plan(n_rows, window_rows, draws, seed, disjoint, what)
     if disjoint:
         logger.info(
             "%s: %d disjoint windows (rate %g wants %d): resampling, after a homogeneity check",
@@ -281,6 +260,45 @@ def window_plan(
         ts,
         None if ts is None else float(duration),
         draw_rows=draw_rows,
+        disjoint=disjoint,
+        what=what,
+    )
+
+
+def _check_enough_rows(n_rows: int, window_rows: int, rate: float, what: str) -> None:
+    """Refuse a plan the reference cannot give enough distinct null windows for."""
+    needed = null_windows_needed(rate)
+    if window_rows < 1:
+        raise CalibrationError(f"{what}: window size must be at least one row")
+    if n_rows < needed:
+        raise CalibrationError(
+            f"{what}: false_alarm_rate {rate:g} needs at least {needed} distinct null windows; "
+            f"{n_rows} reference rows give fewer (needs >= {needed} rows, or a "
+            f"false_alarm_rate >= {_smallest_rate(n_rows):g})"
+        )
+
+
+def _sorted_timestamps(timestamps: Any, n_rows: int, what: str) -> np.ndarray:
+    """The reference rows' seconds as float64, checked: one per row, non-decreasing."""
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if ts.shape != (n_rows,) or (ts.size > 1 and bool(np.any(np.diff(ts) < 0))):
+        raise CalibrationError(f"{what}: timestamps must be one sorted value per row")
+    return ts
+
+
+def _blocks_plan(
+    n_rows: int, window_rows: int, draws: int, seed: int, disjoint: int, what: str
+) -> WindowPlan:
+    """Runs of ``window_rows`` rows at evenly spaced offsets of an ordered reference."""
+    offsets = n_rows - window_rows + 1
+    starts = np.unique(np.round(np.linspace(0, offsets - 1, min(draws, offsets))))
+    return WindowPlan(
+        "blocks",
+        n_rows,
+        window_rows,
+        int(starts.size),
+        seed,
+        starts.astype(np.int64),
         disjoint=disjoint,
         what=what,
     )
