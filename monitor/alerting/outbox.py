@@ -147,23 +147,54 @@ class Outbox:
             Attempt(r[0], int(r[1]), float(r[2]), r[3], r[4], int(r[5]), float(r[6])) for r in rows
         ]
 
-    def notifications(self, kind: str | None = None) -> list[tuple[Notification, str]]:
-        """Every stored notification with its current status (``pending`` or an outcome).
+    def notifications(
+        self,
+        kind: str | None = None,
+        *,
+        since: float | None = None,
+        newest: int | None = None,
+        ids: list[str] | None = None,
+        payload_contains: str | None = None,
+    ) -> list[tuple[Notification, str]]:
+        """Stored notifications with their current status (``pending`` or an outcome),
+        oldest first.
 
-        For the API and the dashboard ("who was notified") and for tests.
+        For the API and the dashboard ("who was notified") and for tests. The filters run
+        in the store, so a months-long outbox is never read whole for one page: ``since``
+        (created at or after), ``newest`` (only the newest n), ``ids``, and
+        ``payload_contains`` (a prefilter on the payload text; callers check exactly).
         """
-        where = "WHERE kind = {kind:String}" if kind else ""
-        params = {"kind": kind} if kind else None
-        rows = self._store.query(
+        where, params = [], {}
+        if kind:
+            where.append("kind = {kind:String}")
+            params["kind"] = kind
+        if since is not None:
+            where.append("created_at >= {since:Float64}")
+            params["since"] = float(since)
+        if ids is not None:
+            where.append("id IN (SELECT arrayJoin({ids:Array(String)}))")
+            params["ids"] = list(ids)
+        if payload_contains:
+            where.append("position(payload, {needle:String}) > 0")
+            params["needle"] = payload_contains
+        sql = (
             "SELECT id, receiver, kind, group_key, payload, created_at "
-            f"FROM {schema.ALERT_OUTBOX} FINAL {where} ORDER BY created_at, id",
-            params,
+            f"FROM {schema.ALERT_OUTBOX} FINAL"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY created_at DESC, id DESC"
+            + (f" LIMIT {int(newest)}" if newest is not None else "")
         )
+        rows = self._store.query(sql, params or None)[::-1]
+        if not rows:
+            return []
         status = {
             r[0]: r[1]
             for r in self._store.query(
                 "SELECT notification_id, argMax(outcome, attempt) "
-                f"FROM {schema.ALERT_DELIVERY_ATTEMPTS} GROUP BY notification_id"
+                f"FROM {schema.ALERT_DELIVERY_ATTEMPTS} "
+                "WHERE notification_id IN (SELECT arrayJoin({ids:Array(String)})) "
+                "GROUP BY notification_id",
+                {"ids": [r[0] for r in rows]},
             )
         }
         out = []

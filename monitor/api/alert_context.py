@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 LATEST_RESULT_LOOKBACK = timedelta(days=2)
 # Notification ids listed per alert (newest first): enough to follow the trail.
 MAX_NOTIFICATIONS_PER_ALERT = 20
+# How far back notifications are linked to the alerts they carried: every alert list
+# reads them, so a months-long outbox must not be read whole. A longer-firing alert
+# still links its recent repeats; GET /notifications has them all.
+LINKED_NOTIFICATIONS_LOOKBACK = timedelta(days=7)
 
 _LATEST_COLUMNS = (
     "group_name",
@@ -165,7 +169,8 @@ def notifications_by_alert(
     if ctx.outbox is None:
         return {}
     try:
-        stored = ctx.outbox.notifications("alerts")
+        since = ctx.clock() - LINKED_NOTIFICATIONS_LOOKBACK
+        stored = ctx.outbox.notifications("alerts", since=since.timestamp())
     except Exception:
         log.exception("could not read the outbox")
         return {}

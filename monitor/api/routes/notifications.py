@@ -68,7 +68,11 @@ def list_notifications(
     ctx: ApiContext = Depends(context),
 ) -> dict:
     assert ctx.outbox is not None
-    items = [_view(n, s) for n, s in ctx.outbox.notifications(kind)]
+    if model is None:  # the newest `limit`, picked by the store
+        stored = ctx.outbox.notifications(kind, newest=limit)
+    else:  # the model's name in the payload text first, then exactly
+        stored = ctx.outbox.notifications(kind, payload_contains=json.dumps(model))
+    items = [_view(n, s) for n, s in stored]
     if model is not None:
         items = [i for i in items if model in i["models"]]
     items.sort(key=lambda i: i["created_at"], reverse=True)
@@ -81,7 +85,6 @@ def list_notifications(
 )
 def get_notification(notification_id: str, ctx: ApiContext = Depends(context)) -> dict:
     assert ctx.outbox is not None
-    for n, status in ctx.outbox.notifications():
-        if n.id == notification_id:
-            return _view(n, status, ctx.outbox.attempts(n.id))
+    for n, status in ctx.outbox.notifications(ids=[notification_id]):
+        return _view(n, status, ctx.outbox.attempts(n.id))
     raise HTTPException(404, f"no notification with id {notification_id!r}")

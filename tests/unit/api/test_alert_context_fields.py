@@ -80,7 +80,8 @@ class FakeOutbox:
     def __init__(self, notes):
         self.notes = notes
 
-    def notifications(self, kind=None):
+    def notifications(self, kind=None, since=None):
+        self.asked = (kind, since)
         return [(n, "delivered") for n in self.notes]
 
 
@@ -88,6 +89,9 @@ class FakeOutbox:
 class FakeCtx:
     outbox: object = None
     silences: object = None
+
+    def clock(self) -> datetime:
+        return NOW
 
 
 def payload(*keys) -> str:
@@ -113,8 +117,12 @@ def test_notifications_traced_to_their_alerts_newest_first_and_junk_ignored():
         FakeNote("n3", json.dumps({"alerts": ["x", {"labels": "y"}]})),
         FakeNote("n4", payload(a, b)),
     ]
-    by_alert = alert_context.notifications_by_alert(FakeCtx(outbox=FakeOutbox(notes)), alert_id)
+    outbox = FakeOutbox(notes)
+    by_alert = alert_context.notifications_by_alert(FakeCtx(outbox=outbox), alert_id)
     assert by_alert == {alert_id(*a): ["n4", "n1"], alert_id(*b): ["n4"]}
+    # only the recent notifications are read for the links, by the store
+    since = (NOW - alert_context.LINKED_NOTIFICATIONS_LOOKBACK).timestamp()
+    assert outbox.asked == ("alerts", since)
     assert alert_context.notifications_by_alert(FakeCtx(), alert_id) == {}
 
 
