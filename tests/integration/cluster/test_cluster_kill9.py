@@ -55,6 +55,12 @@ def _start(config_path: Path, log) -> subprocess.Popen:
     )
 
 
+def _subscribed_since(log_path: Path, offset: int) -> bool:
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        return b"subscribed to" in f.read()
+
+
 def test_kill9_while_ingesting_into_the_cluster_then_stored_equals_produced(
     cluster, cluster_store_settings, kafka_bootstrap, topic_factory, tmp_path: Path
 ) -> None:
@@ -84,9 +90,16 @@ def test_kill9_while_ingesting_into_the_cluster_then_stored_equals_produced(
             time.sleep(rng.uniform(0.0, 0.5))  # anywhere in poll / distributed write / commit
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
+        log.flush()
+        started_at = (tmp_path / "daemon.log").stat().st_size
         last = _start(config_path, log)
         deadline = time.monotonic() + 180
-        while committed_total(kafka_bootstrap, group, topic, PARTITIONS) < N_EVENTS:
+        # The runs before may have committed everything already: the last one must be
+        # running (its signal handlers installed, its source subscribed) before the
+        # SIGTERM, or the signal meets a process still importing and kills it.
+        while not _subscribed_since(tmp_path / "daemon.log", started_at) or (
+            committed_total(kafka_bootstrap, group, topic, PARTITIONS) < N_EVENTS
+        ):
             assert last.poll() is None, f"daemon exited early; see {tmp_path}/daemon.log"
             assert time.monotonic() < deadline, "did not drain"
             time.sleep(0.2)

@@ -58,6 +58,8 @@ def produce_events(bootstrap: str, topic: str, n: int) -> set[tuple[str, int, in
 
 class DaemonProcess:
     def __init__(self, config_path: Path, log_path: Path):
+        self.log_path = log_path
+        self.started_at = log_path.stat().st_size if log_path.exists() else 0
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in wait()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
@@ -71,6 +73,13 @@ class DaemonProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
         self.log.close()
+
+    def running(self) -> bool:
+        """Whether this run got as far as subscribing (its signal handlers are installed
+        by then: a SIGTERM earlier meets a process still importing and kills it)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.started_at)
+            return b"subscribed to" in f.read()
 
     def terminate(self, bound_s: float) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -133,7 +142,9 @@ def _kill9_cycle(kafka_bootstrap, topic_factory, store_settings, tmp_output, wor
     # 3) a last run drains the topic, then stops gracefully within its bound
     last = DaemonProcess(config_path, log_path)
     deadline = time.monotonic() + 240
-    while committed_total(kafka_bootstrap, group, topic, PARTITIONS) < N_EVENTS:
+    while not last.running() or (
+        committed_total(kafka_bootstrap, group, topic, PARTITIONS) < N_EVENTS
+    ):
         assert last.proc.poll() is None, f"daemon exited early; see {log_path}"
         assert time.monotonic() < deadline, f"did not drain; see {log_path}"
         time.sleep(0.2)

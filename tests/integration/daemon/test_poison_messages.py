@@ -16,7 +16,7 @@ from ingest_live import committed_offsets
 from kafka import KafkaProducer
 
 from monitor.daemon import Daemon
-from monitor.source.decode import Decoder
+from monitor.source.fields import FeatureReader
 from monitor.store import reads
 from monitor.store.factory import open_store
 
@@ -51,14 +51,14 @@ POISON = [
 @pytest.fixture
 def unforeseen_bug(monkeypatch: pytest.MonkeyPatch) -> None:
     """A decoder bug that raises on one message (the daemon ingests in this process)."""
-    real = Decoder._features
+    real = FeatureReader.read
 
-    def features(self: Decoder, raw: dict) -> dict:
+    def read(self: FeatureReader, raw: dict) -> dict:
         if "boom" in raw:
             raise RuntimeError("unforeseen")
         return real(self, raw)
 
-    monkeypatch.setattr(Decoder, "_features", features)
+    monkeypatch.setattr(FeatureReader, "read", read)
 
 
 def test_poison_messages_are_dead_lettered_between_good_ones_and_ingest_goes_on(
