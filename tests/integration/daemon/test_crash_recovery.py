@@ -10,19 +10,13 @@ stored once: same set of Kafka origins, and deduplicated reads count each event 
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
-from ingest_live import committed_total, ingest_config
-from kafka import KafkaProducer
+from ingest_live import T0, DaemonProcess, committed_total, ingest_config, produce_events
 
 from monitor.store import reads
 from monitor.store.factory import open_store
@@ -31,62 +25,6 @@ pytestmark = pytest.mark.slow
 
 N_EVENTS = 100_000
 PARTITIONS = 3
-T0 = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
-DRIFTLINE = [sys.executable, "-m", "monitor.cli"]
-
-
-def produce_events(bootstrap: str, topic: str, n: int) -> set[tuple[str, int, int]]:
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024
-    )
-    futures = []
-    for i in range(n):
-        ts = (T0 + timedelta(milliseconds=37 * i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        body = (
-            f'{{"event_id":"ev-{i}","model":"crash","model_version":"1","ts":"{ts}",'
-            f'"features":{{"x":{i % 997},"c":"k{i % 7}"}},"prediction":{(i % 10) / 10}}}'
-        )
-        futures.append(producer.send(topic, body.encode(), key=str(i).encode()))
-    producer.flush(timeout=120)
-    origins = set()
-    for f in futures:
-        md = f.get(timeout=60)
-        origins.add((md.topic, md.partition, md.offset))
-    producer.close(timeout=10)
-    return origins
-
-
-class DaemonProcess:
-    def __init__(self, config_path: Path, log_path: Path):
-        self.log_path = log_path
-        self.started_at = log_path.stat().st_size if log_path.exists() else 0
-        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in wait()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [*DRIFTLINE, "run", "-c", str(config_path)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.log.close()
-
-    def running(self) -> bool:
-        """Whether this run got as far as subscribing (its signal handlers are installed
-        by then: a SIGTERM earlier meets a process still importing and kills it)."""
-        with open(self.log_path, "rb") as f:
-            f.seek(self.started_at)
-            return b"subscribed to" in f.read()
-
-    def terminate(self, bound_s: float) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=bound_s)
-        finally:
-            self.log.close()
 
 
 def test_kill9_at_many_points_then_stored_equals_produced(
