@@ -50,30 +50,15 @@ def poll_until(source: KafkaSource, count: int) -> list:
     return records
 
 
-def read_records(settings: SourceSettings, count: int, first_wait_s: float = 20.0) -> list:
-    """Read ``count`` records with a new source; a second, fresh group once if the first
-    got nothing at all within ``first_wait_s``.
+def read_records(settings: SourceSettings, count: int) -> list:
+    """Read ``count`` records (or what arrives within WAIT_S) with a new source.
 
-    Seen on the loaded test machine (a few starts in a hundred): kafka-python 3.0.12 joins
-    before it has a just-created topic's metadata, assigns nothing, rejoins when the
-    metadata arrives and never completes that rejoin. What the tests check (decoding,
-    security) is not involved; a second group, started once the topic is known, is not
-    affected. The retry is printed.
+    No retry with a fresh group: the source learns its topics' partitions before it joins
+    (``await_topic_metadata``), which is what a loaded host used to get wrong; a stall
+    here is that bug coming back.
     """
-    records: list = []
-    for attempt in range(2):
-        s = settings
-        if attempt:
-            kafka = settings.kafka.model_copy(update={"group_id": unique_group("again")})
-            s = settings.model_copy(update={"kafka": kafka})
-            print(f"group {settings.kafka.group_id} got nothing in {first_wait_s:.0f}s; again")
-        with KafkaSource(s) as source:
-            deadline = time.monotonic() + (first_wait_s if attempt == 0 else WAIT_S)
-            while len(records) < count and time.monotonic() < deadline:
-                records.extend(source.poll(timeout_ms=200))
-        if records:
-            break
-    return records
+    with KafkaSource(settings) as source:
+        return poll_until(source, count)
 
 
 @dataclass(frozen=True)
