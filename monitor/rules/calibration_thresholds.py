@@ -116,10 +116,11 @@ def rule_calibration(
         step,
     )
     hit = sample.cache.get(key)
-    if hit is None:
-        hit = sample.stored.get(calibration_digest(key))
-    if hit is None:
-        hit = _learn(rule, ref, sample, names, key)
+    if hit is None:  # learned before (by any process) or learned now; then in memory
+        digest = calibration_digest(key)
+        hit = sample.stored.get(digest)
+        if hit is None:
+            hit = _learn(rule, ref, sample, names, key, digest)
         sample.cache[key] = hit
     if isinstance(hit, CalibrationError):
         raise hit
@@ -132,8 +133,10 @@ def _learn(
     sample: CalibrationSample,
     names: dict[str, list[str]],
     key: tuple,
+    digest: str,
 ) -> Calibration | CalibrationError:
-    """Calibrate ``rule`` on the sample's null windows (kept in the store), or why not.
+    """Calibrate ``rule`` on the sample's null windows (kept in the store under
+    ``digest``), or why not.
 
     ``key`` is :func:`rule_calibration`'s cache key, whose last three fields are the
     window-size bucket, the window's and the interval's seconds.
@@ -165,7 +168,7 @@ def _learn(
             hit.n_null,
         )
         if sample.keep is not None:
-            sample.keep(calibration_digest(key), hit)
+            sample.keep(digest, hit)
     except CalibrationError as exc:
         log.error("%s", exc)
         return exc
