@@ -13,12 +13,11 @@ import time
 from datetime import datetime, timezone
 
 from monitor.rules.persist import RESULT_COLUMNS
-from monitor.store import reads, schema
+from monitor.store import schema
 from monitor.store.columns import epoch_seconds
 from monitor.store.interface import Store
 
 log = logging.getLogger(__name__)
-
 
 
 def _dt(value: object) -> datetime | None:
@@ -191,8 +190,3 @@ def window_extent(store: Store, model: str) -> tuple[datetime, datetime] | None:
     if not rows or not int(rows[0][2]):
         return None
     return _dt(rows[0][0]) or datetime.fromtimestamp(0, tz=timezone.utc), _dt(rows[0][1])
-
-
-def sampled_count(store: Store, model: str, start: datetime, end: datetime) -> int:
-    """Sampled events of a model in ``[start, end)``."""
-    return reads.event_totals(store, model, start, end)[1]
