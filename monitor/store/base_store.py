@@ -85,14 +85,20 @@ class BaseStore:
             A permanent failure (schema mismatch, bad data).
         """
         data = batch_columns(batch)
+        ranges = None
         # The offset ranges of the feature rows first: a duplicate feature row can then
         # only exist where two recorded writes overlap (see monitor/store/reads.py).
         if any(t.table == schema.FEATURE_VALUES for t in data.tables):
-            self.insert_columns(schema.FEATURE_WRITES, feature_write_ranges(batch.events))
+            ranges = feature_write_ranges(batch.events)
+            self.insert_columns(schema.FEATURE_WRITES, ranges)
         # Feature values and labels before events: should a crash cut the batch short,
         # the Kafka offset is not committed and the replay writes everything again.
         for table in sorted(data.tables, key=lambda t: t.table == schema.EVENTS):
             self.insert_columns(table.table, table.columns)
+        # The same ranges once the rows are in: until then the window cache treats the
+        # buckets they touch as changing (monitor/store/write_ledger.py).
+        if ranges is not None:
+            self.insert_columns(schema.FEATURE_WRITES_LANDED, ranges)
         self._record_features(data.kinds)
 
     def _record_features(self, kinds: dict[tuple[str, str], str]) -> None:

@@ -36,6 +36,7 @@ from monitor.store.schema import (
     EVENTS,
     FEATURE_VALUES,
     FEATURE_WRITES,
+    FEATURE_WRITES_LANDED,
     LABELS,
     MODEL_FEATURES,
     REFERENCE_CALIBRATIONS,
@@ -393,6 +394,33 @@ MIGRATIONS: list[Migration] = [
                 learned_at DateTime('UTC')
             ) ENGINE = ReplacingMergeTree(learned_at)
             ORDER BY (model, name, reference_created, key)
+            """,
+        ),
+    ),
+    # Store (monitor/store/write_ledger.py): each write's ranges recorded a second time,
+    # *after* its feature rows went in. A write recorded in feature_writes but not here is
+    # in flight (or was cut short by a crash), so the window cache (window_cache.py) keeps
+    # no result of a time bucket such a write touches. Same columns, same partitioning
+    # (retention drops it with the rest). Writes from before this migration have no
+    # landing: their buckets are read afresh until they leave the windows.
+    Migration(
+        10,
+        "store: feature_writes_landed (writes whose feature rows are in, for the window cache)",
+        (
+            f"""
+            CREATE TABLE IF NOT EXISTS {FEATURE_WRITES_LANDED} (
+                model String,
+                topic String,
+                `partition` UInt32,
+                min_offset UInt64,
+                max_offset UInt64,
+                min_ts DateTime('UTC'),
+                max_ts DateTime('UTC'),
+                events UInt64,
+                written_at DateTime('UTC')
+            ) ENGINE = MergeTree
+            PARTITION BY toDate(max_ts)
+            ORDER BY (model, max_ts, topic, `partition`, min_offset)
             """,
         ),
     ),

@@ -40,6 +40,8 @@ LABELS = "labels"
 DEAD_LETTERS = "dead_letters"
 MODEL_FEATURES = "model_features"
 FEATURE_WRITES = "feature_writes"
+# the same ranges again once a write's feature rows are in (monitor/store/write_ledger.py)
+FEATURE_WRITES_LANDED = "feature_writes_landed"
 # The other parts' tables, named here once (each part imports its names; DDL in migrations.py):
 # rules (monitor/rules/persist.py, reference_profiles.py, calibration_store.py)
 RULE_RESULTS = "rule_results"
@@ -65,4 +67,5 @@ PARTITIONED_TABLES = (
     RULE_RESULTS,
     ALERT_EPISODES,
     FEATURE_WRITES,
+    FEATURE_WRITES_LANDED,
 )

@@ -1,0 +1,92 @@
+"""Which time buckets of a model's feature rows can have changed since they were read.
+
+Every write of feature rows is recorded twice with the same columns (offset and time
+ranges per model, topic and partition; ``base_store.write_batch``): in ``feature_writes``
+*before* its rows go in, and in ``feature_writes_landed`` *after*. So, for one time
+bucket:
+
+* the set of writes whose time range meets the bucket is everything that can have put
+  rows into it; a new write (late data, a replay) changes that set, and with it the
+  bucket's *fingerprint* (count and a 64-bit sum of the writes' hashes);
+* a write recorded before but not after is in flight (or was cut short by a crash): the
+  bucket is *unsettled*, and what a read sees of it may still grow.
+
+A bucket whose writes have all landed and whose fingerprint is unchanged holds the same
+rows as when it was read (merges only collapse duplicates, which every read removes
+anyway), so :mod:`monitor.store.window_cache` may reuse that read. A retried write records
+the same ranges again and lands under the same ranges, so it settles its failed first
+attempt; a crash's orphaned record keeps its buckets unsettled until they leave the
+windows (they are then read afresh every time, as without the cache).
+
+The time range of a write is that of all its events, so a batch with one late event
+touches every bucket from the late one to the newest: those are all read again once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.store import schema
+from monitor.store.interface import Store
+
+_MASK = (1 << 64) - 1
+
+_WRITES = (
+    "SELECT topic, `partition`, min_offset, max_offset, toUInt32(min_ts) AS lo, "
+    "toUInt32(max_ts) AS hi, toUInt32(written_at) AS at FROM {table} "
+    "WHERE model = {{model:String}} AND max_ts >= toDateTime({{start:UInt32}}) "
+    "AND min_ts < toDateTime({{end:UInt32}})"
+)
+
+
+@dataclass(frozen=True)
+class BucketStates:
+    """Per bucket of ``[first, first + count * width)``, in time order."""
+
+    first: int  # epoch seconds where the first bucket starts
+    width: int  # seconds per bucket
+    writes: np.ndarray  # int64: how many writes met the bucket
+    digest: np.ndarray  # uint64: sum of those writes' hashes (wraps)
+    settled: np.ndarray  # bool: at least one write, and every one of them landed
+
+    def fingerprint(self, i: int) -> tuple[int, int]:
+        """What bucket ``i``'s rows were written by; equal fingerprints, equal rows."""
+        return int(self.writes[i]), int(self.digest[i])
+
+
+def bucket_states(store: Store, model: str, first: int, count: int, width: int) -> BucketStates:
+    """The writes of ``model``'s feature rows that meet each of ``count`` buckets of
+    ``width`` seconds from ``first`` (epoch seconds), read from both ledger tables."""
+    params = {"model": model, "start": first, "end": first + count * width}
+    began = store.query_columns(_WRITES.format(table=schema.FEATURE_WRITES), params)
+    landed = store.query_columns(_WRITES.format(table=schema.FEATURE_WRITES_LANDED), params)
+    # A write is known by its ranges; written_at tells a replay from the first write
+    # (different fingerprints) but not a retry from its failed attempt (both settle).
+    landed_keys = set(zip(*(landed[c] for c in _RANGE_COLUMNS), strict=True))
+    keys = list(zip(*(began[c] for c in _RANGE_COLUMNS), strict=True))
+    hashes = np.array(
+        [hash((*k, int(at))) & _MASK for k, at in zip(keys, began["at"], strict=True)],
+        dtype=np.uint64,
+    )
+    open_writes = np.array([k not in landed_keys for k in keys], dtype=np.int64)
+    lo = np.clip((began["lo"].astype(np.int64) - first) // width, 0, count - 1)
+    hi = np.clip((began["hi"].astype(np.int64) - first) // width, 0, count - 1)
+    writes = _spread(np.ones(len(keys), dtype=np.int64), lo, hi, count)
+    unsettled = _spread(open_writes, lo, hi, count)
+    digest = _spread(hashes, lo, hi, count)
+    return BucketStates(first, width, writes, digest, (writes > 0) & (unsettled == 0))
+
+
+_RANGE_COLUMNS = ("topic", "partition", "min_offset", "max_offset", "lo", "hi")
+
+
+def _spread(amounts: np.ndarray, lo: np.ndarray, hi: np.ndarray, count: int) -> np.ndarray:
+    """Per bucket, the sum of the amounts of the writes covering it (bucket ``lo[i]`` to
+    ``hi[i]``, inclusive): a difference array and its running sum. On uint64 both wrap,
+    which is what a sum of hashes wants."""
+    diff = np.zeros(count + 1, dtype=amounts.dtype)
+    np.add.at(diff, lo, amounts)
+    np.subtract.at(diff, hi + 1, amounts)
+    return np.cumsum(diff[:-1], dtype=amounts.dtype)
