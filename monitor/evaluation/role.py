@@ -349,6 +349,7 @@ class Evaluator:
             self.rules,
             max_catch_up=self.config.rules.max_catch_up,
             xp=get_namespace(self.config.compute.backend),
+            window_cache_bytes=self.config.rules.window_cache_mb << 20,
         )
         engine.replica = self.replica
         return engine

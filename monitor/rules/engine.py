@@ -35,6 +35,7 @@ from monitor.rules.state import FIRING, PENDING, RESOLVED, AlertState, step
 from monitor.rules.windows import profile_window, read_window
 from monitor.store import reads
 from monitor.store.interface import Store
+from monitor.store.window_cache import WindowCache
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -66,6 +67,9 @@ class RuleEngine:
         Boundaries evaluated per group per call when calls were missed.
     xp : module, optional
         Array namespace the statistics run in (``compute.backend``); None means NumPy.
+    window_cache_bytes : int
+        Memory for feature buckets kept between evaluations
+        (:mod:`monitor.store.window_cache`); 0 reads every window whole.
     """
 
     def __init__(
@@ -75,8 +79,10 @@ class RuleEngine:
         clock: Callable[[], datetime] = utc_now,
         max_catch_up: int = 3,
         xp: ModuleType | None = None,
+        window_cache_bytes: int = 256 << 20,
     ) -> None:
         self.store = store
+        self.window_cache = WindowCache(store, window_cache_bytes)
         self.xp = xp  # array namespace of the statistics (compute.backend); None: NumPy
         self.rules = rules
         self.clock = clock
@@ -200,7 +206,14 @@ class RuleEngine:
         key = (model, start, end, outputs, labels, rows)
         if key not in cache:
             cache[key] = read_window(
-                self.store, model, start, end, outputs=outputs, labels=labels, rows=rows
+                self.store,
+                model,
+                start,
+                end,
+                outputs=outputs,
+                labels=labels,
+                rows=rows,
+                cache=self.window_cache,
             )
         return cache[key]
 

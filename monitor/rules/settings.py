@@ -21,6 +21,14 @@ class RulesSettings(BaseModel):
     # Evaluations the engine catches up on after a restart or a stall, per group; older
     # missed windows are skipped (logged) rather than replayed one by one.
     max_catch_up: int = Field(3, ge=1)
+    window_cache_mb: int = Field(
+        512,
+        ge=0,
+        description=(
+            "memory for feature buckets the engine keeps between evaluations, so a sliding "
+            "window reads only what slid in or changed (0: read every window whole)"
+        ),
+    )
     reference_sample_size: int = Field(
         50_000, ge=1000, description="values kept per numeric feature of a reference dataset"
     )

@@ -23,9 +23,11 @@ from monitor.stats.categorical_profile import CategoricalProfile
 from monitor.stats.numeric_profile import NumericProfile
 from monitor.store import reads
 from monitor.store.interface import Store
+from monitor.store.window_cache import WindowCache
 from monitor.store.window_reads import read_features
 
 log = logging.getLogger(__name__)
+
 
 def window_kinds(store: Store, model: str, start: datetime, end: datetime) -> dict[str, str]:
     """Kind of every feature with a value in the window (the kind most of its values have)."""
@@ -47,6 +49,7 @@ def read_window(
     outputs: bool = False,
     labels: bool = False,
     rows: bool = False,
+    cache: WindowCache | None = None,
 ) -> WindowData:
     """Read what the rules need of ``[start, end)`` for ``model``.
 
@@ -56,12 +59,18 @@ def read_window(
         Read feature values, predictions, labelled events (each costs a query).
     rows : bool
         Also read the features as one row per event (multivariate kinds; one query).
+    cache : WindowCache, optional
+        Read the features through it (buckets read by earlier windows are reused); the
+        same answer as without it.
     """
     n_events, n_sampled = reads.event_totals(store, model, start, end)
     data = WindowData(n_events=n_events, n_sampled=n_sampled)
     if features and n_sampled:
         # counts, numeric values and category counts with one dedup decision
-        window = read_features(store, model, start, end)
+        if cache is not None:
+            window = cache.read_features(model, start, end)
+        else:
+            window = read_features(store, model, start, end)
         data.kinds = window.kinds
         data.known = dict(reads.features(store, model))
         data.numeric = window.numeric
