@@ -23,6 +23,7 @@ from monitor.store.columns import (
     model_feature_rows,
     rows_to_columns,
 )
+from monitor.store.interface import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,17 @@ class BaseStore:
         for table in sorted(data.tables, key=lambda t: t.table == schema.EVENTS):
             self.insert_columns(table.table, table.columns)
         # The same ranges once the rows are in: until then the window cache treats the
-        # buckets they touch as changing (monitor/store/write_ledger.py).
+        # buckets they touch as changing (monitor/store/write_ledger.py). The batch is
+        # written whatever happens here: a lost landing only costs those buckets' reuse.
         if ranges is not None:
-            self.insert_columns(schema.FEATURE_WRITES_LANDED, ranges)
+            try:
+                self.insert_columns(schema.FEATURE_WRITES_LANDED, ranges)
+            except (StoreError, StoreUnavailable) as exc:
+                log.warning(
+                    "could not record a write as landed (its buckets are read "
+                    "afresh until they leave the windows): %s",
+                    exc,
+                )
         self._record_features(data.kinds)
 
     def _record_features(self, kinds: dict[tuple[str, str], str]) -> None:

@@ -34,10 +34,16 @@ from monitor.store.interface import Store
 _MASK = (1 << 64) - 1
 
 _WRITES = (
-    "SELECT topic, `partition`, min_offset, max_offset, toUInt32(min_ts) AS lo, "
-    "toUInt32(max_ts) AS hi, toUInt32(written_at) AS at FROM {table} "
+    "SELECT {landed} AS landed, topic, `partition`, min_offset, max_offset, "
+    "toUInt32(min_ts) AS lo, toUInt32(max_ts) AS hi, toUInt32(written_at) AS at FROM {table} "
     "WHERE model = {{model:String}} AND max_ts >= toDateTime({{start:UInt32}}) "
     "AND min_ts < toDateTime({{end:UInt32}})"
+)
+# Both ledger tables in one round trip.
+_LEDGER = (
+    _WRITES.format(landed="toUInt8(0)", table=schema.FEATURE_WRITES)
+    + " UNION ALL "
+    + _WRITES.format(landed="toUInt8(1)", table=schema.FEATURE_WRITES_LANDED)
 )
 
 
@@ -60,8 +66,10 @@ def bucket_states(store: Store, model: str, first: int, count: int, width: int) 
     """The writes of ``model``'s feature rows that meet each of ``count`` buckets of
     ``width`` seconds from ``first`` (epoch seconds), read from both ledger tables."""
     params = {"model": model, "start": first, "end": first + count * width}
-    began = store.query_columns(_WRITES.format(table=schema.FEATURE_WRITES), params)
-    landed = store.query_columns(_WRITES.format(table=schema.FEATURE_WRITES_LANDED), params)
+    rows = store.query_columns(_LEDGER, params)
+    is_landed = np.asarray(rows["landed"]) == 1
+    began = {c: np.asarray(v)[~is_landed] for c, v in rows.items()}
+    landed = {c: np.asarray(v)[is_landed] for c, v in rows.items()}
     # A write is known by its ranges; written_at tells a replay from the first write
     # (different fingerprints) but not a retry from its failed attempt (both settle).
     landed_keys = set(zip(*(landed[c] for c in _RANGE_COLUMNS), strict=True))

@@ -19,6 +19,7 @@ from monitor.records import Batch, Event, Origin
 from monitor.store import schema
 from monitor.store.base_store import feature_write_ranges
 from monitor.store.columns import batch_columns
+from monitor.store.interface import StoreUnavailable
 from monitor.store.window_cache import WindowCache, bucket_width
 from monitor.store.window_reads import read_features
 
@@ -169,3 +170,27 @@ def test_a_small_budget_keeps_nothing_and_still_answers(store) -> None:
     check(store, cache, T0, T0 + WINDOW)
     check(store, cache, T0, T0 + WINDOW)
     assert cache.counts.buckets_reused == 0 and cache.nbytes <= 1000
+
+
+def test_a_lost_landing_keeps_the_batch_and_only_costs_reuse(store, monkeypatch) -> None:
+    """Recording a write as landed is not part of the write: should it fail, the batch is
+    still written (no retry, no duplicate) and its buckets are read afresh every time."""
+    write(store, events(0, 1200))
+    insert = store.insert_columns
+
+    def failing_landing(table, columns):
+        if table == schema.FEATURE_WRITES_LANDED:
+            raise StoreUnavailable("connection refused")
+        insert(table, columns)
+
+    monkeypatch.setattr(store, "insert_columns", failing_landing)
+    store.write_batch(Batch(events=late_events()))
+    monkeypatch.undo()
+    cache = WindowCache(store, 1 << 30)
+    got = check(store, cache, T0, T0 + WINDOW)
+    assert got["counts"]["b"][0] == sum(
+        1 for e in events(0, 1200) + late_events() if e.sampled and "b" in e.features
+    )
+    read_once = cache.counts.buckets_read
+    check(store, cache, T0, T0 + WINDOW)
+    assert cache.counts.buckets_read == read_once + 1  # the unsettled bucket, again
