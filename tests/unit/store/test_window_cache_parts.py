@@ -1,0 +1,48 @@
+"""The window cache's pure parts: bucket widths, the ledger's per-bucket sums and how
+bucket pieces merge into one window (the store-backed behaviour is tested through both
+engines in tests/integration/store/test_window_cache.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monitor.store.bucket_reads import BucketPiece
+from monitor.store.window_cache import MAX_BUCKETS, _runs, bucket_width, merge_pieces
+from monitor.store.write_ledger import _spread
+
+
+def test_bucket_widths_keep_windows_within_the_bucket_limit() -> None:
+    assert bucket_width(60) is None and bucket_width(119) is None
+    assert bucket_width(3600) == 60 and bucket_width(6 * 3600) == 60
+    assert bucket_width(24 * 3600) == 300 and bucket_width(30 * 86400) == 3600
+    for seconds in (120, 7 * 3600, 3 * 86400, 90 * 86400, 400 * 86400):
+        assert seconds / bucket_width(seconds) <= MAX_BUCKETS
+
+
+def test_spread_sums_what_covers_each_bucket_and_wraps_on_uint64() -> None:
+    lo, hi = np.array([0, 2, 1]), np.array([1, 3, 1])
+    assert _spread(np.array([1, 1, 1]), lo, hi, 5).tolist() == [1, 2, 1, 1, 0]
+    big = np.array([2**64 - 1, 5, 7], dtype=np.uint64)
+    got = _spread(big, lo, hi, 5)
+    want = [(2**64 - 1) % 2**64, (2**64 - 1 + 7) % 2**64, 5, 5, 0]
+    assert got.tolist() == want
+
+
+def test_runs_are_contiguous_half_open_ranges() -> None:
+    assert _runs([]) == [] and _runs([0, 1, 2, 5, 7, 8]) == [(0, 3), (5, 6), (7, 9)]
+
+
+def test_merged_pieces_pad_missing_buckets_and_count_missing_categories() -> None:
+    a = BucketPiece(
+        counts={"x": (3, 2, 1), "c": (2, 0, 2)},
+        values={"x": np.array([1.0, np.nan, 2.0])},
+        categories={"x": {"k": 1}, "c": {"b": 1, "a": 1}},
+    )
+    b = BucketPiece(counts={"x": (2, 0, 1), "c": (3, 0, 1)}, categories={"c": {"a": 1}})
+    w = merge_pieces([a, b])
+    assert w.counts == {"x": (2, 2), "c": (0, 3)}
+    assert w.kinds == {"x": "numeric", "c": "categorical"}
+    assert np.array_equal(w.numeric["x"], [1.0, np.nan, 2.0, np.nan, np.nan], equal_nan=True)
+    names, counts = w.categories["c"]
+    assert names == [None, "a", "b"] and counts.tolist() == [2, 2, 1]
+    assert "c" not in w.numeric and "x" not in w.categories
