@@ -8,7 +8,7 @@ import numpy as np
 
 from monitor.store.bucket_reads import BucketPiece
 from monitor.store.window_cache import MAX_BUCKETS, _runs, bucket_width, merge_pieces
-from monitor.store.write_ledger import _spread
+from monitor.store.write_ledger import _spread, bucket_states
 
 
 def test_bucket_widths_keep_windows_within_the_bucket_limit() -> None:
@@ -46,3 +46,46 @@ def test_merged_pieces_pad_missing_buckets_and_count_missing_categories() -> Non
     names, counts = w.categories["c"]
     assert names == [None, "a", "b"] and counts.tolist() == [2, 2, 1]
     assert "c" not in w.numeric and "x" not in w.categories
+
+
+class LedgerOnly:
+    """A store whose only answer is the ledger query (rows given as dicts)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows = rows
+
+    def query_columns(self, sql, params):
+        names = ("landed", "topic", "partition", "min_offset", "max_offset", "lo", "hi", "at")
+        return {
+            n: np.array([r[n] for r in self.rows], dtype=object if n == "topic" else None)
+            for n in names
+        }
+
+
+def write(lo: int, hi: int, landed: int, at: int = 7, offsets=(0, 9), topic="in") -> dict:
+    return dict(
+        landed=landed,
+        topic=topic,
+        partition=0,
+        min_offset=offsets[0],
+        max_offset=offsets[1],
+        lo=lo,
+        hi=hi,
+        at=at,
+    )
+
+
+def test_bucket_states_settle_landed_writes_and_fingerprint_what_met_a_bucket() -> None:
+    empty = bucket_states(LedgerOnly([]), "m", 0, 3, 60)
+    assert empty.writes.tolist() == [0, 0, 0] and not empty.settled.any()
+    base = [write(0, 70, 0), write(0, 70, 1), write(130, 150, 0, offsets=(10, 19))]
+    s = bucket_states(LedgerOnly(base), "m", 0, 3, 60)
+    assert s.writes.tolist() == [1, 1, 1] and s.settled.tolist() == [True, True, False]
+    # a retry (same ranges, later written_at) is settled by its own landing
+    retried = base + [write(0, 70, 0, at=9)]
+    r = bucket_states(LedgerOnly(retried), "m", 0, 3, 60)
+    assert r.settled[:2].all() and r.fingerprint(0) != s.fingerprint(0)
+    assert r.fingerprint(2) == s.fingerprint(2)
+    # the same write on another topic is another write, not landed
+    other = bucket_states(LedgerOnly(base + [write(0, 10, 0, topic="x")]), "m", 0, 3, 60)
+    assert other.settled.tolist() == [False, True, False]
