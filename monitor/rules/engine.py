@@ -93,6 +93,8 @@ class RuleEngine:
         for (group, *_), s in self._states.items():
             if s.last_eval and (group not in self._done or s.last_eval > self._done[group]):
                 self._done[group] = s.last_eval
+        # States are written only when they change; every evaluation is recorded.
+        self.resume_after(persist.last_windows(store, clock() - timedelta(days=30)))
 
     # ---- rules ---------------------------------------------------------------------
     def reload(self, load: Callable[[], RuleSet]) -> bool:
@@ -189,6 +191,7 @@ class RuleEngine:
                         alerts.append(alert_for(group, rule, model, r, new, at, ref_name))
         persist.write_results(self.store, rows)
         persist.write_states(self.store, changed)
+        persist.write_evaluated(self.store, group.name, at)
         self._done[group.name] = max(at, self._done.get(group.name, at))
         return alerts
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -186,12 +187,34 @@ def write_states(store: Store, states: Iterable[tuple[StateKey, AlertState]]) ->
         store.insert(schema.ALERT_EPISODES, _EPISODE_COLUMNS, episodes)
 
 
+def write_evaluated(store: Store, group: str, window_end: datetime) -> None:
+    """Record that ``group`` was evaluated at ``window_end`` (whatever it produced)."""
+    now = int(time.time())
+    store.insert(
+        schema.GROUP_EVALUATIONS,
+        ("group_name", "window_end", "evaluated_at"),
+        [(group, _t(window_end), now)],
+    )
+
+
+def last_windows(store: Store, since: datetime) -> dict[str, datetime]:
+    """Per group, the newest boundary evaluated after ``since``, by whichever replica.
+    (Alert states are written only when they change and results only where a model had
+    data, so without this a new evaluator could evaluate the last boundary again.)"""
+    rows = store.query(
+        f"SELECT group_name, toUInt32(max(window_end)) FROM {schema.GROUP_EVALUATIONS} "
+        "WHERE window_end >= toDateTime({since:UInt32}) GROUP BY group_name",
+        {"since": _t(since)},
+    )
+    return {str(g): datetime.fromtimestamp(int(t), tz=timezone.utc) for g, t in rows}
+
+
 def load_states(store: Store) -> dict[StateKey, AlertState]:
     """Every persisted alert state, latest version per key."""
     rows = store.query(f"SELECT {', '.join(_STATE_COLUMNS)} FROM {schema.ALERT_STATES} FINAL")
     out: dict[StateKey, AlertState] = {}
     for r in rows:
-        value = float(r[11])
+        value = math.nan if r[11] is None else float(r[11])  # chDB reads NaN as None
         out[(str(r[0]), str(r[1]), str(r[2]), str(r[3]))] = AlertState(
             state=str(r[4]),
             active_since=_from_t(r[5]),

@@ -37,6 +37,7 @@ from monitor.store.schema import (
     FEATURE_VALUES,
     FEATURE_WRITES,
     FEATURE_WRITES_LANDED,
+    GROUP_EVALUATIONS,
     LABELS,
     MODEL_FEATURES,
     REFERENCE_CALIBRATIONS,
@@ -421,6 +422,25 @@ MIGRATIONS: list[Migration] = [
             ) ENGINE = MergeTree
             PARTITION BY toDate(max_ts)
             ORDER BY (model, max_ts, topic, `partition`, min_offset)
+            """,
+        ),
+    ),
+    # Rules (monitor/rules/persist.py): every boundary each group was evaluated at, even
+    # when it produced no result (no model had data yet) and changed no alert state, so
+    # an evaluator taking over from another replica resumes after it instead of
+    # evaluating it again.
+    Migration(
+        11,
+        "rules: group_evaluations",
+        (
+            f"""
+            CREATE TABLE IF NOT EXISTS {GROUP_EVALUATIONS} (
+                group_name String,
+                window_end DateTime('UTC'),
+                evaluated_at DateTime('UTC')
+            ) ENGINE = ReplacingMergeTree(evaluated_at)
+            PARTITION BY toDate(window_end)
+            ORDER BY (group_name, window_end)
             """,
         ),
     ),

@@ -49,6 +49,7 @@ ALERT_STATES = "alert_states"
 ALERT_EPISODES = "alert_episodes"
 REFERENCE_PROFILES = "reference_profiles"
 REFERENCE_CALIBRATIONS = "reference_calibrations"
+GROUP_EVALUATIONS = "group_evaluations"
 # alerting (monitor/alerting/outbox.py, silences.py, triggers.py, delivery_state.py)
 ALERT_OUTBOX = "alert_outbox"
 ALERT_DELIVERY_ATTEMPTS = "alert_delivery_attempts"
@@ -68,4 +69,5 @@ PARTITIONED_TABLES = (
     ALERT_EPISODES,
     FEATURE_WRITES,
     FEATURE_WRITES_LANDED,
+    GROUP_EVALUATIONS,
 )

@@ -228,3 +228,29 @@ def test_traffic_drop_fires_volume_rule(store, tmp_path) -> None:
     assert [a.state for a in fired] == ["firing"]
     assert fired[0].value == pytest.approx(0.1)
     assert fired[0].evidence["n_reference"] == 300
+
+
+def test_a_new_engine_resumes_after_a_boundary_that_produced_nothing(
+    store_opener, tmp_path
+) -> None:
+    """An evaluation before any model had data writes no result and no state: a new
+    evaluator (another replica taking the role) must still know that boundary was
+    evaluated and not do it again (seen in the fail-over test as one window evaluated
+    twice right after start)."""
+    store = store_opener()
+    store.migrate()
+    reference(store)
+    at = T0 + 15 * MIN
+    first = RuleEngine(store, ruleset(tmp_path), clock=Clock(at))
+    assert first.run_once() == []
+    assert first.states() == {}  # nothing to evaluate yet: no state
+    store.write_batch(Batch(events=events(T0, 20, 60, seed=1)))
+    second = RuleEngine(store, ruleset(tmp_path), clock=Clock(at))
+    assert second.evaluated_boundaries() == {"g": at}
+    calls = []
+    second.evaluate_group = lambda group, when: calls.append(when) or []
+    second.run_once()
+    assert calls == []
+    second.clock.now = at + MIN  # the next boundary is evaluated as usual
+    second.run_once()
+    assert calls == [at + MIN]
