@@ -60,6 +60,27 @@ class Migration:
     adds_columns: tuple[tuple[str, str], ...] = ()
 
 
+def _write_ranges_table(name: str) -> str:
+    """DDL of a table of feature-write ranges: ``feature_writes`` (recorded before the
+    rows, migration 7) and ``feature_writes_landed`` (after them, migration 10) have the
+    same columns, so that one write's ranges are inserted into both unchanged."""
+    return f"""
+            CREATE TABLE IF NOT EXISTS {name} (
+                model String,
+                topic String,
+                `partition` UInt32,
+                min_offset UInt64,
+                max_offset UInt64,
+                min_ts DateTime('UTC'),
+                max_ts DateTime('UTC'),
+                events UInt64,
+                written_at DateTime('UTC')
+            ) ENGINE = MergeTree
+            PARTITION BY toDate(max_ts)
+            ORDER BY (model, max_ts, topic, `partition`, min_offset)
+            """
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -333,21 +354,7 @@ MIGRATIONS: list[Migration] = [
         7,
         "store: feature_writes (offset ranges of each feature write, for dedup without FINAL)",
         (
-            f"""
-            CREATE TABLE IF NOT EXISTS {FEATURE_WRITES} (
-                model String,
-                topic String,
-                `partition` UInt32,
-                min_offset UInt64,
-                max_offset UInt64,
-                min_ts DateTime('UTC'),
-                max_ts DateTime('UTC'),
-                events UInt64,
-                written_at DateTime('UTC')
-            ) ENGINE = MergeTree
-            PARTITION BY toDate(max_ts)
-            ORDER BY (model, max_ts, topic, `partition`, min_offset)
-            """,
+            _write_ranges_table(FEATURE_WRITES),
             f"""
             INSERT INTO {FEATURE_WRITES} (model, topic, `partition`, min_offset, max_offset,
                 min_ts, max_ts, events, written_at)
@@ -407,23 +414,7 @@ MIGRATIONS: list[Migration] = [
     Migration(
         10,
         "store: feature_writes_landed (writes whose feature rows are in, for the window cache)",
-        (
-            f"""
-            CREATE TABLE IF NOT EXISTS {FEATURE_WRITES_LANDED} (
-                model String,
-                topic String,
-                `partition` UInt32,
-                min_offset UInt64,
-                max_offset UInt64,
-                min_ts DateTime('UTC'),
-                max_ts DateTime('UTC'),
-                events UInt64,
-                written_at DateTime('UTC')
-            ) ENGINE = MergeTree
-            PARTITION BY toDate(max_ts)
-            ORDER BY (model, max_ts, topic, `partition`, min_offset)
-            """,
-        ),
+        (_write_ranges_table(FEATURE_WRITES_LANDED),),
     ),
     # Rules (monitor/rules/persist.py): every boundary each group was evaluated at, even
     # when it produced no result (no model had data yet) and changed no alert state, so
