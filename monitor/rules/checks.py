@@ -23,6 +23,7 @@ from monitor.rules.kind_interface import (
     WindowData,
     crosses,
     insufficient,
+    numeric_block,
     pad_columns,
     select_features,
     threshold_and_direction,
@@ -138,7 +139,7 @@ def evaluate_range(inputs: KindInput) -> list[Result]:
     rule, ref, cur = inputs.rule, inputs.reference, inputs.current
     kinds = {f: k for f, k in (ref.kinds if ref else cur.kinds).items() if k == "numeric"}
     names = select_features(rule, kinds)
-    block = pad_columns([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
+    block = numeric_block(cur, names)
     row = get_statistic("out_of_range")
     result = row.function_for(QUALITY)(
         _numeric_profile(ref, names), block, low=rule.min, high=rule.max

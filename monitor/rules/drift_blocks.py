@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monitor.rules import catalog
-from monitor.rules.kind_interface import WindowData, pad_columns, select_features
+from monitor.rules.kind_interface import WindowData, numeric_block, pad_columns, select_features
 from monitor.rules.reference_profiles import ReferenceProfile
 from monitor.stats.backend import to_numpy
 from monitor.stats.categorical_profile import CategoricalProfile
@@ -93,7 +93,7 @@ def _current_block(
 ) -> np.ndarray:
     """The window's values of ``names`` side by side (categories encoded by ``profile``)."""
     if kind == "numeric":
-        return pad_columns([cur.numeric.get(n, np.empty(0)) for n in names], np.nan, np.float64)
+        return numeric_block(cur, names)
     columns = [cur.categorical.get(n, np.empty(0, dtype=object)) for n in names]
     padded = pad_columns(columns, None, object)
     assert isinstance(profile, CategoricalProfile)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import ModuleType
@@ -21,6 +22,7 @@ import numpy as np
 from monitor.rules.reference_profiles import ReferenceProfile
 from monitor.rules.state import Outcome
 from monitor.stats.table import QUALITY, get_statistic
+from monitor.store.chunked_columns import column_chunks
 
 if TYPE_CHECKING:  # the rule model imports the kinds table, which imports this module
     from monitor.rules.model import Rule
@@ -35,7 +37,7 @@ Finding = tuple[list[str | int], str]
 class WindowData:
     """The current window of one model, as read from the store (or a test fixture)."""
 
-    numeric: dict[str, np.ndarray] = field(default_factory=dict)  # NaN = missing
+    numeric: Mapping[str, np.ndarray] = field(default_factory=dict)  # NaN = missing
     categorical: dict[str, np.ndarray] = field(default_factory=dict)  # None = missing
     kinds: dict[str, str] = field(default_factory=dict)  # features seen in the window
     # Every feature the model has ever sent (``model_features``), with or without a value
@@ -168,12 +170,28 @@ def threshold_and_direction(
     return (fixed if fixed is not None else default[0], rule.direction or default[1])
 
 
-def pad_columns(
-    columns: list[np.ndarray], fill: object, dtype: object, height: int = 0
-) -> np.ndarray:
+def pad_columns(columns: list[Any], fill: object, dtype: object, height: int = 0) -> np.ndarray:
     """Columns side by side, padded with ``fill`` to the longest (at least ``height`` rows)."""
-    width = max([height, *(len(c) for c in columns)])
-    out = np.full((width, len(columns)), fill, dtype=dtype)
-    for j, c in enumerate(columns):
-        out[: len(c), j] = c
+    return pad_chunked([(c,) for c in columns], fill, dtype, height)
+
+
+def pad_chunked(
+    columns: list[Sequence[Any]], fill: object, dtype: object, height: int = 0
+) -> np.ndarray:
+    """:func:`pad_columns` of columns given as chunks (``ChunkedColumns.chunks``): each
+    column's chunks are placed one after another, as their concatenation would be, so a
+    window read in buckets is copied once, into the block."""
+    lengths = [sum(len(part) for part in parts) for parts in columns]
+    out = np.full((max([height, *lengths]), len(columns)), fill, dtype=dtype)
+    for j, parts in enumerate(columns):
+        row = 0
+        for part in parts:
+            out[row : row + len(part), j] = part
+            row += len(part)
     return out
+
+
+def numeric_block(cur: WindowData, names: list[str]) -> np.ndarray:
+    """The window's numeric values of ``names`` side by side, NaN-padded."""
+    empty = np.empty(0)
+    return pad_chunked([column_chunks(cur.numeric, n, empty) for n in names], np.nan, np.float64)

@@ -42,6 +42,11 @@ class BucketPiece:
     categories: dict[str, dict[str, int]] = field(default_factory=dict)  # non-missing ones
 
     @property
+    def rows(self) -> int:
+        """Feature rows in the bucket (one per event and feature)."""
+        return sum(c[0] for c in self.counts.values())
+
+    @property
     def nbytes(self) -> int:
         """Memory it holds, roughly (arrays plus ~100 bytes per entry)."""
         arrays = sum(v.nbytes for v in self.values.values())
@@ -56,13 +61,13 @@ _COUNTS = (
     "SELECT feature, " + _BUCKET + ", count() AS rows, countIf(isNotNull(value)) AS nums, "
     "countIf(isNotNull(category)) AS cats FROM {table} " + _SPAN + " GROUP BY feature, b"
 )
-# chDB: the counts with the values; arrays of buckets without a number stay empty.
+# The counts with the values; arrays of buckets without a number stay empty. chDB always;
+# the server for a span expected to be short (its arrays are decoded as Python lists).
 _COUNTS_AND_VALUES = (
-    "SELECT feature, b, rows, nums, cats, if(nums > 0, v, CAST([] AS Array(Float64))) AS v "
-    "FROM (SELECT feature, " + _BUCKET + ", count() AS rows, countIf(isNotNull(value)) AS nums, "
-    "countIf(isNotNull(category)) AS cats, groupArray(ifNull(value, nan)) AS v FROM {table} "
-    + _SPAN
-    + " GROUP BY feature, b)"
+    "SELECT feature, " + _BUCKET + ", count() AS rows, countIf(isNotNull(value)) AS nums, "
+    "countIf(isNotNull(category)) AS cats, "
+    "if(nums > 0, groupArray(ifNull(value, nan)), CAST([] AS Array(Float64))) AS v "
+    "FROM {table} " + _SPAN + " GROUP BY feature, b"
 )
 _FEATURES = " AND feature IN (SELECT arrayJoin({{features:Array(String)}}))"
 _GROUPED_VALUES = (
@@ -88,27 +93,50 @@ _CATEGORIES = (
 
 
 def read_buckets(
-    store: Store, model: str, start: datetime, end: datetime, width: int
+    store: Store,
+    model: str,
+    start: datetime,
+    end: datetime,
+    width: int,
+    expected_values: int | None = None,
+    duplicates_possible: bool | None = None,
 ) -> dict[int, BucketPiece]:
     """``model``'s feature rows in ``[start, end)`` per bucket, keyed by the bucket's
     start (epoch seconds, a multiple of ``width``); buckets without rows are absent.
     Values and counts equal :func:`~monitor.store.window_reads.read_features` over each
-    bucket's part of the span."""
+    bucket's part of the span. ``expected_values``: about how many feature rows the span
+    holds, if known (the window cache's estimate from the buckets it keeps); on the
+    server, a span known to be short is read in one query instead of two.
+    ``duplicates_possible``: the first deduplication check's answer, if the caller has
+    it (:meth:`~monitor.store.write_ledger.BucketStates.duplicates_possible`)."""
     base = {**reads.window_params(model, start, end), "width": int(width)}
+    short = expected_values is not None and expected_values <= SHORT_SPAN_VALUES
     return reads.deduplicated(
-        store, model, start, end, lambda final: _read(store, base, final, int(width))
+        store,
+        model,
+        start,
+        end,
+        lambda final: _read(store, base, final, int(width), short),
+        duplicates_possible,
     )
 
 
-def _read(store: Store, base: dict, final: str, width: int) -> dict[int, BucketPiece]:
+def _read(store: Store, base: dict, final: str, width: int, short: bool) -> dict[int, BucketPiece]:
     table = schema.FEATURE_VALUES + final
     pieces: dict[int, BucketPiece] = {}
     if hasattr(store, "query_grouped_floats"):
         cols, arrays = store.query_grouped_floats(_COUNTS_AND_VALUES.format(table=table), base, "v")
         _add_counts(pieces, cols, width)
-        for f, b, v in zip(cols["feature"], cols["b"], arrays, strict=True):
-            if len(v):
-                pieces[int(b) * width].values[str(f)] = v
+        _add_values(pieces, cols["feature"], cols["b"], arrays, width)
+    elif short:
+        rows = store.query(_COUNTS_AND_VALUES.format(table=table), base)
+        cols = {
+            name: np.array([r[k] for r in rows], dtype=object if k == 0 else np.int64)
+            for k, name in enumerate(("feature", "b", "rows", "nums", "cats"))
+        }
+        _add_counts(pieces, cols, width)
+        arrays = [np.array(r[5], dtype=np.float64) for r in rows]
+        _add_values(pieces, cols["feature"], cols["b"], arrays, width)
     else:
         cols = store.query_columns(_COUNTS.format(table=table), base)
         _add_counts(pieces, cols, width)
@@ -128,6 +156,12 @@ def _add_counts(pieces: dict[int, BucketPiece], cols: dict, width: int) -> None:
     for f, b, rows, nums, cats in zip(*columns, strict=True):
         piece = pieces.setdefault(int(b) * width, BucketPiece())
         piece.counts[str(f)] = (int(rows), int(nums), int(cats))
+
+
+def _add_values(pieces: dict[int, BucketPiece], features, buckets, arrays, width: int) -> None:
+    for f, b, v in zip(features, buckets, arrays, strict=True):
+        if len(v):
+            pieces[int(b) * width].values[str(f)] = v
 
 
 def _server_values(

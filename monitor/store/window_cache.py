@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from monitor.store.bucket_reads import BucketPiece, read_buckets
+from monitor.store.chunked_columns import ChunkedColumns
 from monitor.store.columns import epoch_seconds
 from monitor.store.interface import Store
 from monitor.store.window_reads import FeatureWindow, read_features
@@ -96,15 +97,18 @@ class WindowCache:
         keys = [(model, width, first + i * width) for i in range(count)]
         reused = self._reusable(keys, states)
         pieces = list(reused.values())
+        per_bucket = _rows_per_bucket(reused)
         fresh: dict[int, BucketPiece] = {}
         for a, b in _runs([i for i in range(count) if i not in reused]):
-            got = self._read(model, keys[a][2], keys[b - 1][2] + width, width)
+            expected = None if per_bucket is None else per_bucket * (b - a)
+            lo, hi = keys[a][2], keys[b - 1][2] + width
+            got = self._read(model, lo, hi, width, expected, states.duplicates_possible(lo, hi))
             fresh.update({i: got.get(keys[i][2], BucketPiece()) for i in range(a, b)})
         pieces += fresh.values()
         stop = first + count * width
         for a, b in ((s, first), (stop, e)):  # unaligned edges: read, never kept
             if a < b:
-                pieces += self._read(model, a, b, width).values()
+                pieces += self._read(model, a, b, width, per_bucket, None).values()
         self._keep(keys, states, fresh, sum(p.nbytes for p in pieces))
         with self._lock:
             self.counts.windows += 1
@@ -112,8 +116,14 @@ class WindowCache:
             self.counts.buckets_read += len(fresh)
         return merge_pieces(pieces)
 
-    def _read(self, model: str, a: int, b: int, width: int) -> dict[int, BucketPiece]:
-        return read_buckets(self.store, model, _utc(a), _utc(b), width)
+    def _read(
+        self, model: str, a: int, b: int, width: int, expected: int | None, dups: bool | None
+    ) -> dict[int, BucketPiece]:
+        pieces = read_buckets(self.store, model, _utc(a), _utc(b), width, expected, dups)
+        for piece in pieces.values():  # shared by every later window: nobody may write
+            for values in piece.values.values():
+                values.flags.writeable = False
+        return pieces
 
     def _reusable(self, keys: list, states) -> dict[int, BucketPiece]:
         out = {}
@@ -160,12 +170,12 @@ def merge_pieces(pieces: list[BucketPiece]) -> FeatureWindow:
             t = totals.setdefault(f, [0, 0, 0])
             t[0], t[1], t[2] = t[0] + rows, t[1] + nums, t[2] + cats
     window = FeatureWindow(counts={f: (t[1], t[2]) for f, t in totals.items()})
+    numeric: dict[str, list[np.ndarray]] = {}
     for f, kind in window.kinds.items():
         mine = [p for p in pieces if f in p.counts]
         if kind == "numeric":
             # a bucket without numbers for f held only missing values (or categories)
-            parts = [p.values.get(f, np.full(p.counts[f][0], np.nan)) for p in mine]
-            window.numeric[f] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            numeric[f] = [_values_or_missing(p, f) for p in mine]
             continue
         merged: dict[str, int] = {}
         for p in mine:
@@ -175,7 +185,21 @@ def merge_pieces(pieces: list[BucketPiece]) -> FeatureWindow:
         names: list[str | None] = ([None] if missing else []) + sorted(merged)
         counts = ([missing] if missing else []) + [merged[c] for c in sorted(merged)]
         window.categories[f] = (names, np.array(counts, dtype=np.int64))
+    # kept as the buckets' chunks: the statistics' block is filled from them directly
+    window.numeric = ChunkedColumns(numeric)
     return window
+
+
+def _rows_per_bucket(reused: dict[int, BucketPiece]) -> int | None:
+    """Feature rows per bucket lately (the newest few reused buckets), to tell the read
+    of the buckets that are missing how big it will be; None when nothing was reused."""
+    newest = [reused[i] for i in sorted(reused)[-5:]]
+    return sum(p.rows for p in newest) // len(newest) if newest else None
+
+
+def _values_or_missing(piece: BucketPiece, feature: str) -> np.ndarray:
+    values = piece.values.get(feature)
+    return np.full(piece.counts[feature][0], np.nan) if values is None else values
 
 
 def _runs(indices: list[int]) -> list[tuple[int, int]]:

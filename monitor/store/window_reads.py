@@ -22,6 +22,7 @@ a feature whose values are all missing has no kind (it is in ``counts`` only).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,7 +39,7 @@ class FeatureWindow:
     """What :func:`read_features` read of one model's window."""
 
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # (numbers, categories)
-    numeric: dict[str, np.ndarray] = field(default_factory=dict)  # NaN = missing
+    numeric: Mapping[str, np.ndarray] = field(default_factory=dict)  # NaN = missing
     categories: dict[str, tuple[list[str | None], np.ndarray]] = field(default_factory=dict)
 
     @property
@@ -58,9 +59,7 @@ _COUNTS_AND_VALUES = (
     "if(nums > 0 AND nums >= cats, v, CAST([] AS Array(Float64))) AS v FROM ("
     "  SELECT feature, countIf(isNotNull(value)) AS nums, countIf(isNotNull(category)) AS cats,"
     "  groupArray(ifNull(value, nan)) AS v FROM {table}"
-    "  WHERE model = {{model:String}} AND "
-    + reads.WINDOW_TEMPLATE
-    + "  GROUP BY feature)"
+    "  WHERE model = {{model:String}} AND " + reads.WINDOW_TEMPLATE + "  GROUP BY feature)"
 )
 
 

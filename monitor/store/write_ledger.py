@@ -24,12 +24,13 @@ touches every bucket from the late one to the newest: those are all read again o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from monitor.store import schema
 from monitor.store.interface import Store
+from monitor.store.reads import offsets_overlap
 
 _WRITES = (
     "SELECT {landed} AS landed, topic, `partition`, min_offset, max_offset, "
@@ -54,10 +55,20 @@ class BucketStates:
     writes: np.ndarray  # int64: how many writes met the bucket
     digest: np.ndarray  # uint64: sum of those writes' hashes (wraps)
     settled: np.ndarray  # bool: at least one write, and every one of them landed
+    # the recorded writes (feature_writes): (topic code, partition) group, offset range,
+    # time range in epoch seconds
+    ranges: np.ndarray = field(default_factory=lambda: np.zeros((0, 5), dtype=np.int64))
 
     def fingerprint(self, i: int) -> tuple[int, int]:
         """What bucket ``i``'s rows were written by; equal fingerprints, equal rows."""
         return int(self.writes[i]), int(self.digest[i])
+
+    def duplicates_possible(self, start: int, end: int) -> bool:
+        """:func:`monitor.store.reads.duplicates_possible` over ``[start, end)`` (epoch
+        seconds, inside the buckets), answered from the ledger rows already read."""
+        group, lo, hi, first_ts, last_ts = self.ranges.T
+        meets = (last_ts >= start) & (first_ts < end)
+        return offsets_overlap(group[meets], lo[meets], hi[meets])
 
 
 def bucket_states(store: Store, model: str, first: int, count: int, width: int) -> BucketStates:
@@ -86,7 +97,16 @@ def bucket_states(store: Store, model: str, first: int, count: int, width: int) 
     writes = _spread(np.ones(len(hashes), dtype=np.int64), lo, hi, count)
     unsettled = _spread(open_writes, lo, hi, count)
     digest = _spread(hashes, lo, hi, count)
-    return BucketStates(first, width, writes, digest, (writes > 0) & (unsettled == 0))
+    recorded = ranges[~landed].astype(np.int64)  # offsets are below 2**63 (Kafka's int64)
+    group = recorded[:, 0] * (1 << 32) + recorded[:, 1]  # topic code, partition (int32)
+    return BucketStates(
+        first,
+        width,
+        writes,
+        digest,
+        (writes > 0) & (unsettled == 0),
+        np.column_stack([group, recorded[:, 2:]]) if len(recorded) else np.zeros((0, 5), np.int64),
+    )
 
 
 _RANGES = ("partition", "min_offset", "max_offset", "lo", "hi")

@@ -194,3 +194,52 @@ def test_a_lost_landing_keeps_the_batch_and_only_costs_reuse(store, monkeypatch)
     read_once = cache.counts.buckets_read
     check(store, cache, T0, T0 + WINDOW)
     assert cache.counts.buckets_read == read_once + 1  # the unsettled bucket, again
+
+
+def test_the_ledger_answers_the_dedup_check_as_the_store_does(store) -> None:
+    from monitor.store.reads import duplicates_possible
+    from monitor.store.write_ledger import bucket_states
+
+    first = int(T0.timestamp())
+    spans = [(first + a * 60, first + b * 60) for a, b in ((0, 120), (0, 10), (30, 31), (50, 90))]
+
+    def agree() -> list[bool]:
+        states = bucket_states(store, "m", first, 120, 60)
+        out = []
+        for a, b in spans:
+            want = duplicates_possible(
+                store, "m", *(datetime.fromtimestamp(t, timezone.utc) for t in (a, b))
+            )
+            assert states.duplicates_possible(a, b) == want, (a, b)
+            out.append(want)
+        return out
+
+    write(store, events(0, 1200))
+    assert agree() == [False] * 4
+    write(store, events(300, 100))  # a replay of 30 to 40 minutes in, on both partitions
+    assert agree() == [True, False, True, False]
+    # the same offsets on another topic are other messages: no duplicate
+    other = events(0, 50)
+    for e in other:
+        e.origin = Origin("other", e.origin.partition, e.origin.offset)
+    write(store, other)
+    assert agree() == [True, False, True, False]
+
+
+@pytest.mark.parametrize("expected", [None, 10, 10**9])
+def test_a_span_read_in_one_query_or_two_gives_the_same_pieces(store, expected) -> None:
+    from monitor.store.bucket_reads import read_buckets
+
+    write(store, events(0, 600))
+    write(store, events(100, 50))  # a replay: the span is read with FINAL
+    start, end = T0 + timedelta(minutes=3), T0 + timedelta(minutes=25)
+    plain = read_buckets(store, "m", start, end, 60)
+    hinted = read_buckets(store, "m", start, end, 60, expected_values=expected)
+
+    def flat(pieces) -> dict:
+        return {
+            b: (p.counts, {f: bits(v) for f, v in p.values.items()}, p.categories)
+            for b, p in pieces.items()
+        }
+
+    assert flat(hinted) == flat(plain) and len(plain) == 22

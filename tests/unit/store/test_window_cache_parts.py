@@ -89,3 +89,21 @@ def test_bucket_states_settle_landed_writes_and_fingerprint_what_met_a_bucket() 
     # the same write on another topic is another write, not landed
     other = bucket_states(LedgerOnly(base + [write(0, 10, 0, topic="x")]), "m", 0, 3, 60)
     assert other.settled.tolist() == [False, True, False]
+
+
+def test_chunked_columns_join_only_when_indexed_and_pad_as_joined() -> None:
+    from monitor.rules.kind_interface import WindowData, numeric_block, pad_columns
+    from monitor.store.chunked_columns import ChunkedColumns
+
+    a = [np.array([1.0, 2.0]), np.array([np.nan]), np.array([3.0, 4.0, 5.0])]
+    cols = ChunkedColumns({"a": a, "b": [np.array([7.0])]})
+    assert "a" in cols and "z" not in cols and len(cols) == 2 and list(cols) == ["a", "b"]
+    assert cols.chunks("a") == tuple(a)  # not joined by asking whether it is there
+    joined = {"a": np.concatenate(a), "b": np.array([7.0])}
+    block = numeric_block(WindowData(numeric=cols), ["b", "a", "missing"])
+    want = pad_columns([joined["b"], joined["a"], np.empty(0)], np.nan, np.float64)
+    np.testing.assert_array_equal(block, want)
+    assert block.shape == (6, 3)
+    assert np.array_equal(cols["a"], joined["a"], equal_nan=True) and dict(cols).keys() == joined.keys()
+    cols["a"][0] = 9.0  # what is done to the joined column is what the block then sees
+    assert numeric_block(WindowData(numeric=cols), ["a"])[0, 0] == 9.0
