@@ -11,6 +11,7 @@ deduplicated with ``FINAL`` on the (small) events table and with names as parame
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime
 
 import numpy as np
@@ -27,6 +28,8 @@ from monitor.store.window_cache import WindowCache
 from monitor.store.window_reads import read_features
 
 log = logging.getLogger(__name__)
+# The small reads of a window that run beside its feature read (see read_window).
+_BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="window-read")
 
 
 def window_kinds(store: Store, model: str, start: datetime, end: datetime) -> dict[str, str]:
@@ -63,16 +66,27 @@ def read_window(
         Read the features through it (buckets read by earlier windows are reused); the
         same answer as without it.
     """
-    n_events, n_sampled = reads.event_totals(store, model, start, end)
+    # The event totals and the known features travel while the features are read: on the
+    # server, three round trips at once (chDB runs one query at a time anyway). The
+    # features are read whatever the totals say (an empty window is one cheap read).
+    totals = _BESIDE.submit(reads.event_totals, store, model, start, end)
+    known = _BESIDE.submit(reads.features, store, model) if features else None
+    try:
+        if features:
+            # counts, numeric values and category counts with one dedup decision
+            if cache is not None:
+                window = cache.read_features(model, start, end)
+            else:
+                window = read_features(store, model, start, end)
+    except BaseException:
+        wait([f for f in (totals, known) if f is not None])  # nothing left running behind
+        raise
+    n_events, n_sampled = totals.result()
+    known_features = known.result() if known is not None else []
     data = WindowData(n_events=n_events, n_sampled=n_sampled)
     if features and n_sampled:
-        # counts, numeric values and category counts with one dedup decision
-        if cache is not None:
-            window = cache.read_features(model, start, end)
-        else:
-            window = read_features(store, model, start, end)
         data.kinds = window.kinds
-        data.known = dict(reads.features(store, model))
+        data.known = dict(known_features)
         data.numeric = window.numeric
         data.categorical = reads.repeat_categories(window.categories)
     if rows and n_sampled:
