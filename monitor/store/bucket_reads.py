@@ -99,16 +99,13 @@ def read_buckets(
     end: datetime,
     width: int,
     expected_values: int | None = None,
-    duplicates_possible: bool | None = None,
 ) -> dict[int, BucketPiece]:
     """``model``'s feature rows in ``[start, end)`` per bucket, keyed by the bucket's
     start (epoch seconds, a multiple of ``width``); buckets without rows are absent.
     Values and counts equal :func:`~monitor.store.window_reads.read_features` over each
     bucket's part of the span. ``expected_values``: about how many feature rows the span
     holds, if known (the window cache's estimate from the buckets it keeps); on the
-    server, a span known to be short is read in one query instead of two.
-    ``duplicates_possible``: the first deduplication check's answer, if the caller has
-    it (:meth:`~monitor.store.write_ledger.BucketStates.duplicates_possible`)."""
+    server, a span known to be short is read in one query instead of two."""
     base = {**reads.window_params(model, start, end), "width": int(width)}
     short = expected_values is not None and expected_values <= SHORT_SPAN_VALUES
     return reads.deduplicated(
@@ -117,7 +114,6 @@ def read_buckets(
         start,
         end,
         lambda final: _read(store, base, final, int(width), short),
-        duplicates_possible,
     )
 
 

@@ -101,14 +101,13 @@ class WindowCache:
         fresh: dict[int, BucketPiece] = {}
         for a, b in _runs([i for i in range(count) if i not in reused]):
             expected = None if per_bucket is None else per_bucket * (b - a)
-            lo, hi = keys[a][2], keys[b - 1][2] + width
-            got = self._read(model, lo, hi, width, expected, states.duplicates_possible(lo, hi))
+            got = self._read(model, keys[a][2], keys[b - 1][2] + width, width, expected)
             fresh.update({i: got.get(keys[i][2], BucketPiece()) for i in range(a, b)})
         pieces += fresh.values()
         stop = first + count * width
         for a, b in ((s, first), (stop, e)):  # unaligned edges: read, never kept
             if a < b:
-                pieces += self._read(model, a, b, width, per_bucket, None).values()
+                pieces += self._read(model, a, b, width, per_bucket).values()
         self._keep(keys, states, fresh, sum(p.nbytes for p in pieces))
         with self._lock:
             self.counts.windows += 1
@@ -117,9 +116,9 @@ class WindowCache:
         return merge_pieces(pieces)
 
     def _read(
-        self, model: str, a: int, b: int, width: int, expected: int | None, dups: bool | None
+        self, model: str, a: int, b: int, width: int, expected: int | None
     ) -> dict[int, BucketPiece]:
-        pieces = read_buckets(self.store, model, _utc(a), _utc(b), width, expected, dups)
+        pieces = read_buckets(self.store, model, _utc(a), _utc(b), width, expected)
         for piece in pieces.values():  # shared by every later window: nobody may write
             for values in piece.values.values():
                 values.flags.writeable = False

@@ -24,25 +24,51 @@ touches every bucket from the late one to the newest: those are all read again o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from monitor.store import schema
 from monitor.store.interface import Store
-from monitor.store.reads import offsets_overlap
 
-_WRITES = (
-    "SELECT {landed} AS landed, topic, `partition`, min_offset, max_offset, "
-    "toUInt32(min_ts) AS lo, toUInt32(max_ts) AS hi, toUInt32(written_at) AS at FROM {table} "
-    "WHERE model = {{model:String}} AND max_ts >= toDateTime({{start:UInt32}}) "
-    "AND min_ts < toDateTime({{end:UInt32}})"
+# Both ledger tables, one row per recorded begin or landing, with a hash of each begin
+# (its ranges and when it was written: a replay differs from the first write, a retry
+# from its failed attempt only by that).
+_ROWS = (
+    "SELECT toUInt8(0) AS landed, topic, `partition`, min_offset, max_offset, "
+    "toUInt32(min_ts) AS lo, toUInt32(max_ts) AS hi, "
+    "cityHash64(topic, `partition`, min_offset, max_offset, lo, hi, toUInt32(written_at)) AS h "
+    "FROM {writes} " + "{span} UNION ALL "
+    "SELECT toUInt8(1) AS landed, topic, `partition`, min_offset, max_offset, "
+    "toUInt32(min_ts) AS lo, toUInt32(max_ts) AS hi, toUInt64(0) AS h FROM {landed} {span}"
 )
-# Both ledger tables in one round trip.
+_SPAN = (
+    "WHERE model = {model:String} AND max_ts >= toDateTime({start:UInt32}) "
+    "AND min_ts < toDateTime({end:UInt32})"
+)
+# The first and the last bucket a write meets, as bucket numbers in the window (its time
+# range clipped to the window; unsigned: 18.16's range() takes nothing else).
+_FIRST_BUCKET = "intDiv(toUInt32(greatest(lo, {start:UInt32}) - {start:UInt32}), {width:UInt32})"
+_LAST_BUCKET = "intDiv(toUInt32(least(hi, {last:UInt32}) - {start:UInt32}), {width:UInt32})"
+# Per write (its ranges): how often it was begun, the sum of those begins' hashes, and
+# whether it landed; then per bucket it meets, the sums over its writes. Aggregated in
+# the store: a window can meet ~10^5 writes (one a second per partition for hours), and
+# only the buckets' few hundred rows travel.
 _LEDGER = (
-    _WRITES.format(landed="toUInt8(0)", table=schema.FEATURE_WRITES)
-    + " UNION ALL "
-    + _WRITES.format(landed="toUInt8(1)", table=schema.FEATURE_WRITES_LANDED)
+    "SELECT b, sum(begun) AS writes, sum(digest) AS digest, "
+    "sum(if(has_landed = 1, toUInt64(0), begun)) AS open FROM ("
+    "  SELECT lo, hi, countIf(landed = 0) AS begun, sumIf(h, landed = 0) AS digest, "
+    "  max(landed) AS has_landed FROM ("
+    + _ROWS.format(writes=schema.FEATURE_WRITES, landed=schema.FEATURE_WRITES_LANDED, span=_SPAN)
+    + ") GROUP BY topic, `partition`, min_offset, max_offset, lo, hi"
+    ") ARRAY JOIN arrayMap(i -> i + "
+    + _FIRST_BUCKET
+    + ", range(toUInt32("
+    + _LAST_BUCKET
+    + " - "
+    + _FIRST_BUCKET
+    + " + 1))) AS b "
+    "GROUP BY b"
 )
 
 
@@ -55,75 +81,23 @@ class BucketStates:
     writes: np.ndarray  # int64: how many writes met the bucket
     digest: np.ndarray  # uint64: sum of those writes' hashes (wraps)
     settled: np.ndarray  # bool: at least one write, and every one of them landed
-    # the recorded writes (feature_writes): (topic code, partition) group, offset range,
-    # time range in epoch seconds
-    ranges: np.ndarray = field(default_factory=lambda: np.zeros((0, 5), dtype=np.int64))
 
     def fingerprint(self, i: int) -> tuple[int, int]:
         """What bucket ``i``'s rows were written by; equal fingerprints, equal rows."""
         return int(self.writes[i]), int(self.digest[i])
 
-    def duplicates_possible(self, start: int, end: int) -> bool:
-        """:func:`monitor.store.reads.duplicates_possible` over ``[start, end)`` (epoch
-        seconds, inside the buckets), answered from the ledger rows already read."""
-        group, lo, hi, first_ts, last_ts = self.ranges.T
-        meets = (last_ts >= start) & (first_ts < end)
-        return offsets_overlap(group[meets], lo[meets], hi[meets])
-
 
 def bucket_states(store: Store, model: str, first: int, count: int, width: int) -> BucketStates:
     """The writes of ``model``'s feature rows that meet each of ``count`` buckets of
-    ``width`` seconds from ``first`` (epoch seconds), read from both ledger tables."""
-    params = {"model": model, "start": first, "end": first + count * width}
+    ``width`` seconds from ``first`` (epoch seconds), from both ledger tables."""
+    end = first + count * width
+    params = {"model": model, "start": first, "end": end, "last": end - 1, "width": width}
     rows = store.query_columns(_LEDGER, params)
-    landed = np.asarray(rows["landed"]) == 1
-    # Vectorized: a window can meet ~10^5 writes (one a second per partition for hours).
-    # A write is known by its ranges (the topic as a code); written_at tells a replay
-    # from the first write (different hashes) but not a retry from its failed attempt
-    # (the same ranges: the retry's landing settles both).
-    topics = np.unique(np.asarray(rows["topic"]).astype(str), return_inverse=True)[1]
-    ranges = np.column_stack(
-        [topics.astype(np.uint64)] + [np.asarray(rows[c]).astype(np.uint64) for c in _RANGES]
-    )
-    ids = np.zeros(0, dtype=np.int64)
-    if len(ranges):
-        ids = np.unique(ranges, axis=0, return_inverse=True)[1].reshape(-1)
-    open_writes = (~np.isin(ids[~landed], ids[landed])).astype(np.int64)
-    hashes = np.zeros(len(open_writes), dtype=np.uint64)
-    for column in [*ranges[~landed].T, np.asarray(rows["at"])[~landed].astype(np.uint64)]:
-        hashes = _mix(hashes ^ column)
-    lo = np.clip((np.asarray(rows["lo"])[~landed].astype(np.int64) - first) // width, 0, count - 1)
-    hi = np.clip((np.asarray(rows["hi"])[~landed].astype(np.int64) - first) // width, 0, count - 1)
-    writes = _spread(np.ones(len(hashes), dtype=np.int64), lo, hi, count)
-    unsettled = _spread(open_writes, lo, hi, count)
-    digest = _spread(hashes, lo, hi, count)
-    recorded = ranges[~landed].astype(np.int64)  # offsets are below 2**63 (Kafka's int64)
-    group = recorded[:, 0] * (1 << 32) + recorded[:, 1]  # topic code, partition (int32)
-    return BucketStates(
-        first,
-        width,
-        writes,
-        digest,
-        (writes > 0) & (unsettled == 0),
-        np.column_stack([group, recorded[:, 2:]]) if len(recorded) else np.zeros((0, 5), np.int64),
-    )
-
-
-_RANGES = ("partition", "min_offset", "max_offset", "lo", "hi")
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer on uint64 (wrapping): a well-spread hash of a column."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def _spread(amounts: np.ndarray, lo: np.ndarray, hi: np.ndarray, count: int) -> np.ndarray:
-    """Per bucket, the sum of the amounts of the writes covering it (bucket ``lo[i]`` to
-    ``hi[i]``, inclusive): a difference array and its running sum. On uint64 both wrap,
-    which is what a sum of hashes wants."""
-    diff = np.zeros(count + 1, dtype=amounts.dtype)
-    np.add.at(diff, lo, amounts)
-    np.subtract.at(diff, hi + 1, amounts)
-    return np.cumsum(diff[:-1], dtype=amounts.dtype)
+    at = np.asarray(rows["b"]).astype(np.int64)
+    writes = np.zeros(count, dtype=np.int64)
+    digest = np.zeros(count, dtype=np.uint64)
+    unsettled = np.zeros(count, dtype=np.int64)
+    writes[at] = np.asarray(rows["writes"]).astype(np.int64)
+    digest[at] = np.asarray(rows["digest"]).astype(np.uint64)
+    unsettled[at] = np.asarray(rows["open"]).astype(np.int64)
+    return BucketStates(first, width, writes, digest, (writes > 0) & (unsettled == 0))

@@ -196,36 +196,6 @@ def test_a_lost_landing_keeps_the_batch_and_only_costs_reuse(store, monkeypatch)
     assert cache.counts.buckets_read == read_once + 1  # the unsettled bucket, again
 
 
-def test_the_ledger_answers_the_dedup_check_as_the_store_does(store) -> None:
-    from monitor.store.reads import duplicates_possible
-    from monitor.store.write_ledger import bucket_states
-
-    first = int(T0.timestamp())
-    spans = [(first + a * 60, first + b * 60) for a, b in ((0, 120), (0, 10), (30, 31), (50, 90))]
-
-    def agree() -> list[bool]:
-        states = bucket_states(store, "m", first, 120, 60)
-        out = []
-        for a, b in spans:
-            want = duplicates_possible(
-                store, "m", *(datetime.fromtimestamp(t, timezone.utc) for t in (a, b))
-            )
-            assert states.duplicates_possible(a, b) == want, (a, b)
-            out.append(want)
-        return out
-
-    write(store, events(0, 1200))
-    assert agree() == [False] * 4
-    write(store, events(300, 100))  # a replay of 30 to 40 minutes in, on both partitions
-    assert agree() == [True, False, True, False]
-    # the same offsets on another topic are other messages: no duplicate
-    other = events(0, 50)
-    for e in other:
-        e.origin = Origin("other", e.origin.partition, e.origin.offset)
-    write(store, other)
-    assert agree() == [True, False, True, False]
-
-
 @pytest.mark.parametrize("expected", [None, 10, 10**9])
 def test_a_span_read_in_one_query_or_two_gives_the_same_pieces(store, expected) -> None:
     from monitor.store.bucket_reads import read_buckets
@@ -243,3 +213,81 @@ def test_a_span_read_in_one_query_or_two_gives_the_same_pieces(store, expected) 
         }
 
     assert flat(hinted) == flat(plain) and len(plain) == 22
+
+
+LEDGER_T = 1_773_100_800  # a multiple of 60: where the ledger tests' first bucket starts
+
+
+def record(store, lo: int, hi: int, landed: bool, at: int = 7, offsets=(0, 9), topic="in") -> None:
+    """One ledger row of model ``L``: a write begun (or landed) over seconds [lo, hi]."""
+    stamp = [datetime.fromtimestamp(LEDGER_T + t, timezone.utc) for t in (lo, hi, at)]
+    store.insert_columns(
+        schema.FEATURE_WRITES_LANDED if landed else schema.FEATURE_WRITES,
+        {
+            "model": ["L"],
+            "topic": [topic],
+            "partition": [0],
+            "min_offset": [offsets[0]],
+            "max_offset": [offsets[1]],
+            "min_ts": [stamp[0]],
+            "max_ts": [stamp[1]],
+            "events": [offsets[1] - offsets[0] + 1],
+            "written_at": [stamp[2]],
+        },
+    )
+
+
+def test_bucket_states_settle_landed_writes_and_fingerprint_what_met_a_bucket(store) -> None:
+    from monitor.store.write_ledger import bucket_states
+
+    def states():
+        return bucket_states(store, "L", LEDGER_T, 3, 60)
+
+    empty = states()
+    assert empty.writes.tolist() == [0, 0, 0] and not empty.settled.any()
+    record(store, 0, 70, landed=False)
+    record(store, 0, 70, landed=True)
+    record(store, 130, 150, landed=False, offsets=(10, 19))  # in flight
+    s = states()
+    assert s.writes.tolist() == [1, 1, 1] and s.settled.tolist() == [True, True, False]
+    # a retry (same ranges, later written_at) is settled by its own landing
+    record(store, 0, 70, landed=False, at=9)
+    r = states()
+    assert r.settled[:2].all() and r.fingerprint(0) != s.fingerprint(0)
+    assert r.fingerprint(2) == s.fingerprint(2) and r.writes.tolist() == [2, 2, 1]
+    # the same ranges on another topic are another write, not landed
+    record(store, 0, 10, landed=False, topic="x")
+    other = states()
+    assert other.settled.tolist() == [False, True, False]
+    assert other.fingerprint(1) == r.fingerprint(1) and other.fingerprint(0) != r.fingerprint(0)
+    # a write from before the window to after it meets every bucket; it lands
+    record(store, -500, 900, landed=False, offsets=(30, 40))
+    wide = states()
+    assert wide.writes.tolist() == [4, 3, 2] and not wide.settled.any()
+    record(store, -500, 900, landed=True, offsets=(30, 40))
+    record(store, 130, 150, landed=True, offsets=(10, 19))
+    record(store, 0, 10, landed=True, topic="x")
+    assert states().settled.all() and states().fingerprint(2) == wide.fingerprint(2)
+    # another model's writes do not count
+    assert bucket_states(store, "other", LEDGER_T, 3, 60).writes.tolist() == [0, 0, 0]
+
+
+def test_bucket_states_over_many_writes_count_what_a_direct_count_does(store) -> None:
+    from monitor.store.write_ledger import bucket_states
+
+    rng = np.random.default_rng(3)
+    begun: list[tuple[int, int, int]] = []
+    landed: set[tuple[int, int, int]] = set()
+    for k in range(400):
+        lo = int(rng.integers(-120, 3600))
+        w = (lo, lo + int(rng.integers(0, 300)), k)
+        record(store, *w[:2], landed=False, offsets=(w[2], w[2]))
+        begun.append(w)
+        if rng.random() < 0.9:
+            record(store, *w[:2], landed=True, offsets=(w[2], w[2]))
+            landed.add(w)
+    s = bucket_states(store, "L", LEDGER_T, 60, 60)
+    for i in range(60):
+        meets = [w for w in begun if w[1] >= i * 60 and w[0] < (i + 1) * 60]
+        assert s.writes[i] == len(meets), i
+        assert s.settled[i] == (bool(meets) and all(w in landed for w in meets)), i
