@@ -83,7 +83,8 @@ def duplicates_possible(store: Store, model: str, start: datetime, end: datetime
         "AND min_ts < toDateTime({end:UInt32})",
         window_params(model, start, end),
     )
-    if len(cols["min_offset"]) < 2:
+    lo, hi = cols["min_offset"].astype(np.uint64), cols["max_offset"].astype(np.uint64)
+    if len(lo) < 2:
         return False
     ids: dict[tuple[str, int], int] = {}
     group = np.array(
@@ -92,16 +93,6 @@ def duplicates_possible(store: Store, model: str, start: datetime, end: datetime
             for t, p in zip(cols["topic"], cols["partition"], strict=True)
         ]
     )
-    return offsets_overlap(group, cols["min_offset"], cols["max_offset"])
-
-
-def offsets_overlap(group: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
-    """Whether two of these writes' offset ranges ``[lo, hi]`` overlap within one group
-    (a (topic, partition), as integer codes): :func:`duplicates_possible`'s test."""
-    lo, hi = np.asarray(lo).astype(np.uint64), np.asarray(hi).astype(np.uint64)
-    if len(lo) < 2:
-        return False
-    group = np.asarray(group)
     order = np.lexsort((hi, lo, group))
     group, lo, hi = group[order], lo[order], hi[order]
     for g in np.unique(group):
@@ -119,7 +110,8 @@ def offsets_overlap(group: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
 # features in one groupArray query instead (query_grouped_floats).
 _NUMERIC_VALUES = (
     "SELECT ifNull(value, nan) AS v FROM {table} "
-    "WHERE model = {{model:String}} AND feature = {{feature:String}} AND " + WINDOW_TEMPLATE
+    "WHERE model = {{model:String}} AND feature = {{feature:String}} AND "
+    + WINDOW_TEMPLATE
 )
 
 
@@ -171,25 +163,16 @@ def numeric_values(
 
 
 def deduplicated(
-    store: Store,
-    model: str,
-    start: datetime,
-    end: datetime,
-    read: Callable[[str], T],
-    possible: bool | None = None,
+    store: Store, model: str, start: datetime, end: datetime, read: Callable[[str], T]
 ) -> T:
     """``read("")`` when the window's feature rows hold no duplicates, else
     ``read(" FINAL")``.
 
     Checked again after a read without FINAL: a replay may have written between the check
     and the read. Its ranges are recorded before its rows, so any duplicate that read saw
-    is visible to the second check, and the window is read again with FINAL. ``possible``
-    is the first check's answer when the caller already has it (the window cache reads
-    the same ledger rows just before); None asks the store.
+    is visible to the second check, and the window is read again with FINAL.
     """
-    if possible is None:
-        possible = duplicates_possible(store, model, start, end)
-    if possible:
+    if duplicates_possible(store, model, start, end):
         return read(" FINAL")
     out = read("")
     if duplicates_possible(store, model, start, end):
