@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from monitor.store.columns import (
 from monitor.store.interface import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
+_DAY_ZERO = date(1970, 1, 1)
 
 
 class BaseStore:
@@ -36,6 +38,7 @@ class BaseStore:
     def __init__(self) -> None:
         self._known_features: set[tuple[str, str]] | None = None
         self._features_lock = threading.Lock()
+        self._recorded_days: set[tuple[str, int]] = set()  # (model, epoch day) written
 
     # -- primitives, implemented by each back end -------------------------------------
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
@@ -109,6 +112,32 @@ class BaseStore:
                     exc,
                 )
         self._record_features(data.kinds)
+        self._record_model_days(batch.events)
+
+    def _record_model_days(self, events: Sequence[Event]) -> None:
+        """A ``model_days`` row for each (model, day) of ``events`` this process has not
+        written yet; after the events, so a crash in between is repaired by the replay.
+        Rows written twice (another process, a restart) collapse and change nothing."""
+        firsts: dict[tuple[str, int], int] = {}
+        for e in events:
+            ts = epoch_seconds(e.ts)
+            key = (e.model, ts // 86400)
+            if key not in self._recorded_days and ts < firsts.get(key, ts + 1):
+                firsts[key] = ts
+        if not firsts:
+            return
+        keys = sorted(firsts)
+        self.insert_columns(
+            schema.MODEL_DAYS,
+            {
+                "model": [m for m, _ in keys],
+                "day": [_DAY_ZERO + timedelta(days=d) for _, d in keys],
+                "first_seen": [datetime.fromtimestamp(firsts[k], timezone.utc) for k in keys],
+            },
+        )
+        if len(self._recorded_days) > 100_000:  # months of many models: forget, rewrite
+            self._recorded_days.clear()
+        self._recorded_days.update(keys)
 
     def _record_features(self, kinds: dict[tuple[str, str], str]) -> None:
         if not kinds:

@@ -39,6 +39,7 @@ from monitor.store.schema import (
     FEATURE_WRITES_LANDED,
     GROUP_EVALUATIONS,
     LABELS,
+    MODEL_DAYS,
     MODEL_FEATURES,
     REFERENCE_CALIBRATIONS,
     REFERENCE_PROFILES,
@@ -432,6 +433,30 @@ MIGRATIONS: list[Migration] = [
             ) ENGINE = ReplacingMergeTree(evaluated_at)
             PARTITION BY toDate(window_end)
             ORDER BY (group_name, window_end)
+            """,
+        ),
+    ),
+    # Store (monitor/store/reads.py: models): which models had events on which day, so
+    # the model list of every group evaluation reads a row per model and day instead of
+    # the whole events table. Written by write_batch after the events (once per model and
+    # day and process); the backfill covers the events already stored. Partitioned by day
+    # like events, so retention forgets a model when it forgets its last event.
+    Migration(
+        12,
+        "store: model_days (the model list without scanning events)",
+        (
+            f"""
+            CREATE TABLE IF NOT EXISTS {MODEL_DAYS} (
+                model String,
+                day Date,
+                first_seen DateTime('UTC')
+            ) ENGINE = ReplacingMergeTree
+            PARTITION BY day
+            ORDER BY (model, day)
+            """,
+            f"""
+            INSERT INTO {MODEL_DAYS} (model, day, first_seen)
+            SELECT model, toDate(ts), min(ts) FROM {EVENTS} GROUP BY model, toDate(ts)
             """,
         ),
     ),

@@ -48,10 +48,9 @@ def event_totals(store: Store, model: str, start: datetime, end: datetime) -> tu
 
 
 def models(store: Store) -> list[str]:
-    """Every model that has events, sorted."""
-    return [
-        str(r[0]) for r in store.query(f"SELECT DISTINCT model FROM {schema.EVENTS} ORDER BY model")
-    ]
+    """Every model that has events, sorted (from ``model_days``: a row per model and day)."""
+    rows = store.query(f"SELECT DISTINCT model FROM {schema.MODEL_DAYS} ORDER BY model")
+    return [str(r[0]) for r in rows]
 
 
 def features(store: Store, model: str) -> list[tuple[str, str]]:
@@ -110,8 +109,7 @@ def duplicates_possible(store: Store, model: str, start: datetime, end: datetime
 # features in one groupArray query instead (query_grouped_floats).
 _NUMERIC_VALUES = (
     "SELECT ifNull(value, nan) AS v FROM {table} "
-    "WHERE model = {{model:String}} AND feature = {{feature:String}} AND "
-    + WINDOW_TEMPLATE
+    "WHERE model = {{model:String}} AND feature = {{feature:String}} AND " + WINDOW_TEMPLATE
 )
 
 

@@ -225,12 +225,48 @@ def test_retention_drops_old_days_only(store) -> None:
         schema.FEATURE_VALUES,
         schema.LABELS,
         schema.DEAD_LETTERS,
+        schema.MODEL_DAYS,
     }
     assert {p for _, p in dropped} == {old_day}
     assert reads.stored_origins(store) == {
         (e.origin.topic, e.origin.partition, e.origin.offset) for e in recent
     }
     assert drop_expired_partitions(store, retention_days=5, now=now) == []
+
+
+def test_the_model_list_follows_the_days_that_have_events(store) -> None:
+    now = datetime(2026, 3, 31, 6, 0, tzinfo=timezone.utc)
+    store.write_batch(Batch(events=make_events("old", 3, start=now - timedelta(days=10))))
+    store.write_batch(Batch(events=make_events("new", 3, start=now - timedelta(days=1))))
+    store.write_batch(Batch(events=make_events("new", 3, start=now, first_offset=50)))
+    store.write_batch(Batch(events=make_events("new", 3, start=now, first_offset=90)))
+    assert reads.models(store) == ["new", "old"]
+    # one row per model and day, however many batches (the process remembers its rows)
+    days = store.query(f"SELECT model, toString(day) FROM {schema.MODEL_DAYS} ORDER BY model, day")
+    assert [(str(m), str(d)) for m, d in days] == [
+        ("new", "2026-03-30"),
+        ("new", "2026-03-31"),
+        ("old", "2026-03-21"),
+    ]
+    drop_expired_partitions(store, retention_days=5, now=now)
+    assert reads.models(store) == ["new"]  # forgotten with its last day of events
+
+
+def test_the_model_list_migration_backfills_the_events_already_stored(store) -> None:
+    from monitor.store.columns import batch_columns
+
+    events = make_events("before", 4)  # stored as an older version did: no model_days row
+    for table in batch_columns(Batch(events=events)).tables:
+        store.insert_columns(table.table, table.columns)
+    assert reads.models(store) == []
+    twelve = next(m for m in migrations.MIGRATIONS if m.version == 12)
+    again = migrations.Migration(
+        len(migrations.MIGRATIONS) + 1, "test: 12 again", twelve.statements
+    )
+    assert migration_runner.apply_migrations(store, [*migrations.MIGRATIONS, again]) == [
+        again.version
+    ]
+    assert reads.models(store) == ["before"]
 
 
 def test_unreachable_server_raises_store_unavailable() -> None:
