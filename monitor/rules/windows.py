@@ -3,9 +3,10 @@
 Feature values and per-feature counts (how many values were numbers and how many were
 categories: what the window's schema is) come through
 :func:`monitor.store.window_reads.read_features` (one deduplication decision, one query
-for counts and values on chDB). The
-number of *sampled* events (the denominator of missing rates) is queried here,
-deduplicated with ``FINAL`` on the (small) events table and with names as parameters.
+for counts and values on chDB), or through the engine's window cache
+(:mod:`monitor.store.window_cache`), which also counts the events per bucket. Without
+the cache the number of events and of *sampled* events (the denominator of missing
+rates) is queried here, deduplicated with ``FINAL`` on the events table.
 """
 
 from __future__ import annotations
@@ -66,10 +67,12 @@ def read_window(
         Read the features through it (buckets read by earlier windows are reused); the
         same answer as without it.
     """
-    # The event totals and the known features travel while the features are read: on the
-    # server, three round trips at once (chDB runs one query at a time anyway). The
-    # features are read whatever the totals say (an empty window is one cheap read).
-    totals = _BESIDE.submit(reads.event_totals, store, model, start, end)
+    # The known features (and, without the window cache, the event totals) travel while
+    # the features are read: on the server, round trips at once (chDB runs one query at
+    # a time anyway). The cache counts the events per bucket itself. The features are
+    # read whatever the totals say (an empty window is one cheap read).
+    beside = cache is None or not features
+    totals = _BESIDE.submit(reads.event_totals, store, model, start, end) if beside else None
     known = _BESIDE.submit(reads.features, store, model) if features else None
     try:
         if features:
@@ -81,7 +84,12 @@ def read_window(
     except BaseException:
         wait([f for f in (totals, known) if f is not None])  # nothing left running behind
         raise
-    n_events, n_sampled = totals.result()
+    if totals is not None:
+        n_events, n_sampled = totals.result()
+    elif window.events is not None:
+        n_events, n_sampled = window.events
+    else:  # a window too short for the cache's buckets
+        n_events, n_sampled = reads.event_totals(store, model, start, end)
     known_features = known.result() if known is not None else []
     data = WindowData(n_events=n_events, n_sampled=n_sampled)
     if features and n_sampled:

@@ -90,10 +90,12 @@ class BaseStore:
         """
         data = batch_columns(batch)
         ranges = None
-        # The offset ranges of the feature rows first: a duplicate feature row can then
-        # only exist where two recorded writes overlap (see monitor/store/reads.py).
-        if any(t.table == schema.FEATURE_VALUES for t in data.tables):
-            ranges = feature_write_ranges(batch.events)
+        # The offset ranges of the events first: a duplicate feature row can then only
+        # exist where two recorded writes overlap (see monitor/store/reads.py), and the
+        # window cache knows every write that can change a bucket's rows or event counts
+        # (unsampled events too: they write no feature rows but count as traffic).
+        if batch.events:
+            ranges = write_ranges(batch.events)
             self.insert_columns(schema.FEATURE_WRITES, ranges)
         # Feature values and labels before events: should a crash cut the batch short,
         # the Kafka offset is not committed and the replay writes everything again.
@@ -155,14 +157,12 @@ class BaseStore:
             log.info("discovered %d new feature(s)", len(new))
 
 
-def feature_write_ranges(events: Sequence[Event]) -> dict[str, list[Any]]:
+def write_ranges(events: Sequence[Event]) -> dict[str, list[Any]]:
     """Columns of :data:`~monitor.store.schema.FEATURE_WRITES` for one write: per (model,
-    topic, partition), the offset and time range of the events that carry feature rows
-    (sampled, with features) and how many there are."""
+    topic, partition), the offset and time range of its events (sampled or not; until
+    this store version only those that carry feature rows) and how many there are."""
     ranges: dict[tuple[str, str, int], list[int]] = {}
     for e in events:
-        if not (e.sampled and e.features):
-            continue
         o = e.origin
         ts = epoch_seconds(e.ts)
         r = ranges.get((e.model, o.topic, o.partition))

@@ -40,6 +40,7 @@ class BucketPiece:
     counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # rows, nums, cats
     values: dict[str, np.ndarray] = field(default_factory=dict)  # features with numbers
     categories: dict[str, dict[str, int]] = field(default_factory=dict)  # non-missing ones
+    events: tuple[int, int] = (0, 0)  # all events and sampled events (deduplicated)
 
     @property
     def rows(self) -> int:
@@ -92,6 +93,13 @@ _CATEGORIES = (
 )
 
 
+_EVENTS = (
+    "SELECT " + _BUCKET.replace("{{", "{").replace("}}", "}") + ", count() AS n, "
+    f"countIf(sampled = 1) AS s FROM {schema.EVENTS} FINAL "
+    "WHERE model = {model:String} AND " + reads.WINDOW + " GROUP BY b"
+)
+
+
 def read_buckets(
     store: Store,
     model: str,
@@ -108,13 +116,19 @@ def read_buckets(
     server, a span known to be short is read in one query instead of two."""
     base = {**reads.window_params(model, start, end), "width": int(width)}
     short = expected_values is not None and expected_values <= SHORT_SPAN_VALUES
-    return reads.deduplicated(
+    pieces = reads.deduplicated(
         store,
         model,
         start,
         end,
         lambda final: _read(store, base, final, int(width), short),
     )
+    # Event totals always with FINAL: events written before the ledger covered unsampled
+    # ones cannot be judged by it, and one span of the small events table is cheap.
+    counted = store.query_columns(_EVENTS, base)
+    for b, n, sampled in zip(*(counted[c].tolist() for c in ("b", "n", "s")), strict=True):
+        pieces.setdefault(int(b) * width, BucketPiece()).events = (int(n), int(sampled))
+    return pieces
 
 
 def _read(store: Store, base: dict, final: str, width: int, short: bool) -> dict[int, BucketPiece]:

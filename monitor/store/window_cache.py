@@ -168,7 +168,8 @@ def merge_pieces(pieces: list[BucketPiece]) -> FeatureWindow:
         for f, (rows, nums, cats) in p.counts.items():
             t = totals.setdefault(f, [0, 0, 0])
             t[0], t[1], t[2] = t[0] + rows, t[1] + nums, t[2] + cats
-    window = FeatureWindow(counts={f: (t[1], t[2]) for f, t in totals.items()})
+    events = (sum(p.events[0] for p in pieces), sum(p.events[1] for p in pieces))
+    window = FeatureWindow(counts={f: (t[1], t[2]) for f, t in totals.items()}, events=events)
     numeric: dict[str, list[np.ndarray]] = {}
     for f, kind in window.kinds.items():
         mine = [p for p in pieces if f in p.counts]

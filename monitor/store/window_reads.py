@@ -41,6 +41,9 @@ class FeatureWindow:
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # (numbers, categories)
     numeric: Mapping[str, np.ndarray] = field(default_factory=dict)  # NaN = missing
     categories: dict[str, tuple[list[str | None], np.ndarray]] = field(default_factory=dict)
+    # (all events, sampled events) of the window when the read counted them too (the
+    # window cache does, per bucket); None: ask reads.event_totals
+    events: tuple[int, int] | None = None
 
     @property
     def kinds(self) -> dict[str, str]:

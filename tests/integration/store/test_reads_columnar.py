@@ -15,7 +15,7 @@ import pytest
 
 from monitor.records import Batch, Event, Origin
 from monitor.store import legacy_reads, migration_runner, migrations, reads, schema
-from monitor.store.base_store import feature_write_ranges
+from monitor.store.base_store import write_ranges
 from monitor.store.columns import batch_columns
 from monitor.store.interface import StoreError
 
@@ -139,7 +139,7 @@ def test_crash_after_feature_rows_before_events(store) -> None:
     events; the replay writes everything again: still no duplicate in any read."""
     events = make_events(300, seed=7)
     data = batch_columns(Batch(events=events))
-    store.insert_columns(schema.FEATURE_WRITES, feature_write_ranges(events))
+    store.insert_columns(schema.FEATURE_WRITES, write_ranges(events))
     for table in data.tables:
         if table.table == schema.FEATURE_VALUES:
             store.insert_columns(table.table, table.columns)

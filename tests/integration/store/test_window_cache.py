@@ -16,8 +16,8 @@ import pytest
 from test_reads_columnar import bits
 
 from monitor.records import Batch, Event, Origin
-from monitor.store import schema
-from monitor.store.base_store import feature_write_ranges
+from monitor.store import reads, schema
+from monitor.store.base_store import write_ranges
 from monitor.store.columns import batch_columns
 from monitor.store.interface import StoreUnavailable
 from monitor.store.window_cache import WindowCache, bucket_width
@@ -75,8 +75,11 @@ def snapshot(window) -> dict:
 
 
 def check(store, cache: WindowCache, start: datetime, end: datetime) -> dict:
-    got = snapshot(cache.read_features("m", start, end))
+    window = cache.read_features("m", start, end)
+    got = snapshot(window)
     assert got == snapshot(read_features(store, "m", start, end))
+    if window.events is not None:  # counted per bucket: as the whole window's totals
+        assert window.events == reads.event_totals(store, "m", start, end)
     return got
 
 
@@ -140,7 +143,7 @@ def test_a_write_in_flight_is_not_kept_and_shows_once_it_lands(store) -> None:
     write(store, events(0, 1200))
     check(store, cache, T0, T0 + WINDOW)
     batch = Batch(events=late_events())
-    ranges = feature_write_ranges(batch.events)
+    ranges = write_ranges(batch.events)
     store.insert_columns(schema.FEATURE_WRITES, ranges)  # the write has begun...
     before = check(store, cache, T0, T0 + WINDOW)
     for table in batch_columns(batch).tables:  # ...its rows go in...
@@ -291,3 +294,24 @@ def test_bucket_states_over_many_writes_count_what_a_direct_count_does(store) ->
         meets = [w for w in begun if w[1] >= i * 60 and w[0] < (i + 1) * 60]
         assert s.writes[i] == len(meets), i
         assert s.settled[i] == (bool(meets) and all(w in landed for w in meets)), i
+
+
+def test_event_totals_follow_unsampled_and_replayed_events(store) -> None:
+    cache = WindowCache(store, 1 << 30)
+    write(store, events(0, 1200))
+    first = cache.read_features("m", T0, T0 + WINDOW)
+    assert first.events == reads.event_totals(store, "m", T0, T0 + WINDOW)
+    assert first.events[0] > first.events[1] > 0  # some events are not sampled
+    # a batch of unsampled events only (no feature rows) into buckets the cache holds
+    quiet = events(7000, 30, seconds_apart=2.0)
+    for i, e in enumerate(quiet):
+        e.ts, e.sampled = T0 + timedelta(minutes=20, seconds=2 * i), False
+    write(store, quiet)
+    read_before = cache.counts.buckets_read
+    after = check(store, cache, T0, T0 + WINDOW)
+    assert cache.counts.buckets_read - read_before == 1  # that one minute, read again
+    totals = cache.read_features("m", T0, T0 + WINDOW).events
+    assert totals == (first.events[0] + 30, first.events[1]) and after["counts"]
+    write(store, events(100, 200))  # a replay: duplicates every read removes
+    check(store, cache, T0, T0 + WINDOW)
+    assert cache.read_features("m", T0, T0 + WINDOW).events == totals

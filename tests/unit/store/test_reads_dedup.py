@@ -9,7 +9,7 @@ import pytest
 
 from monitor.records import Event, Origin
 from monitor.store import reads
-from monitor.store.base_store import feature_write_ranges
+from monitor.store.base_store import write_ranges
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -53,7 +53,7 @@ def test_overlapping_writes_mean_duplicates_possible(rows, expected) -> None:
     assert "feature_writes" in store.sql and "{model:String}" in store.sql
 
 
-def test_write_ranges_cover_sampled_events_with_features_per_model_topic_partition() -> None:
+def test_write_ranges_cover_every_event_per_model_topic_partition() -> None:
     def event(off: int, part: int, sampled: bool = True, model: str = "m", feats=None) -> Event:
         return Event(
             f"e{off}",
@@ -71,12 +71,12 @@ def test_write_ranges_cover_sampled_events_with_features_per_model_topic_partiti
         event(5, 0),
         event(9, 0),
         event(7, 0),
-        event(100, 0, sampled=False),  # no feature rows: not part of the range
-        event(3, 1, feats={}),  # sampled but without features: no rows either
+        event(100, 0, sampled=False),  # no feature rows, but traffic: in the range
+        event(3, 1, feats={}),  # sampled but without features: in the range too
         event(4, 1),
         event(8, 0, model="other"),
     ]
-    cols = feature_write_ranges(events)
+    cols = write_ranges(events)
     got = sorted(
         zip(
             cols["model"],
@@ -88,11 +88,11 @@ def test_write_ranges_cover_sampled_events_with_features_per_model_topic_partiti
             strict=True,
         )
     )
-    assert got == [("m", "in", 0, 5, 9, 3), ("m", "in", 1, 4, 4, 1), ("other", "in", 0, 8, 8, 1)]
+    assert got == [("m", "in", 0, 5, 100, 4), ("m", "in", 1, 3, 4, 2), ("other", "in", 0, 8, 8, 1)]
     i = cols["model"].index("m")
     assert (cols["min_ts"][i], cols["max_ts"][i]) == (
         int((T0 + timedelta(seconds=5)).timestamp()),
-        int((T0 + timedelta(seconds=9)).timestamp()),
+        int((T0 + timedelta(seconds=100)).timestamp()),
     )
 
 
