@@ -9,7 +9,7 @@ own timeout.
 
 from __future__ import annotations
 
-import select
+import selectors
 import socket
 import threading
 
@@ -53,23 +53,28 @@ class HangingProxy:
 
     def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         peers = {client: upstream, upstream: client}
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select(list(peers), [], [], 0.2)
-                for sock in ready:
-                    data = sock.recv(65536)
-                    if not data:
-                        return self._close(client, upstream)
-                    if self.held.is_set():
-                        # Swallow: the client's request (or the server's late answer) is
-                        # never delivered, so the client blocks in its read.
-                        if sock is client:
-                            with self._lock:
-                                self.held_bytes += len(data)
-                        continue
-                    peers[sock].sendall(data)
-            except OSError:
-                return self._close(client, upstream)
+        # A selector, not select.select: late in a full suite the test process holds
+        # over 1024 descriptors and select() refuses any numbered above that.
+        with selectors.DefaultSelector() as selector:
+            for sock in peers:
+                selector.register(sock, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                try:
+                    for key, _ in selector.select(0.2):
+                        sock = key.fileobj
+                        data = sock.recv(65536)
+                        if not data:
+                            return self._close(client, upstream)
+                        if self.held.is_set():
+                            # Swallow: the client's request (or the server's late answer)
+                            # is never delivered, so the client blocks in its read.
+                            if sock is client:
+                                with self._lock:
+                                    self.held_bytes += len(data)
+                            continue
+                        peers[sock].sendall(data)
+                except (OSError, ValueError):
+                    return self._close(client, upstream)
         self._close(client, upstream)
 
     @staticmethod
