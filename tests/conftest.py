@@ -39,6 +39,26 @@ READY_TIMEOUT_S = 30.0
 SERVICE_FIXTURES = {"kafka_bootstrap", "clickhouse_address", "topic_factory", "produce_json"}
 
 
+def _raise_descriptor_limit() -> None:
+    """Lift the soft open-files limit to the hard one for this test process.
+
+    chDB 26.9 keeps three /proc/self/task/<tid>/* descriptors of every engine thread a
+    ``connect()`` started after ``close()`` (about 9 per open and close), and the suite
+    opens chDB stores hundreds of times in one process: it passes 2,000 open
+    descriptors, past a 1,024 soft limit. A daemon opens its store once, so only the
+    suite needs this.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+_raise_descriptor_limit()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test under tests/integration/ or using a real service as ``integration``.
 
