@@ -15,7 +15,9 @@ Three things keep two replicas from acting as evaluator at the same time:
 * the oldest live replica evaluates: the range assignor gives partition 0 to the member
   id that sorts first, and member ids start with the client id, which carries the
   member's start time; so a replica joining does not move the role (deterministic and
-  simpler than a sticky assignor);
+  simpler than a sticky assignor). The one exception is a start-up race: replicas started
+  together join in any order, and an older one joining after a younger one took the
+  role takes it over once (the younger steps down in the rebalance first, as below);
 * losing partition 0 in a rebalance calls ``on_lost`` *inside* the poll, before this
   member rejoins, so the old evaluator has stopped its notification sender before the
   group can give the role to another member;

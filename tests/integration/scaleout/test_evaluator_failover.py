@@ -10,8 +10,10 @@ turn; the last replica sees the drift end and sends the one resolved notificatio
 What is checked:
 * exactly one firing and one resolved notification for the alert group, and one
   retraining trigger, delivered to the receiver;
-* every (group, window end) was evaluated by one replica, once, and the role moved
-  only at the two kills (live replicas never took turns or overlapped);
+* every (group, window end) was evaluated by one replica, once, and from the first
+  kill on the role moved only at the two kills (live replicas never took turns or
+  overlapped); before it the role may move while the group settles (replicas started
+  together join in any order and the oldest takes the role once it is in);
 * rule_results holds one row per (rule, model, feature, window end);
 * what is stored equals what was produced, despite the kills.
 """
@@ -153,8 +155,13 @@ def test_one_evaluation_and_one_notification_per_window_across_kill9(
     assert max(per_window.values()) == 1, [k for k, n in per_window.items() if n > 1]
     owners = [e.replica for e in sorted(evaluations, key=lambda e: e.window_end)]
     runs = [owners[0]] + [b for a, b in zip(owners, owners[1:], strict=False) if a != b]
-    assert runs[-1] == last.replica_id
-    assert runs.index(first.replica_id) < runs.index(second.replica_id) < len(runs) - 1
+    # CI saw ['r1', 'r0', 'r1', 'r2']: r1 joined the evaluator group 9 ms before r0, held
+    # the role for a second, and r0, started first, took it as it joined. From the
+    # killed first evaluator's last run on, the role went to the second, then the last.
+    first_run_end = len(runs) - 1 - runs[::-1].index(first.replica_id)
+    after_first = runs[first_run_end:]
+    assert after_first[:2] == [first.replica_id, second.replica_id], runs
+    assert after_first[-1] == last.replica_id, runs
 
     try:
         # one rule result per window, counted without FINAL (a background merge could
