@@ -73,7 +73,7 @@ class HangingProxy:
                                     self.held_bytes += len(data)
                             continue
                         peers[sock].sendall(data)
-                except (OSError, ValueError):
+                except OSError:
                     return self._close(client, upstream)
         self._close(client, upstream)
 
